@@ -1,0 +1,1 @@
+"""lvs.alert: turn mon's up/down verdicts into IPVS real-server changes."""
