@@ -1,0 +1,194 @@
+"""``haresources`` as ``/usr/share/heartbeat/ResourceManager`` reads it (SPEC §1b).
+
+Heartbeat itself only checks the node names (see ``hadir``); everything else is the shell script,
+whose ``ipres`` pipeline we reproduce step by step (GNU sed, then awk):
+
+1. ``s%#.*%%`` strips a comment from each physical line;
+2. a line ending in ``\\`` is joined with the next one, backslash and newline removed (no blank is
+   added).  The comment strip is *not* applied to the joined-in line, so a ``#`` after a
+   continuation survives as resource text (we reject it).  A backslash on the very last line
+   makes GNU sed print the line raw;
+3. runs of blanks/tabs become one field separator, empty lines vanish, the first field is
+   lowercased (ASCII, awk ``tolower`` in the C locale).  Only space and tab separate fields, so a
+   CR of a DOS line ending sticks to the last resource (we reject it).
+
+A line is one resource group ``NODE RESOURCE...``; its first resource is the *key*, looked up by
+grepping ``" KEY "``, so it must not appear in another group.  A resource is
+``NAME[::ARG[::ARG...]]`` (empty arguments vanish in the shell's word splitting); one that matches
+the glob ``[0-9]*.[0-9]*.[0-9]*.[0-9]*`` is ``IPaddr::<resource>``.  ``IPaddr``/``IPaddr2`` take
+exactly one argument ``IP[/NETMASK[/NIC][/BROADCAST]]`` which we split like the resource.d
+wrappers and validate like ``findif`` ("IP address [x] not valid.", rc 6 = OCF_ERR_CONFIGURED),
+because a bad one would only fail when the group is taken over.  Resources start left to right
+and stop right to left.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from .errors import ConfigError, ConfigWarning, Location, read_config_text
+from .hacf import ascii_lower, is_ipv4_address, scan_words
+
+_FIELD_SEPARATORS = " \t\n"  # awk's default FS
+_IP_SHORTHAND = "[0-9]*.[0-9]*.[0-9]*.[0-9]*"  # ResourceManager isip()
+_IP_SCRIPTS = ("IPaddr", "IPaddr2")
+_DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class IpAddressSpec:
+    """What the wrapper exports as ``OCF_RESKEY_ip``, ``_cidr_netmask`` (as written: bits or a
+    dotted quad), ``_nic`` and ``_broadcast``."""
+
+    ip: str
+    cidr_netmask: str | None
+    nic: str | None
+    broadcast: str | None
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # the script, looked up in /etc/ha.d/resource.d then /etc/init.d
+    args: tuple[str, ...]
+    raw: str
+    location: Location
+    ip_address: IpAddressSpec | None = None
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """``<script> [args...]``; the action (start/stop/status) goes last."""
+        return (self.name, *self.args)
+
+
+@dataclass(frozen=True)
+class ResourceGroup:
+    node: str  # preferred node, lowercased
+    key: str
+    resources: tuple[Resource, ...]
+    location: Location
+
+    @property
+    def start_order(self) -> tuple[Resource, ...]:
+        return self.resources
+
+    @property
+    def stop_order(self) -> tuple[Resource, ...]:
+        return self.resources[::-1]
+
+
+@dataclass(frozen=True)
+class HaResources:
+    path: str
+    groups: tuple[ResourceGroup, ...]
+    warnings: tuple[ConfigWarning, ...]
+
+    def group(self, key: str) -> ResourceGroup | None:
+        return next((group for group in self.groups if group.key == key), None)
+
+    def groups_of(self, node: str) -> tuple[ResourceGroup, ...]:
+        """The groups whose preferred node is ``node`` (``ResourceManager listkeys``)."""
+        return tuple(group for group in self.groups if group.node == ascii_lower(node))
+
+
+def parse_ip_spec(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """Split ``IP[/NETMASK[/NIC][/BROADCAST]]`` like resource.d/IPaddr: a third part that starts
+    with a digit is the broadcast, otherwise it is the NIC and a fourth part the broadcast."""
+    ip, _, rest = text.partition("/")
+    netmask = nic = broadcast = None
+    rest = rest.lstrip("/")
+    if rest:
+        netmask, _, rest = rest.partition("/")
+        third, _, rest = rest.lstrip("/").partition("/")
+        if third[:1] in tuple(_DIGITS):
+            broadcast = third
+        elif third:
+            nic, broadcast = third, rest.lstrip("/").partition("/")[0] or None
+    return ip, netmask, nic, broadcast
+
+
+def _valid_netmask(text: str) -> bool:
+    """findif: 1-32 bits, or a dotted quad other than 0.0.0.0."""
+    if text and all(c in _DIGITS for c in text):
+        return 1 <= int(text) <= 32
+    return is_ipv4_address(text) and text != "0.0.0.0"
+
+
+def _ip_address(name: str, args: tuple[str, ...], location: Location) -> IpAddressSpec:
+    if len(args) != 1:
+        raise ConfigError(location, f"{name} takes exactly one argument "
+                          f"IP[/NETMASK[/NIC][/BROADCAST]], not {len(args)}")
+    ip, netmask, nic, broadcast = parse_ip_spec(args[0])
+    if not is_ipv4_address(ip):
+        raise ConfigError(location, f"IP address [{ip}] not valid.")
+    if netmask is not None and not _valid_netmask(netmask):
+        raise ConfigError(location, f"Invalid netmask specification [{netmask}]")
+    if broadcast is not None and not is_ipv4_address(broadcast):
+        raise ConfigError(location, f"Invalid broadcast address [{broadcast}].")
+    return IpAddressSpec(ip, netmask, nic, broadcast)
+
+
+def parse_resource(raw: str, location: Location) -> Resource:
+    """One resource token as ResourceManager's canonname/resource2script/resource2arg see it."""
+    if "\r" in raw:
+        raise ConfigError(location, f"Resource [{raw!r}] contains a carriage return: DOS line "
+                          "endings are not stripped by ResourceManager")
+    if "#" in raw:  # only a continuation line can leave one (see the module docstring)
+        raise ConfigError(location, f"Resource [{raw}]: '#' after a backslash continuation is "
+                          "not a comment for ResourceManager (SPEC §1b)")
+    name, separator, rest = raw.partition("::")
+    args = tuple(arg for arg in rest.split("::") if arg) if separator else ()
+    if fnmatch.fnmatchcase(raw, _IP_SHORTHAND):
+        # canonname gives IPaddr::<raw>; resource2arg still strips up to the first '::' of raw
+        name, args = "IPaddr", args if separator else (raw,)
+    spec = _ip_address(name, args, location) if name in _IP_SCRIPTS else None
+    return Resource(name, args, raw, location, spec)
+
+
+def _logical_lines(text: str, path: str) -> list[list[tuple[str, Location]]]:
+    """The fields of every non-empty logical line, each with the place of its first character."""
+    path_lines = text.split("\n")
+    if text.endswith("\n"):
+        path_lines.pop()
+    logical: list[list[tuple[str, Location]]] = []
+    index = 0
+    while index < len(path_lines):
+        # pattern space as (character, line, column) so that every field keeps its origin
+        space = [(c, index + 1, col + 1) for col, c in enumerate(path_lines[index].split("#")[0])]
+        index += 1
+        while space and space[-1][0] == "\\" and index < len(path_lines):
+            space = space[:-1] + [(c, index + 1, col + 1)
+                                  for col, c in enumerate(path_lines[index])]
+            index += 1
+        joined = "".join(c for c, _, _ in space)
+        fields = [(word, Location(path, *space[offset][1:]))
+                  for word, offset in scan_words(joined, _FIELD_SEPARATORS)]
+        if fields:
+            logical.append(fields)
+    return logical
+
+
+def parse_haresources(text: str, path: str = "haresources") -> HaResources:
+    """Parse ``haresources`` text; raise ``ConfigError`` at the first group that cannot work."""
+    groups: list[ResourceGroup] = []
+    warnings: list[ConfigWarning] = []
+    lines = _logical_lines(text, path)
+    for fields in lines:
+        (node, node_at), resources = fields[0], fields[1:]
+        if not resources:
+            warnings.append(ConfigWarning(node_at, f"resource group of [{node}] has no resources "
+                                          "and is ignored by ResourceManager"))
+            continue
+        key, key_at = resources[0]
+        for other in lines:
+            if other is not fields and key in (word for word, _ in other[1:]):
+                raise ConfigError(key_at, f"Resource group key [{key}] is not unique: "
+                                  f"ResourceManager greps for it and also finds line "
+                                  f"{other[0][1].line}")
+        parsed = tuple(parse_resource(word, at) for word, at in resources)
+        groups.append(ResourceGroup(ascii_lower(node), key, parsed, node_at))
+    return HaResources(path, tuple(groups), tuple(warnings))
+
+
+def load_haresources(path: str) -> HaResources:
+    return parse_haresources(read_config_text(path), path)
