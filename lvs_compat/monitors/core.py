@@ -1,0 +1,115 @@
+"""What the three monitors share: the command line, option defaults and output.
+
+The command line follows Perl's Getopt::Std exactly, because mon.cf lines written for
+the Perl monitors must mean the same here (SPEC.md §4): options only before the hosts,
+clustering (``-ot5``), an attached or a separate value, ``--`` ends the options. Like
+Getopt::Std, an unknown option or a missing value does not stop the monitor: the
+original goes on and its exit status is that of the checks, so ours does too, after
+printing the problem and the usage line on stderr (which mon takes as the summary,
+SPEC.md §1.2, just as it takes Getopt::Std's ``Unknown option: x``).
+"""
+
+import os
+import sys
+
+SEPARATOR_WIDTH = 78
+
+
+class CommandLine:
+    """The parsed command line: ``options`` maps a letter to its value (flags to True)."""
+
+    def __init__(self, options, hosts, problems):
+        self.options = options
+        self.hosts = hosts
+        self.problems = problems  # one line each, already worded as Getopt::Std would
+
+    def value(self, letter, default):
+        """The option's value with Perl's ``$opt_x || default``: unset, "" and "0" give the default."""
+        value = self.options.get(letter)
+        if value is None or value is True or value in ("", "0"):
+            return default
+        return value
+
+
+def parse_command_line(args, spec):
+    """Parse ``args`` (without argv[0]) like Getopt::Std's ``getopts(spec)``.
+
+    ``spec`` is Getopt::Std's string: letters, a letter followed by ``:`` takes a value.
+    """
+    takes_value = {letter: spec[i + 1:i + 2] == ":" for i, letter in enumerate(spec) if letter != ":"}
+    options, problems = {}, []
+    args = list(args)
+    while args and len(args[0]) >= 2 and args[0].startswith("-"):
+        word = args[0]
+        if word == "--":
+            args.pop(0)
+            break
+        letter, rest = word[1], word[2:]
+        if letter == "-" and rest in ("help", "version"):
+            # Getopt::Std prints its own help and carries on; we print our usage line.
+            problems.append(f"--{rest} is not an option of this monitor")
+            args.pop(0)
+        elif letter in takes_value and takes_value[letter]:
+            args.pop(0)
+            if rest == "":
+                if not args:
+                    problems.append(f"Option -{letter} needs a value")
+                    options[letter] = None
+                    break
+                rest = args.pop(0)
+            options[letter] = rest
+        elif letter in takes_value:
+            options[letter] = True
+            if rest:
+                args[0] = "-" + rest
+            else:
+                args.pop(0)
+        else:
+            problems.append(f"Unknown option: {letter}")
+            if rest:
+                args[0] = "-" + rest
+            else:
+                args.pop(0)
+    return CommandLine(options, args, problems)
+
+
+def unique(hosts):
+    """The hosts once each, in argument order (the originals keep results in a hash)."""
+    return list(dict.fromkeys(hosts))
+
+
+def failed_summary(failed_hosts):
+    """mon's summary line: the failed hosts in ascending codepoint order, space-separated."""
+    return " ".join(sorted(failed_hosts))
+
+
+def separator(char):
+    return char * SEPARATOR_WIDTH
+
+
+def number(text, default):
+    """A float from an option value, or ``default`` when it is not a positive number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return default
+    return value if value > 0 else default
+
+
+def write_output(stdout, stderr=b""):
+    """Write stderr first, then stdout, as the Perl monitors do (their STDERR is
+    unbuffered, their STDOUT block-buffered into mon's pipe)."""
+    try:
+        if stderr:
+            sys.stderr.buffer.write(stderr)
+            sys.stderr.flush()
+        out = sys.stdout.buffer
+        out.write(stdout)
+        out.flush()
+    except BrokenPipeError:
+        pass
+
+
+def to_bytes(text):
+    """argv strings back to the bytes mon gave us (argv may hold any bytes)."""
+    return os.fsencode(text)
