@@ -35,7 +35,7 @@ deps:
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q --upgrade pip setuptools wheel
 	$(VPY) -m pip install -q -e '.[test]'
 	touch $@
 
@@ -57,7 +57,7 @@ demo: venv
 # gets "#!$(PYTHON) -I" and LIBDIR pinned, so it needs no virtualenv.
 install: venv
 	rm -rf $(DESTDIR)$(LIBDIR)
-	$(VPY) -m pip install -q --no-compile --target $(DESTDIR)$(LIBDIR) .
+	$(VPY) -m pip install -q --no-compile --no-build-isolation --target $(DESTDIR)$(LIBDIR) .
 	rm -rf $(DESTDIR)$(LIBDIR)/bin
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MON_MONDIR) $(DESTDIR)$(MON_ALERTDIR)
 	for f in $(PROGRAMS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(BINDIR); done

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from conftest import SHARED
 from lvs_compat.config.authkeys import parse_authkeys
 from lvs_compat.config.errors import ConfigError
 from lvs_compat.config.hacf import Ping, c_atoi, parse_ha_cf, parse_msec
 from lvs_compat.config.hadir import load_ha_dir
 from lvs_compat.config.haresources import parse_haresources
 
-SEED_DIR = os.path.join(os.path.dirname(__file__), "data", "heartbeat", "seed")
+SEED_DIR = str(SHARED / "seed" / "examples")  # the HOWTO's ha.conf and haresources, no authkeys
 DEBIAN_DOC = "/usr/share/doc/heartbeat"
 HEARTBEAT = "/usr/libexec/heartbeat/heartbeat"
 
