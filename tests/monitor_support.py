@@ -154,20 +154,36 @@ class MonitorRun:
         return set(self.stdout.split("\n", 1)[0].split())
 
 
-def run_monitor(namespace, path, args, timeout_s=120):
-    """Run a monitor in ``namespace`` twice at once: stdout and stderr apart, and
-    merged into one pipe as mon runs it. Returns the separate run, with the merged
-    output attached (both runs must agree on the exit status)."""
-    argv = [str(path), *map(str, args)]
-    started = time.monotonic()
-    separate = namespace.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    merged = namespace.start(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    stdout, stderr = separate.communicate(timeout=timeout_s)
-    elapsed = time.monotonic() - started
-    merged_out, _ = merged.communicate(timeout=timeout_s)
-    assert separate.returncode == merged.returncode, (argv, separate.returncode, merged.returncode)
+def run_monitors(namespace, runs, timeout_s=120):
+    """Run monitors in ``namespace``, all at once; ``runs`` is a list of
+    (path, args). Each runs twice: stdout and stderr apart, and merged into one pipe
+    as mon runs it (both must agree on the exit status). Returns a MonitorRun each."""
+    started = []
+    for path, args in runs:
+        argv = [str(path), *map(str, args)]
+        t0 = time.monotonic()
+        separate = namespace.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        merged = namespace.start(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        started.append((argv, t0, separate, merged))
+    results = []
     decode = lambda data: data.decode("utf-8", "surrogateescape")  # noqa: E731
-    return MonitorRun(argv, separate.returncode, decode(stdout), decode(stderr), decode(merged_out), elapsed)
+    for argv, t0, separate, merged in started:
+        stdout, stderr = separate.communicate(timeout=timeout_s)
+        elapsed = time.monotonic() - t0
+        merged_out, _ = merged.communicate(timeout=timeout_s)
+        assert separate.returncode == merged.returncode, (argv, separate.returncode, merged.returncode)
+        results.append(MonitorRun(argv, separate.returncode, decode(stdout), decode(stderr),
+                                  decode(merged_out), elapsed))
+    return results
+
+
+def run_monitor(namespace, path, args, timeout_s=120):
+    return run_monitors(namespace, [(path, args)], timeout_s)[0]
+
+
+def perl_and_ours(namespace, monitor, args, timeout_s=120):
+    """The same monitor command, Debian's Perl original and ours, run at once."""
+    return run_monitors(namespace, [(PERL_MONITORS / monitor, args), (OUR_MONITORS / monitor, args)], timeout_s)
 
 
 # --------------------------------------------------------------------------- servers
