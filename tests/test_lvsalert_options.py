@@ -37,9 +37,30 @@ def test_mon_arguments_and_clustered_flags_follow_getopt_std():
     assert request.weight == 0 and request.forwarding == "gate"
 
 
-def test_ipv6_endpoints_are_bracketed_for_ipvsadm():
-    request = parse_argv(["-P", "udp", "-V", "[2001:db8::1]:53", "-R", "[2001:db8::2]", "-F", "masq"])
-    assert seed_ipvsadm_argv(request) == ["-d", "-u", "[2001:db8::1]:53", "-r", "[2001:db8::2]"]
+def test_ipv6_endpoints_are_bracketed_and_the_real_server_gets_the_service_port():
+    # ipvsadm 1.31 refuses "-r [2001:db8::2]" ("illegal real server address[:port]
+    # specified", seen on a real kernel), while for IPv4 it takes the service's port.
+    request = parse_argv(["-P", "udp", "-V", "[2001:DB8::1]:53", "-R", "[2001:db8::2]", "-F", "masq"])
+    assert seed_ipvsadm_argv(request) == ["-d", "-u", "[2001:db8::1]:53", "-r", "[2001:db8::2]:53"]
+
+
+def test_opt_in_extras_are_off_unless_asked_for():
+    plain = parse_argv(["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5"])
+    assert (plain.quiesce, plain.create_service, plain.scheduler, plain.syslog_facility) == (
+        False, False, "wlc", "daemon")
+    extras = parse_argv(["-QB", "-S", "rr", "-L", "local3", "-P", "tcp", "-V", "10.0.0.3:80", "-R",
+                         "192.168.0.1", "-W", "5"])
+    assert (extras.quiesce, extras.create_service, extras.scheduler, extras.syslog_facility) == (
+        True, True, "rr", "local3")
+
+
+@pytest.mark.parametrize("flag, event", [("-T", "trap"), ("-O", "traptimeout"), ("-a", "ack"),
+                                         ("-D", "disable"), ("-u", "up")])
+def test_mon_event_flags_are_accepted(flag, event):
+    request = parse_argv(["-s", "http", "-g", "www1", "-h", "www1", "-t", "1700000000", flag,
+                          "-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5"])
+    assert request.event == event and request.up == (flag == "-u")
+    assert request.event_time == 1700000000
 
 
 @pytest.mark.parametrize("argv, option", [
@@ -56,6 +77,13 @@ def test_ipv6_endpoints_are_bracketed_for_ipvsadm():
     (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-F", "routed"], "F"),
     (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-x"], "x"),
     (["-P", "tcp", "-V", "10.0.0.3:80", "-R"], "R"),
+    (["-P", "tcp", "-V", "010.0.0.3:80", "-R", "192.168.0.1"], "V"),
+    (["-P", "tcp", "-V", "[2001:db8::1%eth0]:80", "-R", "[2001:db8::2]"], "V"),
+    (["-P", "tcp", "-V", "10.0.0.3:８0", "-R", "192.168.0.1"], "V"),
+    (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "５"], "W"),
+    (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-S", "nosuch"], "S"),
+    (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-L", "kernel;ls"], "L"),
+    (["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-t", "now"], "t"),
 ])
 def test_bad_values_are_refused_naming_the_option(argv, option):
     with pytest.raises(UsageError) as caught:

@@ -1,0 +1,228 @@
+"""lvs.alert against the FAKE ipvsadm: the operator's stories, one process per alert as mon runs it."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+
+import pytest
+
+from lvs_alert_support import ALERT, FAKE_IPVSADM, INSTALLED_PYTHON, MON_ARGS, fake, run_alert  # noqa: F401
+
+VIP = "10.0.0.3:80"
+LINE = ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
+SERVICE_ONLY = "-A -t 10.0.0.3:80 -s wlc"
+WITH_SERVER = "-a -t 10.0.0.3:80 -r 192.168.0.1 -w 5 -g"
+
+
+def stderr_lines(result) -> list[str]:
+    return result.stderr.decode().splitlines()
+
+
+def test_down_removes_the_server_and_a_repeated_down_says_it_is_already_gone(fake):
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    first = run_alert([*MON_ARGS, *LINE], fake.env)
+    assert first.returncode == 0, first.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+    assert stderr_lines(first) == ["lvs.alert: failure www1/http: removed 192.168.0.1 from TCP 10.0.0.3:80"]
+
+    again = run_alert([*MON_ARGS, *LINE], fake.env)
+    assert again.returncode == 0, again.stderr
+    assert "already absent from TCP 10.0.0.3:80" in again.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+    # The seed's call, refused, then one read of the table: nothing else.
+    assert fake.calls() == [["-d", "-t", VIP, "-r", "192.168.0.1"],
+                                ["-d", "-t", VIP, "-r", "192.168.0.1"], ["-S", "-n"]]
+
+
+def test_down_when_the_whole_service_is_missing_succeeds(fake):
+    result = run_alert([*MON_ARGS, *LINE], fake.env)
+    assert result.returncode == 0
+    assert "already absent from the table (TCP 10.0.0.3:80 is not defined)" in result.stderr.decode()
+
+
+def test_up_adds_the_server_and_a_repeated_up_changes_nothing(fake):
+    fake.setup(SERVICE_ONLY)
+    first = run_alert([*MON_ARGS, "-u", *LINE], fake.env)
+    assert first.returncode == 0, first.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+
+    again = run_alert([*MON_ARGS, "-u", *LINE], fake.env)
+    assert again.returncode == 0, again.stderr
+    assert "already in TCP 10.0.0.3:80 (weight 5, gate): nothing to change" in again.stderr.decode()
+    assert fake.calls()[-1] == ["-S", "-n"]  # no -e when nothing differs
+
+
+def test_up_for_a_present_server_updates_weight_and_method_with_edit(fake):
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    line = ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "9", "-F", "nat"]
+    result = run_alert([*MON_ARGS, "-u", *line], fake.env)
+    assert result.returncode == 0, result.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("masq", 9)}}
+    assert fake.calls()[-1] == ["-e", "-t", VIP, "-r", "192.168.0.1", "-w", "9", "-m"]
+    assert "updated 192.168.0.1 in TCP 10.0.0.3:80 (weight 9, masq)" in result.stderr.decode()
+
+
+def test_up_without_the_virtual_service_reports_ipvsadms_own_message(fake):
+    result = run_alert([*MON_ARGS, "-u", *LINE], fake.env)
+    assert result.returncode == 1
+    last = stderr_lines(result)[-1]
+    assert last.endswith("-a -t 10.0.0.3:80 -r 192.168.0.1 -w 5 -g failed (exit 255): Service not defined")
+    assert fake.table() == {}
+
+
+def test_opt_in_B_creates_the_missing_virtual_service_with_the_S_scheduler(fake):
+    result = run_alert([*MON_ARGS, "-u", *LINE, "-B", "-S", "rr"], fake.env)
+    assert result.returncode == 0, result.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+    assert "-A -t 10.0.0.3:80 -s rr" in fake.saved()
+    assert stderr_lines(result) == [
+        "lvs.alert: up www1/http: created TCP 10.0.0.3:80 (scheduler rr)",
+        "lvs.alert: up www1/http: added 192.168.0.1 to TCP 10.0.0.3:80 (weight 5, gate)",
+    ]
+
+
+def test_opt_in_Q_quiesces_instead_of_deleting_and_up_restores_the_weight(fake):
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    down = run_alert([*MON_ARGS, "-Q", *LINE], fake.env)
+    assert down.returncode == 0, down.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 0)}}
+    up = run_alert([*MON_ARGS, "-u", "-Q", *LINE], fake.env)
+    assert up.returncode == 0, up.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+    assert "restored 192.168.0.1 in TCP 10.0.0.3:80 (weight 5, gate)" in up.stderr.decode()
+
+
+def test_ipv6_service_and_server(fake):
+    fake.setup("-A -t [2001:db8::1]:80 -s wlc")
+    line = ["-P", "tcp", "-V", "[2001:db8::1]:80", "-R", "[2001:DB8::2]", "-W", "3", "-F", "tun"]
+    assert run_alert([*MON_ARGS, "-u", *line], fake.env).returncode == 0
+    assert fake.table() == {"tcp [2001:db8::1]:80": {"[2001:db8::2]:80": ("ipip", 3)}}
+    assert run_alert([*MON_ARGS, *line], fake.env).returncode == 0
+    assert fake.table() == {"tcp [2001:db8::1]:80": {}}
+
+
+def test_mon_trap_flags_are_failures_like_the_seed(fake):
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    result = run_alert([*MON_ARGS, "-T", *LINE], fake.env)
+    assert result.returncode == 0, result.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+    assert "trap www1/http: removed" in result.stderr.decode()
+
+
+BAD = [
+    ("-R", ["-P", "tcp", "-V", VIP, "-R", "192.168.0.9;touch /tmp/x", "-W", "5"]),
+    ("-V", ["-P", "tcp", "-V", "10.0.0.3", "-R", "192.168.0.1", "-W", "5"]),
+    ("-W", ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "-1"]),
+    ("-W", ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "65536"]),
+    ("-P", ["-P", "sctp", "-V", VIP, "-R", "192.168.0.1", "-W", "5"]),
+    ("-F", ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "5", "-F", "direct"]),
+    ("-x", ["-x", "-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "5"]),
+]
+
+
+@pytest.mark.parametrize("option, line", BAD, ids=[f"{o}-{i}" for i, (o, _) in enumerate(BAD)])
+def test_bad_input_is_one_line_exit_2_and_ipvsadm_never_runs(fake, option, line):
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    before = fake.saved()
+    result = run_alert([*MON_ARGS, "-u", *line], fake.env)
+    assert result.returncode == 2
+    assert len(stderr_lines(result)) == 1
+    assert stderr_lines(result)[0].startswith(f"lvs.alert: {option}: ")
+    assert "Traceback" not in result.stderr.decode()
+    assert fake.calls() == []
+    assert fake.saved() == before
+
+
+def test_an_ipvsadm_failure_is_reported_with_its_message_and_a_nonzero_exit(fake, tmp_path):
+    broken = tmp_path / "ipvsadm-without-kernel-support"
+    broken.write_text("#!/bin/sh\necho \"Can't initialize ipvs: Protocol not available\" >&2\nexit 2\n")
+    broken.chmod(0o755)
+    result = run_alert([*MON_ARGS, "-u", *LINE], dict(fake.env, IPVSADM=str(broken)))
+    assert result.returncode == 1
+    assert stderr_lines(result) == [
+        f"lvs.alert: up www1/http: {broken} -a -t 10.0.0.3:80 -r 192.168.0.1 -w 5 -g failed (exit 2): "
+        "Can't initialize ipvs: Protocol not available"]
+
+
+def test_a_missing_ipvsadm_is_an_error_not_a_traceback(fake):
+    result = run_alert([*MON_ARGS, *LINE], dict(fake.env, IPVSADM="/nonexistent/ipvsadm"))
+    assert result.returncode == 1
+    assert "cannot run /nonexistent/ipvsadm: No such file or directory" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_stdin_is_read_to_the_end_as_mon_expects(fake):
+    """mon's helper writes the monitor output and closes; an alert that exits unread breaks its pipe."""
+    fake.setup(SERVICE_ONLY, WITH_SERVER)
+    alert = subprocess.Popen([*INSTALLED_PYTHON, str(ALERT), *MON_ARGS, *LINE], env=fake.env,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    alert.stdin.write(b"www1.domain.com: connection refused\n" * 50_000)  # 1.8 MB, far above a pipe's 64 KiB
+    alert.stdin.close()  # BrokenPipeError here if the alert did not read it all
+    assert alert.wait(timeout=30) == 0
+
+
+def test_an_older_verdict_that_arrives_late_is_ignored(fake):
+    fake.setup(SERVICE_ONLY)
+    newer_up = ["-s", "http", "-g", "www1", "-h", "www1", "-t", "1700000100", "-u", *LINE]
+    older_down = ["-s", "http", "-g", "www1", "-h", "www1", "-t", "1700000090", *LINE]
+    assert run_alert(newer_up, fake.env).returncode == 0
+    late = run_alert(older_down, fake.env)
+    assert late.returncode == 0
+    assert "ignored: a newer verdict (up at -t 1700000100)" in late.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+
+
+def test_twenty_alerts_at_once_leave_the_last_verdict_per_server(fake):
+    """mon's maxprocs 20: all start together, in shuffled order, each with its own -t."""
+    fake.setup(SERVICE_ONLY)
+    servers = [f"192.168.0.{n}" for n in range(1, 5)]
+    rng = random.Random(3)
+    verdicts = [(1700000000 + i, rng.choice(servers), rng.choice([True, False])) for i in range(20)]
+    expected = {}
+    for _, server, up in sorted(verdicts):
+        expected[server] = up
+    order = verdicts[:]
+    rng.shuffle(order)
+    env = dict(fake.env, FAKE_IPVSADM_DELAY="0.02")
+    alerts = [
+        subprocess.Popen([*INSTALLED_PYTHON, str(ALERT), "-s", "http", "-g", "www", "-h", "x", "-t", str(when),
+                          *(["-u"] if up else []), "-P", "tcp", "-V", VIP, "-R", server, "-W", "5"],
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for when, server, up in order
+    ]
+    failures = [alert.stderr.read().decode() for alert in alerts if alert.wait(timeout=60) != 0]
+    assert failures == []
+    present = set(fake.table()["tcp 10.0.0.3:80"])
+    assert present == {f"{server}:80" for server, up in expected.items() if up}
+
+
+def test_without_serialization_the_fake_loses_concurrent_updates(fake):
+    """The control for the test above: the FAKE, like the kernel, has no lock of its own,
+    so twenty unserialized writers lose changes; only the alert's flock prevents that."""
+    fake.setup(SERVICE_ONLY)
+    env = dict(fake.env, FAKE_IPVSADM_DELAY="1")
+    writers = [subprocess.Popen([str(FAKE_IPVSADM), "-a", "-t", VIP, "-r", f"192.168.1.{n}", "-w", "1"], env=env)
+               for n in range(1, 21)]
+    assert all(writer.wait(timeout=60) == 0 for writer in writers)
+    assert len(fake.table()["tcp 10.0.0.3:80"]) < 20
+
+
+def test_each_change_is_one_syslog_line_at_the_chosen_facility(fake, monkeypatch):
+    from lvs_compat.lvsalert import alert
+
+    fake.setup(SERVICE_ONLY)
+    for name, value in fake.env.items():
+        monkeypatch.setenv(name, value)
+    lines = []
+    status = alert.main([*MON_ARGS, "-u", "-B", *LINE], log=lambda priority, line: lines.append((priority, line)))
+    assert status == 0
+    assert lines == [("notice", "up www1/http: added 192.168.0.1 to TCP 10.0.0.3:80 (weight 5, gate)")]
+
+
+def test_the_executable_follows_the_installable_pattern():
+    text = ALERT.read_text()
+    assert text.startswith("#!/usr/bin/env python3\n")
+    assert "\nLIBDIR = " in text and "sys.path.insert(0, LIBDIR)" in text
+    assert os.access(ALERT, os.X_OK)
