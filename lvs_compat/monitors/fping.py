@@ -50,7 +50,8 @@ class Report:
         self.unreachable = []     # in fping's order
         self.alive = []           # (host, rtt text)
         self.slow = []            # (host, rtt text)
-        self.not_found = []       # (host, resolver message)
+        self.not_found = []       # hosts fping could not resolve
+        self.reasons = []         # (host, why it counts as unreachable), for the detail
         self.unidentified = []    # lines the original would complain about
 
 
@@ -70,12 +71,13 @@ def classify(output, hosts, slow_ms=None):
             else:
                 report.alive.append((first, rtt))
         elif rest.split()[:3] == ["address", "not", "found"]:
-            report.not_found.append((first, "address not found"))
+            report.not_found.append(first)
             report.unreachable.append(first)
         elif line.startswith("ICMP ") and " for ICMP Echo sent to " in line:
             pass  # the original ignores these; the verdict line follows
         elif first.endswith(":") and first[:-1] in given:
-            report.not_found.append((first[:-1], rest))
+            report.not_found.append(first[:-1])
+            report.reasons.append((first[:-1], rest))
             report.unreachable.append(first[:-1])
         else:
             report.unidentified.append(line)
@@ -112,8 +114,8 @@ def format_detail(report, start, end, slow_text, traceroutes=None):
         out.append(f"{rule}unreachable hosts\n{rule}")
         out.append("\n".join(report.unreachable) + "\n\n")
         if report.not_found:
-            out.append("address not found for " + " ".join(host for host, _ in report.not_found) + "\n")
-            out.extend(f"{host}: {reason}\n" for host, reason in report.not_found)
+            out.append("address not found for " + " ".join(report.not_found) + "\n")
+        out.extend(f"{host}: {reason}\n" for host, reason in report.reasons)
         out.append("\n")
     if report.slow:
         out.append(f"{rule}slow hosts (response time which exceeds {slow_text}ms)\n{rule}")
@@ -193,7 +195,7 @@ def _count_silent_hosts_unreachable(report, hosts):
     for host in hosts:
         if host not in answered:
             report.unreachable.append(host)
-            report.not_found.append((host, "no verdict from fping before the deadline"))
+            report.reasons.append((host, "no verdict from fping before the deadline"))
             answered.add(host)
 
 
