@@ -1,0 +1,109 @@
+"""The real-IPVS scenario, run INSIDE the VM (tools/ipvs-vm) in one boot.
+
+It makes no judgement: each step runs lvs.alert or the lvs resource script
+against the guest kernel's real IPVS table through the real /sbin/ipvsadm,
+and records exit status, stderr and the table afterwards (``ipvsadm -S -n``
+and ``-L -n``).  tests/test_ipvs_real.py asserts on the record, step by step.
+The record is printed as one JSON line after the marker line.
+
+Python under TCG is ~16x slower and every import reads over 9p, so the
+scenario starts as few interpreters as it can (~40).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ALERT = ["/usr/bin/python3", "-I", str(REPO / "alert.d" / "lvs.alert")]
+RESOURCE = ["/usr/bin/python3", "-I", str(REPO / "ha.d" / "resource.d" / "lvs")]
+SEED_MON_CF = str(REPO / "examples" / "seed" / "mon.cf")
+MON = ["-s", "http", "-g", "www1", "-h", "www1.domain.com"]
+LINE1 = ["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
+MARKER = "=== ipvs-vm scenario record ==="
+
+
+class SyslogCollector:
+    """A /dev/log (datagram) that keeps what lvs.alert sends: the guest has no syslogd."""
+
+    def __init__(self, path: str = "/dev/log"):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(path)
+        self.lines: list[str] = []
+        threading.Thread(target=self._receive, daemon=True).start()
+
+    def _receive(self) -> None:
+        while True:
+            self.lines.append(self.socket.recv(65536).decode(errors="replace"))
+
+
+def ipvsadm(*args: str) -> str:
+    return subprocess.run(["/sbin/ipvsadm", *args], capture_output=True, text=True, check=False).stdout
+
+
+def main() -> int:
+    syslog = SyslogCollector()
+    record: dict[str, dict] = {}
+    tick = iter(range(1700000000, 1700001000))
+
+    def step(name: str, argv: list[str], stdin: str = "") -> None:
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+        record[name] = {"argv": argv, "rc": result.returncode, "stdout": result.stdout,
+                        "stderr": result.stderr, "saved": ipvsadm("-S", "-n"), "listed": ipvsadm("-L", "-n")}
+
+    def alert(name: str, *args: str) -> None:
+        step(name, [*ALERT, *MON, "-t", str(next(tick)), *args], stdin="www1.domain.com: refused\n")
+
+    # A service lvs.alert and lvs never own: it must survive everything below.
+    ipvsadm("-A", "-u", "10.0.0.9:53", "-s", "rr")
+    step("status_before_start", [*RESOURCE, SEED_MON_CF, "status"])
+    step("start", [*RESOURCE, SEED_MON_CF, "start"])
+    step("start_again", [*RESOURCE, SEED_MON_CF, "start"])
+    step("status_after_start", [*RESOURCE, SEED_MON_CF, "status"])
+    alert("down", *LINE1)
+    alert("down_again", *LINE1)
+    alert("up", "-u", *LINE1)
+    alert("up_again", "-u", *LINE1)
+    alert("up_new_weight_nat", "-u", "-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "9", "-F", "nat")
+    alert("quiesce_down", "-Q", "-L", "local3", *LINE1)
+    alert("quiesce_up", "-u", "-Q", *LINE1)
+    alert("ipv6_up_creating_service", "-u", "-B", "-S", "rr", "-P", "tcp", "-V", "[2001:db8::1]:80",
+          "-R", "[2001:db8::2]", "-W", "3", "-F", "tun")
+    alert("bad_input", "-u", "-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1;ipvsadm -C", "-W", "5")
+    alert("up_without_service", "-u", "-P", "udp", "-V", "10.0.0.7:53", "-R", "192.168.0.1", "-W", "5")
+
+    # mon's maxprocs 20: twenty alerts at once, shuffled, each with its own -t.
+    rng = random.Random(8)
+    servers = [f"192.168.0.{n}" for n in range(1, 5)]
+    verdicts = [(next(tick), rng.choice(servers), rng.choice([True, False])) for _ in range(20)]
+    order = verdicts[:]
+    rng.shuffle(order)
+    alerts = [subprocess.Popen([*ALERT, *MON, "-t", str(when), *(["-u"] if up else []), "-P", "tcp", "-V",
+                                "10.0.0.3:80", "-R", server, "-W", "5", "-F", "dr"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+              for when, server, up in order]
+    errors = [proc.stderr.read() for proc in alerts if proc.wait() != 0]
+    record["concurrent"] = {"verdicts": verdicts, "errors": errors, "saved": ipvsadm("-S", "-n")}
+
+    step("stop", [*RESOURCE, SEED_MON_CF, "stop"])
+    step("status_after_stop", [*RESOURCE, SEED_MON_CF, "status"])
+    step("stop_again", [*RESOURCE, SEED_MON_CF, "stop"])
+    record["syslog"] = {"lines": syslog.lines}
+    with open("/proc/sys/net/ipv4/ip_forward") as knob:
+        record["ip_forward"] = {"value": knob.read().strip()}
+    print(MARKER)
+    print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
