@@ -291,8 +291,12 @@ class TableLock:
     def __enter__(self) -> TableLock:
         import fcntl  # a C extension: ~0.03 ms
 
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            self.fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # first use since boot: /run is a tmpfs
+            os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+            self.fd = os.open(self.path, flags, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
