@@ -1,0 +1,80 @@
+"""The digests of heartbeat's HBauth plugins ``sha1``, ``md5`` and ``crc`` (SPEC §1c "Methods").
+
+* ``sha1``: HMAC-SHA1 (RFC 2104) of the data with the key bytes, 40 lowercase hex digits.
+* ``md5``: HMAC-MD5, same construction, 32 lowercase hex digits.
+* ``crc``: unkeyed CRC-32, MSB first, polynomial 0x04C11DB7, initial value 0, no reflection,
+  final XOR 0xFFFFFFFF and *no* length appended (POSIX ``cksum`` without its length step),
+  printed ``%lx``: lowercase hex without zero padding, so it may be shorter than 8 digits.
+
+The auth string put into a message is ``"<N> <digest>"`` (decimal index, one space); which key
+and which bytes go in is the framing's business (``wire``).  Keys are the authkeys text encoded
+back to the file's bytes (UTF-8 with surrogateescape, as ``config.errors.read_config_text``
+decoded them); heartbeat uses ``strlen(key)`` bytes.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+METHODS = ("crc", "md5", "sha1")
+
+_CRC_POLY = 0x04C11DB7
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        register = byte << 24
+        for _ in range(8):
+            register = ((register << 1) ^ _CRC_POLY) if register & 0x80000000 else register << 1
+        table.append(register & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32_posix(data: bytes) -> int:
+    """CRC-32/POSIX of ``data`` without the length step (what the ``crc`` plugin computes).
+
+    ``cksum`` prints the same CRC of ``data`` followed by its length (least significant byte
+    first, only the bytes needed); the tests check that relation against the real ``cksum``.
+    """
+    table = _CRC_TABLE
+    register = 0
+    for byte in data:
+        register = ((register << 8) & 0xFFFFFFFF) ^ table[(register >> 24) ^ byte]
+    return register ^ 0xFFFFFFFF
+
+
+def key_bytes(key: str | bytes | None) -> bytes:
+    """The key as heartbeat uses it: the bytes of the word in authkeys (``b""`` for crc)."""
+    if key is None:
+        return b""
+    if isinstance(key, bytes):
+        return key
+    return key.encode("utf-8", "surrogateescape")
+
+
+def digest(method: str, key: str | bytes | None, data: bytes) -> str:
+    """The hex digest ``method`` writes for ``data``; ``key`` is ignored by ``crc``."""
+    if method == "sha1":
+        return hmac.digest(key_bytes(key), data, "sha1").hex()
+    if method == "md5":
+        return hmac.digest(key_bytes(key), data, "md5").hex()
+    if method == "crc":
+        return format(crc32_posix(data), "x")
+    raise ValueError(f"unknown auth method {method!r} (heartbeat ships {', '.join(METHODS)})")
+
+
+def auth_string(index: int, method: str, key: str | bytes | None, data: bytes) -> str:
+    """``"<index> <digest>"``, the value of the ``auth`` field and of the netstring trailer."""
+    return f"{index} {digest(method, key, data)}"
+
+
+def digests_equal(expected: str, received: str) -> bool:
+    """Constant-time comparison of two hex digests (heartbeat uses ``strcmp``)."""
+    return hmac.compare_digest(expected.encode("ascii"), received.encode("ascii", "replace"))
+
+
+__all__ = ["METHODS", "auth_string", "crc32_posix", "digest", "digests_equal", "key_bytes"]
