@@ -89,3 +89,19 @@ def run_with_recorder(command: list[str], directory: Path) -> tuple[subprocess.C
                             env=dict(os.environ, LVS_COMPAT_RUN_DIR=str(directory / "run")))
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     return result, calls
+
+
+def run_resource(args: list[str], fake: FakeIpvsadm) -> tuple[subprocess.CompletedProcess, str]:
+    """Run ha.d/resource.d/lvs against the FAKE ipvsadm, with the IPv4/IPv6
+    forwarding knobs it turns on replaced by files in a private mount
+    namespace; returns the result and what was written to the IPv4 knob."""
+    knobs = {"/proc/sys/net/ipv4/ip_forward": fake.directory / "ip_forward",
+             "/proc/sys/net/ipv6/conf/all/forwarding": fake.directory / "ipv6_forwarding"}
+    for knob in knobs.values():
+        if not knob.exists():
+            knob.write_text("0\n")
+    script = " && ".join(f'mount --bind "{copy}" "{real}"' for real, copy in knobs.items()) + ' && exec "$@"'
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                             *INSTALLED_PYTHON, str(RESOURCE), *args],
+                            env=fake.env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    return result, knobs["/proc/sys/net/ipv4/ip_forward"].read_text().strip()
