@@ -1,0 +1,116 @@
+"""lvs_compat.ipvs: the one module that runs ipvsadm."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from lvs_alert_support import REPO
+from lvs_compat import ipvs
+from lvs_compat.ipvs import Endpoint, Ipvsadm, IpvsadmError, parse_saved_table
+
+# `ipvsadm -S -n` of ipvsadm 1.31 on Debian's 6.1 kernel (tools/ipvs-vm), verbatim,
+# plus a firewall-mark service (the last two lines) in the same format.
+SAVED_ON_A_REAL_KERNEL = """\
+-A -t 10.0.0.3:80 -s wlc
+-a -t 10.0.0.3:80 -r 192.168.0.1:80 -g -w 5
+-a -t 10.0.0.3:80 -r 192.168.0.2:8080 -m -w 3
+-a -t 10.0.0.3:80 -r 192.168.0.4:80 -i -w 0 --tun-type ipip
+-a -t 10.0.0.3:80 -r 192.168.0.6:80 -g -w 70000
+-A -u 10.0.0.3:53 -s rr
+-A -t [2001:db8::1]:80 -s wrr
+-a -t [2001:db8::1]:80 -r [2001:db8::3]:80 -g -w 1
+-A -f 1 -s wlc -p 300
+-a -f 1 -r 192.168.0.9:0 -g -w 1
+"""
+
+
+def test_the_saved_table_of_a_real_kernel_parses():
+    table = parse_saved_table(SAVED_ON_A_REAL_KERNEL)
+    assert table.summary() == {
+        "tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5), "192.168.0.2:8080": ("masq", 3),
+                            "192.168.0.4:80": ("ipip", 0), "192.168.0.6:80": ("gate", 70000)},
+        "udp 10.0.0.3:53": {},
+        "tcp [2001:db8::1]:80": {"[2001:db8::3]:80": ("gate", 1)},
+        "fwmark 1": {"192.168.0.9:0": ("gate", 1)},  # kept apart from the TCP/UDP services
+    }
+    assert table.find_service("udp", Endpoint("10.0.0.3", 53)).scheduler == "rr"
+
+
+def test_a_real_server_without_port_is_found_at_the_service_port():
+    service = parse_saved_table(SAVED_ON_A_REAL_KERNEL).find_service("tcp", Endpoint("10.0.0.3", 80))
+    assert service.find(Endpoint("192.168.0.1", None)).weight == 5
+    assert service.find(Endpoint("192.168.0.2", None)) is None  # it listens on 8080
+    assert service.find(Endpoint("192.168.0.2", 8080)).forwarding == "masq"
+
+
+def test_arguments_reach_ipvsadm_verbatim_with_no_shell(tmp_path):
+    marker = tmp_path / "executed"
+    words = [f"$(touch {marker})", f"`touch {marker}`", f"; touch {marker}", "a b", "*", "'\""]
+    echoed = Ipvsadm("/usr/bin/printf").run(["%s\\n", *words])
+    assert echoed.splitlines() == words
+    assert not marker.exists()
+
+
+def test_failure_carries_ipvsadms_status_and_message_on_one_line(tmp_path):
+    fake = tmp_path / "ipvsadm"
+    fake.write_text("#!/bin/sh\necho 'Memory allocation problem' >&2\necho 'second line' >&2\nexit 255\n")
+    fake.chmod(0o755)
+    with pytest.raises(IpvsadmError) as caught:
+        Ipvsadm(str(fake)).run(["-a", "-t", "10.0.0.3:80"])
+    error = caught.value
+    assert (error.status, error.message) == (255, "Memory allocation problem; second line")
+    assert error.command == f"{fake} -a -t 10.0.0.3:80"
+
+
+def test_a_missing_binary_is_an_ipvsadm_error():
+    with pytest.raises(IpvsadmError) as caught:
+        Ipvsadm("/nonexistent/ipvsadm").run(["-S", "-n"])
+    assert caught.value.status == 127
+    assert caught.value.message == "cannot run /nonexistent/ipvsadm: No such file or directory"
+
+
+def test_large_output_is_read_without_deadlock(tmp_path):
+    fake = tmp_path / "ipvsadm"
+    fake.write_text("#!/bin/sh\nseq 1 200000\n")  # ~1.3 MB, far above a pipe buffer
+    fake.chmod(0o755)
+    assert Ipvsadm(str(fake)).run([]).splitlines()[-1] == "200000"
+
+
+def test_the_binary_is_IPVSADM_else_sbin_ipvsadm_else_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("IPVSADM", "/opt/ipvsadm")
+    assert ipvs.ipvsadm_path() == "/opt/ipvsadm"
+    monkeypatch.delenv("IPVSADM")
+    assert ipvs.ipvsadm_path() == "/sbin/ipvsadm"  # Debian's ipvsadm is installed (Makefile DEBS)
+    monkeypatch.setattr(ipvs, "DEFAULT_IPVSADM", str(tmp_path / "absent"))
+    on_path = tmp_path / "bin" / "ipvsadm"
+    on_path.parent.mkdir()
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}:{on_path.parent}")
+    assert ipvs.ipvsadm_path() == str(on_path)
+
+
+def test_the_table_lock_excludes_a_second_holder(tmp_path):
+    import fcntl
+
+    with ipvs.TableLock(str(tmp_path / "run")) as lock:
+        other = os.open(lock.path, os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit
+    os.close(other)
+
+
+def test_ipvs_py_is_the_only_module_that_runs_ipvsadm():
+    spawning = re.compile(r"\b(subprocess|posix_spawn\w*|os\.system|os\.exec\w*|plumbum|Popen)\b")
+    offenders = []
+    for path in (REPO / "lvs_compat").rglob("*.py"):
+        if path.name == "ipvs.py":
+            continue
+        code = path.read_text()
+        if spawning.search(code) and "ipvsadm" in code.lower():
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
