@@ -6,11 +6,14 @@ replaces that test by a match against the whole raw response (headers and body, 
 matching newline); a host that is not OK when the deadline strikes is reported as
 ``timeout after <t> seconds``, one whose partial answer already passes is OK.
 
-The client is a raw socket, not ``http.client`` or requests: the request must be the
-original's exact HTTP/1.0 bytes, the verdict reads the raw response (status line, the
-header text verbatim, ``-m`` over headers and body), and start-up cost matters
-(``python3 -I -X importtime``: socket ≈ 4 ms, http.client ≈ 16 ms, requests ≈ 55 ms;
-see bench/monitors.py).
+The client is a raw socket (``tcp``), not ``http.client`` or requests, by the numbers
+and by need. Import cost with Debian's ``python3 -I -X importtime`` on a 2-core VM
+(bench/monitors.py prints them): socket ≈ 4 ms (``_socket`` + ``select``, which
+``tcp`` uses, ≈ 0.2 ms), http.client ≈ 17 ms, requests ≈ 55-60 ms, against a whole
+run of the Perl original of ≈ 13 ms; requests alone would make every run 5x
+slower. And the original's verdict needs what those clients hide: its exact
+HTTP/1.0 request bytes, the raw response (the header text verbatim, ``-m`` over
+headers and body), and what arrived before a timeout.
 
 Deviations from the original, each on purpose:
 * a connect or resolve error is still reported as ``HTTP response code failure`` (the
