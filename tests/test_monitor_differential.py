@@ -211,6 +211,17 @@ def test_http_command_line_edge_cases_give_the_same_exit_and_summary(lab, args):
         assert perl.stdout == ours.stdout == ""
 
 
+def test_http_double_dash_help_goes_on_like_getopt_std(lab):
+    """Documented deviation: Getopt::Std answers --help with its own help text (on
+    stderr, so under mon it is the summary) and goes on; ours puts one line and the
+    usage line there instead and goes on. The verdict is the same."""
+    perl, ours = perl_and_ours(lab, "http.monitor", ["--help", "-p", HTTP_PORT, "127.0.0.22"])
+    assert_same_verdict(perl, ours)
+    assert perl.returncode == 1 and "Getopt::Std" in perl.summary
+    assert ours.summary == "--help is not an option of this monitor"
+    assert ours.stdout.startswith("127.0.0.22\nHOST 127.0.0.22: HTTP response code failure\n")
+
+
 # -------------------------------------------------------------------------- ftp
 
 def test_ftp_good_multiline_and_bad_dialogues(lab):

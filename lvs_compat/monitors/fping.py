@@ -12,7 +12,9 @@ Deviations from the original, each on purpose:
   original's own layout for that case, written for older fping). So with ``-a``
   and every host unresolvable the exit status is 1 where the original's is 0;
 * fping is executed directly, not through ``/bin/sh``: a host is one argument, never
-  shell text;
+  shell text; if fping cannot be run at all, that is said on stderr and the result is
+  the original's ``fping: system call failure`` (exit 1), where the original's shell
+  would give ``unknown return code (127) from fping`` and exit 127;
 * fping is killed if it outlives its own worst case (``-t`` with fping's 1.5 backoff
   over ``-r`` retries) plus one second; hosts without a verdict then count as
   unreachable. ``-T`` traceroutes run at once, bounded the same way, and their
