@@ -126,3 +126,19 @@ def test_a_monitor_imports_nothing_heavy_for_address_literals(argv):
 def test_threads_are_imported_only_for_names_to_resolve():
     modules = imported_modules([OUR_MONITORS / "http.monitor", "-p", "1", "-t", "2", "localhost"])
     assert "threading" in modules and not modules & (HEAVY - {"threading"})
+
+
+def test_installed_monitors_run_with_debians_python_and_no_venv(tmp_path):
+    stage = tmp_path / "stage"
+    subprocess.run(["make", "-C", str(OUR_MONITORS.parent), "install", f"DESTDIR={stage}", "PREFIX=/usr"],
+                   check=True, capture_output=True, timeout=600)
+    library = stage / "usr/lib/lvs-compat"
+    for name in ("fping.monitor", "http.monitor", "ftp.monitor"):
+        text = (stage / "usr/lib/mon/mon.d" / name).read_text()
+        assert text.startswith("#!/usr/bin/python3 -I\n") and 'LIBDIR = "/usr/lib/lvs-compat"\n' in text
+        runnable = tmp_path / name
+        runnable.write_text(text.replace('"/usr/lib/lvs-compat"', repr(str(library))))
+        runnable.chmod(0o755)
+        result = subprocess.run([runnable], capture_output=True, env={}, timeout=30)
+        expected = b"\n\n" if name == "ftp.monitor" else b""  # no hosts (SPEC.md §4)
+        assert (result.returncode, result.stdout, result.stderr) == (0, expected, b"")
