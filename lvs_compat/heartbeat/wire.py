@@ -127,6 +127,11 @@ def _checked_field(item: Field | tuple) -> Field:
             raise TypeError(f"field {name!r}: a string field needs a str value")
         if "\0" in value:
             raise ValueError(f"field {name!r}: NUL byte in a string value")
+        try:
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise ValueError(f"field {name!r}: value is not text that has bytes (a lone "
+                             "surrogate outside surrogateescape's range)") from None
     elif ftype == BINARY:
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"field {name!r}: a binary field needs a bytes value")
@@ -250,12 +255,30 @@ def parse_number(text: str, base: int, name: str = "number") -> int:
     return number
 
 
-def format_hex(number: int) -> str:
-    return format_number(number, 16)
-
-
-def parse_hex(text: str, name: str = "number") -> int:
-    return parse_number(text, 16, name)
+def add_control_fields(message: Message, *, src: str, srcuuid: bytes | None,
+                       seq: int | None, generation: int, timestamp: int, load: str | None,
+                       ttl: int, destuuid: bytes | None = None) -> Message:
+    """What ``add_control_msg_fields`` appends to every outbound message (SPEC §1d), in order,
+    each overwriting a field of the same name in place: ``destuuid`` (only when the message has
+    ``dest`` and ``destuuid`` is given), ``src`` (the caller's lowercased node name),
+    ``srcuuid`` (if known), ``seq`` (hex; not for ``NS_`` types), ``hg`` (hex), ``ts`` (hex
+    ``time()``, passed in: the codec has no clock), ``ld`` (``/proc/loadavg``'s first line;
+    not for ``NS_`` types), ``ttl`` (decimal).  The ``auth`` field is the encoder's job."""
+    flow_control = (message.type or "").startswith("NS_")
+    if destuuid is not None and message.get("dest") is not None:
+        message = message.with_field("destuuid", destuuid)
+    message = message.with_field("src", src)
+    if srcuuid is not None:
+        message = message.with_field("srcuuid", srcuuid)
+    if not flow_control:
+        if seq is None or load is None:
+            raise ValueError(f"a {message.type!r} message needs seq and load")
+        message = message.with_field("seq", format_number(seq, 16))
+    message = message.with_field("hg", format_number(generation, 16))
+    message = message.with_field("ts", format_number(timestamp, 16))
+    if not flow_control:
+        message = message.with_field("ld", load)
+    return message.with_field("ttl", format_number(ttl, 10))
 
 
 # --- frames -------------------------------------------------------------------------------------
@@ -339,8 +362,10 @@ def _decode_name(raw: bytes, where: str) -> str:
     if name is None:
         if not raw:
             raise DecodeError(f"{where}: empty field name")
+        if raw[:1] in (b"(", b")"):
+            raise DecodeError(f"{where}: field name starts with {raw[:1].decode()!r}")
         if not _NAME_BYTES.match(raw):
-            raise DecodeError(f"{where}: field name is not printable ASCII (or starts with '(')")
+            raise DecodeError(f"{where}: field name is not printable ASCII")
         name = raw.decode("ascii")
         if len(_NAME_CACHE) < 256:  # bounded: names come from the network
             _NAME_CACHE[raw] = name
@@ -399,7 +424,7 @@ def _decode_netstring(data: bytes) -> tuple[tuple[Field, ...], int | None, str |
     pos = len(NETSTRING_START)
     fields = []
     while not data.startswith(NETSTRING_END, pos):
-        if pos >= size or NETSTRING_END.startswith(data[pos:]):
+        if size - pos < len(NETSTRING_END) and NETSTRING_END.startswith(data[pos:]):
             raise DecodeError("truncated: no %%% end marker")
         where = f"field {len(fields) + 1}"
         start, stop = _peel(data, pos, where)
