@@ -99,7 +99,9 @@ def check_all(probes, port, timeout_s, clock=time.monotonic):
                 probe.done = True
             _close(probe, selector)
         os.close(wake_read)
-        # wake_write stays open: a resolver thread still running may write to it.
+        if not pending_names:
+            os.close(wake_write)
+        # else wake_write stays open: a resolver thread still running may write to it.
     return probes
 
 
