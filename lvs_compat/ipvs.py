@@ -17,8 +17,6 @@ from ``ipwrapper.c``, ../shared/STYLE.md).
   ``maxprocs`` alerts at once) with ``flock`` on ``/run/lvs-compat/ipvs.lock``.
 """
 
-from __future__ import annotations
-
 import _socket
 import os
 
@@ -65,7 +63,7 @@ class Endpoint:
     def is_ipv6(self) -> bool:
         return ":" in self.address
 
-    def with_port(self, port: int | None) -> Endpoint:
+    def with_port(self, port: int | None) -> "Endpoint":
         return self if self.port is not None else Endpoint(self.address, port)
 
     def __str__(self) -> str:
@@ -288,7 +286,7 @@ class TableLock:
         self.path = os.path.join(directory or run_dir(), "ipvs.lock")
         self.fd = -1
 
-    def __enter__(self) -> TableLock:
+    def __enter__(self) -> "TableLock":
         import fcntl  # a C extension: ~0.03 ms
 
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC

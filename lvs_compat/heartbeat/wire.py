@@ -46,8 +46,8 @@ decimal (no sign, blank or leading zero), a missing ``,``, a field that is not
 ``(type)name=value``, a type digit other than 0/1, a name that is empty, not printable ASCII or
 starts with ``(``, a NUL byte in a string value (C would cut the value there), a classic line
 without ``=``, bad or non-canonical base64, a malformed auth string, bytes after the end, more
-than MAXMSG bytes.  C is laxer in places (``sscanf("%d")`` lengths, junk after the trailer,
-and it ``assert``s on a field not starting with ``(``); a real peer never needs the laxness.
+than MAXMSG bytes.  cluster-glue is laxer in places (it ignores bytes after the trailer, and
+``assert``s rather than refuses a field not starting with ``(``); a real peer needs none of it.
 
 String values are decoded as UTF-8 with surrogateescape (as ``config.errors.read_config_text``
 reads ha.cf, so node names compare equal), which maps every byte sequence to a ``str`` and back,

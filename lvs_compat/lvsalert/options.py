@@ -38,8 +38,6 @@ Start-up cost matters (mon starts an alert per event): this module avoids
 checked by ``lvs_compat.ipvs.canonical_address`` (inet_pton).
 """
 
-from __future__ import annotations
-
 from lvs_compat.ipvs import IPVSADM_FORWARDING_FLAG, Endpoint, canonical_address
 
 # Options that take a value (Getopt::Std "X:") and flags.  -T/-O/-a/-D are the

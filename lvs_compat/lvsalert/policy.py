@@ -17,8 +17,6 @@ and ``plan`` returns no change with ``explained=False``: the caller reports
 ipvsadm's message.
 """
 
-from __future__ import annotations
-
 from lvs_compat import ipvs
 from lvs_compat.lvsalert.options import LvsAlertOptions
 

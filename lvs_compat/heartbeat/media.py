@@ -1,0 +1,308 @@
+"""Heartbeat media: the sockets and serial ports, as thin objects for one selector loop.
+
+Each medium has ``name`` (the link name ``cl_status`` shows: the interface for the UDP media,
+the device for serial), ``framing`` (``netstring`` on UDP, ``classic`` on serial: the bytes the
+daemon hands to ``write``), ``fileno()`` (what to select on), ``read()`` (the packets that have
+arrived, without blocking) and ``write(packet)``.  Nothing here knows about messages beyond the
+serial line framing; decoding and authentication are ``wire``'s job, liveness the core's.
+
+Socket options as the C plugins set them (SPEC §1a "Media directives", LAB):
+
+* ``bcast`` (and ``udp``): send to the interface's broadcast address (SIOCGIFBRDADDR) at
+  ``udpport`` from an ephemeral port with SO_BROADCAST + SO_BINDTODEVICE, TOS 0; receive on
+  ``0.0.0.0:udpport`` with SO_REUSEADDR + SO_BINDTODEVICE.  A node hears its own broadcasts.
+* ``ucast``: send to PEER:udpport with SO_BINDTODEVICE, IP TOS 0x10 (IPTOS_LOWDELAY) and
+  SO_REUSEPORT; receive as bcast.
+* ``mcast``: join GROUP on IF, receive on GROUP:PORT; send with IP_MULTICAST_TTL = TTL,
+  IP_MULTICAST_LOOP = LOOP, IP_MULTICAST_IF = IF.  ``udpport`` is not used.
+* ``serial``: classic text (``>>>``...``<<<``), raw 8N1 with CLOCAL, CREAD and CRTSCTS at
+  ``baud``; writes go in 512-byte fragments separated by the time 512 bytes take on the line;
+  the reader skips to a ``>>>`` line and reads up to the ``<<<`` line.
+
+pyserial is imported only when a serial medium is opened.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import socket
+import struct
+import time
+
+from .wire import CLASSIC, CLASSIC_END, CLASSIC_START, MAXMSG, NETSTRING
+
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+SIOCGIFBRDADDR = 0x8919
+IPTOS_LOWDELAY = 0x10
+SERIAL_FRAGMENT = 512
+_RECV_BATCH = 64  # packets read per readiness event, so one busy medium cannot starve the rest
+
+
+class MediumError(Exception):
+    """A medium that cannot be opened; ``str()`` is a one-line message."""
+
+
+def _bind_to_device(sock: socket.socket, interface: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, interface.encode() + b"\0")
+
+
+def interface_broadcast(interface: str) -> str:
+    """The IPv4 broadcast address of ``interface`` (SIOCGIFBRDADDR, as the bcast plugin)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16s16x", interface.encode()[:15])
+        try:
+            answer = fcntl.ioctl(sock.fileno(), SIOCGIFBRDADDR, request)
+        except OSError as error:
+            raise MediumError(f"bcast {interface}: cannot get the broadcast address: "
+                              f"{error.strerror}") from None
+    return socket.inet_ntoa(answer[20:24])
+
+
+class UdpMedium:
+    """Common part of bcast/ucast/mcast: one receive socket, one send socket."""
+
+    framing = NETSTRING
+    kind = "udp"
+
+    def __init__(self, name: str, destination: tuple[str, int]):
+        self.name = name
+        self.destination = destination
+        self.receiver: socket.socket | None = None
+        self.sender: socket.socket | None = None
+        self.send_errors = 0
+        self.last_send_error: str | None = None
+
+    def fileno(self) -> int:
+        return self.receiver.fileno()
+
+    def read(self) -> list[bytes]:
+        packets = []
+        for _ in range(_RECV_BATCH):
+            try:
+                packets.append(self.receiver.recv(MAXMSG))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as error:  # e.g. ENETDOWN while the link is down: nothing to read
+                if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    break
+                break
+        return packets
+
+    def write(self, packet: bytes) -> bool:
+        try:
+            self.sender.sendto(packet, self.destination)
+        except OSError as error:
+            # A down link or an unreachable peer must not stop the daemon: counted, and the
+            # core sees the link go dead from its side.
+            self.send_errors += 1
+            self.last_send_error = error.strerror or str(error)
+            return False
+        return True
+
+    def close(self) -> None:
+        for sock in (self.receiver, self.sender):
+            if sock is not None:
+                sock.close()
+
+    def _receiver(self, interface: str, bind: tuple[str, int]) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            _bind_to_device(sock, interface)
+            sock.bind(bind)
+            sock.setblocking(False)
+        except OSError as error:
+            sock.close()
+            raise MediumError(f"{self.kind} {interface}: cannot receive on {bind[0] or '*'}:"
+                              f"{bind[1]}: {error.strerror}") from None
+        return sock
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} -> {self.destination}>"
+
+
+class BcastMedium(UdpMedium):
+    kind = "bcast"
+
+    def __init__(self, interface: str, udp_port: int):
+        super().__init__(interface, (interface_broadcast(interface), udp_port))
+        self.receiver = self._receiver(interface, ("", udp_port))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sender.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            _bind_to_device(sender, interface)
+            sender.setblocking(False)
+        except OSError as error:
+            sender.close()
+            self.close()
+            raise MediumError(f"bcast {interface}: cannot send: {error.strerror}") from None
+        self.sender = sender
+
+
+class UcastMedium(UdpMedium):
+    kind = "ucast"
+
+    def __init__(self, interface: str, peer: str, udp_port: int):
+        try:
+            address = socket.getaddrinfo(peer, udp_port, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0]
+        except (socket.gaierror, IndexError):
+            raise MediumError(f"ucast {interface} {peer}: cannot resolve the peer") from None
+        super().__init__(interface, (address, udp_port))
+        self.receiver = self._receiver(interface, ("", udp_port))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sender.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sender.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)
+            _bind_to_device(sender, interface)
+            sender.setblocking(False)
+        except OSError as error:
+            sender.close()
+            self.close()
+            raise MediumError(f"ucast {interface}: cannot send: {error.strerror}") from None
+        self.sender = sender
+
+
+class McastMedium(UdpMedium):
+    kind = "mcast"
+
+    def __init__(self, interface: str, group: str, port: int, ttl: int, loop: int):
+        super().__init__(interface, (group, port))
+        try:
+            ifindex = socket.if_nametoindex(interface)
+        except OSError:
+            raise MediumError(f"mcast {interface}: no such interface") from None
+        mreqn = struct.pack("4s4si", socket.inet_aton(group), socket.inet_aton("0.0.0.0"),
+                            ifindex)
+        self.receiver = self._receiver(interface, (group, port))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.receiver.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1 if loop else 0)
+            _bind_to_device(sender, interface)
+            sender.setblocking(False)
+        except OSError as error:
+            sender.close()
+            self.close()
+            raise MediumError(f"mcast {interface} {group}: {error.strerror}") from None
+        self.sender = sender
+
+
+class SerialMedium:
+    """A serial line carrying classic text (SPEC §1d "serial")."""
+
+    framing = CLASSIC
+    kind = "serial"
+
+    def __init__(self, device: str, baud: int, *, sleep=time.sleep):
+        try:
+            import serial  # pyserial; only serial media pay for it
+        except ImportError:
+            raise MediumError(f"serial {device}: pyserial is not installed") from None
+        self.name = device
+        self.baud = baud
+        self._sleep = sleep
+        try:
+            self.port = serial.Serial(device, baudrate=baud, bytesize=serial.EIGHTBITS,
+                                      parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE,
+                                      rtscts=True, timeout=0, write_timeout=2, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as error:
+            raise MediumError(f"serial {device}: cannot open: {error}") from None
+        self._serial_errors = (serial.SerialException, OSError)
+        self._buffer = bytearray()
+        self._in_message = False
+        self.send_errors = 0
+        self.last_send_error: str | None = None
+
+    def fileno(self) -> int:
+        return self.port.fileno()
+
+    def read(self) -> list[bytes]:
+        try:
+            data = self.port.read(65536)
+        except self._serial_errors:
+            return []
+        self._buffer += data
+        return self._split()
+
+    def _split(self) -> list[bytes]:
+        """Complete ``>>>``..``<<<`` messages in the buffer; junk before ``>>>`` is skipped,
+        as the C reader does, and a message that outgrows MAXMSG is thrown away."""
+        messages = []
+        while True:
+            if not self._in_message:
+                start = self._buffer.find(CLASSIC_START)
+                if start < 0:
+                    del self._buffer[:max(0, len(self._buffer) - len(CLASSIC_START) + 1)]
+                    return messages
+                if start > 0 and self._buffer[start - 1] != 0x0A and self._buffer[start - 1] != 0:
+                    del self._buffer[:start + 1]  # '>>>' not at the start of a line
+                    continue
+                del self._buffer[:start]
+                self._in_message = True
+            end = self._buffer.find(b"\n" + CLASSIC_END)
+            if end < 0:
+                if len(self._buffer) > MAXMSG:
+                    self._buffer.clear()
+                    self._in_message = False
+                return messages
+            stop = end + 1 + len(CLASSIC_END)
+            messages.append(bytes(self._buffer[:stop]))
+            del self._buffer[:stop]
+            if self._buffer[:1] == b"\0":
+                del self._buffer[:1]
+            self._in_message = False
+
+    def write(self, packet: bytes) -> bool:
+        pause = SERIAL_FRAGMENT * 10 / self.baud  # 8N1: 10 bit times per byte
+        try:
+            for offset in range(0, len(packet), SERIAL_FRAGMENT):
+                if offset:
+                    self._sleep(pause)
+                self.port.write(packet[offset:offset + SERIAL_FRAGMENT])
+        except self._serial_errors as error:
+            self.send_errors += 1
+            self.last_send_error = str(error)
+            return False
+        return True
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        except self._serial_errors:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<SerialMedium {self.name} {self.baud}>"
+
+
+def open_medium(spec) -> UdpMedium | SerialMedium:
+    """A medium from one ``ha.cf`` media item (``config.hacf`` Bcast/Ucast/Mcast/Serial)."""
+    kind = spec.kind
+    if kind == "bcast":
+        return BcastMedium(spec.interface, spec.udp_port)
+    if kind == "ucast":
+        return UcastMedium(spec.interface, spec.peer, spec.udp_port)
+    if kind == "mcast":
+        return McastMedium(spec.interface, spec.group, spec.port, spec.ttl, spec.loop)
+    if kind == "serial":
+        return SerialMedium(spec.device, spec.baud)
+    raise MediumError(f"{kind}: medium not supported by this heartbeat (bcast, udp, ucast, "
+                      "mcast and serial are)")
+
+
+def open_media(specs) -> list:
+    """Open every non-ping medium; on a failure close what was opened and raise."""
+    opened = []
+    try:
+        for spec in specs:
+            if spec.kind in ("ping", "ping6", "ping_group"):
+                continue
+            opened.append(open_medium(spec))
+    except MediumError:
+        for medium in opened:
+            medium.close()
+        raise
+    return opened
