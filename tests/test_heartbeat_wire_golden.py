@@ -2,6 +2,7 @@
 INTEROP.md) decodes, authenticates with the key that run used, and re-encodes byte for byte."""
 
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -107,16 +108,17 @@ def test_captured_packets_are_rebuilt_from_the_originators_fields_plus_control_f
 @pytest.mark.parametrize("capture", ["packets-full.pcap", "packets-md5-bcast-classic.pcap",
                                      "packets-crc-bcast-classic.pcap"])
 def test_a_wrong_key_or_method_never_authenticates_a_captured_packet(capture):
-    keys = keys_of(capture)
-    index, method = keys.active_index, keys.active.method
+    right = keys_of(capture)
+    index, method = right.active_index, right.active.method
     wrong_key = parse_authkeys(f"auth {index}\n{index} sha1 hbAsecreT\n")
     other_method = parse_authkeys(f"auth {index}\n{index} {'md5' if method != 'md5' else 'sha1'}"
                                   " hbAsecret\n")
     other_index = parse_authkeys(f"auth 7\n7 {method}{'' if method == 'crc' else ' hbAsecret'}\n")
     for packet in heartbeat_packets(capture)[:20]:
-        for keys in (wrong_key, other_method, other_index):
-            assert wire.decode_frame(packet, keys).authenticated is False
-            assert not wire.verify_auth_field(wire.decode(packet), keys)
+        assert wire.verify(packet, right)
+        for wrong in (wrong_key, other_method, other_index):
+            assert wire.decode_frame(packet, wrong).authenticated is False
+            assert not wire.verify_auth_field(wire.decode(packet), wrong)
 
 
 def test_crc_digests_are_unpadded_hex_as_captured():
@@ -238,3 +240,29 @@ def test_pcap_reader_reads_the_ethernet_captures_and_skips_their_arp_frames():
     assert (first.src, first.sport, first.dst, first.dport) == ("10.250.0.1", 51536,
                                                                 "10.250.0.255", 694)
     assert len(first.payload) == 309
+
+
+def test_pcap_reader_handles_cooked_raw_big_endian_and_nanosecond_captures(tmp_path):
+    """The lab captured Ethernet; `tcpdump -i any` writes Linux cooked frames instead."""
+    path = REFERENCE / "packets-full.pcap"
+    frame = path.read_bytes()[24 + 16:24 + 16 + 351]  # the first frame: Ethernet + IPv4 + UDP
+    ip = frame[14:]
+    wrapped = {
+        113: b"\x00\x04\x00\x01\x00\x06" + frame[6:12] + b"\x00\x00\x08\x00" + ip,
+        276: b"\x08\x00\x00\x00" + b"\x00\x00\x00\x02\x00\x01\x04\x06" + frame[6:12] +
+             b"\x00\x00" + ip,
+        101: ip,
+        228: ip,
+        0: struct.pack("<I", 2) + ip,
+        1: frame[:12] + b"\x81\x00\x00\x05" + frame[12:],  # an 802.1Q tag
+    }
+    for linktype, link_frame in wrapped.items():
+        for order, magic in (("<", 0xA1B2C3D4), (">", 0xA1B2C3D4), ("<", 0xA1B23C4D)):
+            capture = tmp_path / f"{linktype}-{order}-{magic:x}.pcap"
+            capture.write_bytes(
+                struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype) +
+                struct.pack(order + "IIII", 1, 5, len(link_frame), len(link_frame)) +
+                link_frame)
+            (datagram,) = read_udp(capture)
+            assert datagram.payload == heartbeat_packets("packets-full.pcap")[0], capture.name
+            assert (datagram.sport, datagram.dport) == (51536, 694)

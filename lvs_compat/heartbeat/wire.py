@@ -39,8 +39,9 @@ Verification follows heartbeat, quirks included (``verify``):
   accept, and the other way round.
 * classic ``auth`` field ``N hex``: method *and* key of the receiver's entry N (C: ``isauthentic``).
 
-Strictness.  The decoder accepts exactly what 3.0.6 writes, plus the tolerances the SPEC names
-for classic text (blank lines and CR between lines, a trailing NUL).  Everything else is a
+Strictness.  The decoder accepts exactly what 3.0.6 writes, plus two tolerances for classic
+text: the trailing NUL (SPEC §1d) and runs of CR/LF between lines (C: ``string2msg_ll`` skips
+them).  Everything else is a
 ``DecodeError`` with a short reason: a bad start marker, truncation, a length that is not plain
 decimal (no sign, blank or leading zero), a missing ``,``, a field that is not
 ``(type)name=value``, a type digit other than 0/1, a name that is empty, not printable ASCII or
