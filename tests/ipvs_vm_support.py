@@ -28,6 +28,7 @@ SEED_MON_CF = str(REPO / "examples" / "seed" / "mon.cf")
 MON = ["-s", "http", "-g", "www1", "-h", "www1.domain.com"]
 LINE1 = ["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
 MARKER = "=== ipvs-vm scenario record ==="
+SCENARIO_EXIT_STATUS = 3
 
 
 class SyslogCollector:
@@ -102,7 +103,8 @@ def main() -> int:
         record["ip_forward"] = {"value": knob.read().strip()}
     print(MARKER)
     print(json.dumps(record))
-    return 0
+    # Not 0: the host checks that tools/ipvs-vm passes the guest's exit status through.
+    return SCENARIO_EXIT_STATUS
 
 
 if __name__ == "__main__":
