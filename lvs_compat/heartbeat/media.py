@@ -76,11 +76,12 @@ class UdpMedium:
     def fileno(self) -> int:
         return self.receiver.fileno()
 
-    def read(self) -> list[bytes]:
+    def read(self) -> list[tuple[bytes, tuple]]:
+        """``(packet, (sender address, port))`` for every datagram waiting."""
         packets = []
         for _ in range(_RECV_BATCH):
             try:
-                packets.append(self.receiver.recv(MAXMSG))
+                packets.append(self.receiver.recvfrom(MAXMSG))
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as error:  # e.g. ENETDOWN while the link is down: nothing to read
@@ -219,13 +220,13 @@ class SerialMedium:
     def fileno(self) -> int:
         return self.port.fileno()
 
-    def read(self) -> list[bytes]:
+    def read(self) -> list[tuple[bytes, None]]:
         try:
             data = self.port.read(65536)
         except self._serial_errors:
             return []
         self._buffer += data
-        return self._split()
+        return [(message, None) for message in self._split()]
 
     def _split(self) -> list[bytes]:
         """Complete ``>>>``..``<<<`` messages in the buffer; junk before ``>>>`` is skipped,

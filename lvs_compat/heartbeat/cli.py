@@ -1,0 +1,226 @@
+"""``heartbeat``: the 3.0.6 command line (``/usr/libexec/heartbeat/heartbeat``).
+
+C usage: ``heartbeat [-dDkMrRsvWlVf] [-C Current-resource-state]``.  Handled here:
+
+* (no option): check the configuration, daemonize, run;
+* ``-k``: stop the running daemon (SIGTERM, wait for it to exit); "INFO: Heartbeat already
+  stopped." and exit 0 if none runs, as the C one;
+* ``-r``: reload (SIGHUP to the running daemon);
+* ``-s``: "heartbeat OK [pid N et al] is running on NODE [NODE]..." exit 0, or
+  "heartbeat is stopped. No process" exit 3 (C wording and codes, LAB);
+* ``-d``: one more debug level (repeatable); ``-v``: verbose (log to stderr as well);
+* ``-V``: version; ``-D``: the directive defaults table (as the C ``-D`` prints it).
+
+Not the C daemon's: ``--config-dir`` (default /etc/ha.d; ha.cf, then ha.conf), ``--state-dir``
+(default /var/lib/heartbeat: hb_generation, hb_uuid), ``--run-dir`` (default /run/heartbeat:
+the control socket), ``--pid-file`` (default /run/heartbeat.pid with the default run dir, else
+RUN_DIR/heartbeat.pid), ``--node-name`` (default: the first line of CONFIG_DIR/nodeinfo, else
+``uname -n``; lowercased) and ``--foreground`` (do not daemonize), so that several nodes run on
+one machine.
+
+Exit codes: 0 fine, 1 runtime failure, 2 configuration error (one located line on stderr:
+``PATH:LINE:COL: message``; the daemon is not started), 3 (``-s``) not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+VERSION = "3.0.6"
+PRODUCT = "lvs-compat"
+DEFAULT_CONFIG_DIR = "/etc/ha.d"
+DEFAULT_STATE_DIR = "/var/lib/heartbeat"
+DEFAULT_RUN_DIR = "/run/heartbeat"
+DEFAULT_PID_FILE = "/run/heartbeat.pid"
+STOP_TIMEOUT_S = 60
+
+# What `heartbeat -D` prints in 3.0.6 (LAB: the same list, same defaults).
+_DEFAULTS = (
+    ("cluster", "linux-ha", "the name of cluster"),
+    ("hopfudge", "1", "# of hops above cluster size"),
+    ("keepalive", "1000ms", "keepalive time"),
+    ("deadtime", "30000ms", "node deadtime"),
+    ("baud", "19200", "baud rate"),
+    ("auto_failback", "legacy", "auto failback"),
+    ("hbgenmethod", "file", "protocol generation computation method"),
+    ("realtime", "true", "enable realtime behavior?"),
+    ("msgfmt", "classic", "message format in the wire"),
+    ("conn_logd_time", "60", "the interval to reconnect to logd"),
+    ("log_badpack", "true", "warn about bad packets"),
+    ("syslogmsgfmt", "true", "log to files in syslog format"),
+    ("coredumps", "true", "enable Linux-HA core dumps"),
+    ("pacemaker", "false", "enable Pacemaker resource management"),
+    ("autojoin", "none", "set automatic join mode/style"),
+    ("uuidfrom", "file", "set the source for uuid"),
+    ("compression", "zlib", "set compression module"),
+    ("compression_threshold", "2", "set compression threshold"),
+    ("traditional_compression", "no", "set traditional_compression"),
+    ("max_rexmit_delay", "250", "set the maximum rexmit delay time"),
+    ("record_config_changes", "on", "record changes to the cib (valid only with: pacemaker on)"),
+    ("record_pengine_inputs", "on",
+     "record the input used by the policy engine (valid only with: pacemaker on)"),
+    ("enable_config_writes", "on",
+     "write configuration changes to disk (valid only with: pacemaker on)"),
+    ("memreserve", "6500", "number of kbytes to preallocate in heartbeat"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # C: "invalid option" + usage, exit 1 (LAB: rc 2 for -h)
+        sys.stderr.write(f"heartbeat: {message}\n")
+        self.print_usage(sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="heartbeat", add_help=False,
+                     usage="heartbeat [-dDkrsvV] [--config-dir DIR] [--state-dir DIR] "
+                           "[--run-dir DIR] [--pid-file FILE] [--node-name NAME] [--foreground]")
+    parser.add_argument("-k", dest="action", action="store_const", const="stop")
+    parser.add_argument("-r", dest="action", action="store_const", const="reload")
+    parser.add_argument("-s", dest="action", action="store_const", const="status")
+    parser.add_argument("-V", dest="action", action="store_const", const="version")
+    parser.add_argument("-D", dest="action", action="store_const", const="defaults")
+    parser.add_argument("-d", dest="debug", action="count", default=0)
+    parser.add_argument("-v", dest="verbose", action="count", default=0)
+    parser.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR)
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    parser.add_argument("--run-dir", default=DEFAULT_RUN_DIR)
+    parser.add_argument("--pid-file")
+    parser.add_argument("--node-name")
+    parser.add_argument("--foreground", action="store_true")
+    return parser
+
+
+def pid_file_of(options) -> str:
+    if options.pid_file:
+        return options.pid_file
+    if os.path.normpath(options.run_dir) == DEFAULT_RUN_DIR:
+        return DEFAULT_PID_FILE
+    return os.path.join(options.run_dir, "heartbeat.pid")
+
+
+def local_node_name(config_dir: str, override: str | None = None) -> str:
+    """``--node-name``, else the first line of CONFIG_DIR/nodeinfo, else ``uname -n``;
+    lowercased (ASCII, as heartbeat does)."""
+    name = override
+    if not name:
+        try:
+            with open(os.path.join(config_dir, "nodeinfo"), encoding="utf-8",
+                      errors="surrogateescape") as handle:
+                name = handle.readline().strip()
+        except OSError:
+            name = ""
+    if not name:
+        name = os.uname().nodename
+    return name.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                        "abcdefghijklmnopqrstuvwxyz"))
+
+
+def _status(options) -> int:
+    from .statefiles import running_pid
+    pid = running_pid(pid_file_of(options))
+    if pid is None:
+        print("heartbeat is stopped. No process")
+        return 3
+    name = local_node_name(options.config_dir, options.node_name)
+    print(f"heartbeat OK [pid {pid} et al] is running on {name} [{name}]...")
+    return 0
+
+
+def _stop(options) -> int:
+    from .statefiles import running_pid
+    pid_file = pid_file_of(options)
+    pid = running_pid(pid_file)
+    if pid is None:
+        sys.stderr.write("INFO: Heartbeat already stopped.\n")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return 0
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if running_pid(pid_file) != pid:
+            return 0
+        time.sleep(0.05)
+    sys.stderr.write(f"heartbeat: pid {pid} did not stop within {STOP_TIMEOUT_S} s\n")
+    return 1
+
+
+def _reload(options) -> int:
+    from .statefiles import running_pid
+    pid = running_pid(pid_file_of(options))
+    if pid is None:
+        print("heartbeat is stopped. No process")
+        return 3
+    os.kill(pid, signal.SIGHUP)
+    return 0
+
+
+def _defaults() -> int:
+    print(f"{'Directive':<25}{'Default':<10}Description")
+    print("-" * 80)
+    for name, default, description in _DEFAULTS:
+        print(f"{name:<25}{default:<10}{description}")
+    return 0
+
+
+def load_config(config_dir: str, node_name: str):
+    """The ha.d directory, checked as the daemon needs it; ConfigError on any problem."""
+    from ..config.errors import ConfigError, Location
+    from ..config.hadir import load_ha_dir
+    ha_dir = load_ha_dir(config_dir)
+    ha_cf = ha_dir.ha_cf
+    if ha_dir.authkeys is None:
+        raise ConfigError(Location(os.path.join(config_dir, "authkeys")),
+                          "Cannot open keyfile: heartbeat needs authkeys")
+    if not ha_cf.has_node(node_name) and ha_cf.autojoin != "any":
+        raise ConfigError(Location(ha_cf.path), f"Current node [{node_name}] not in "
+                          "configuration (node directives); use --node-name or nodeinfo")
+    if not [m for m in ha_cf.media if m.kind not in ("ping", "ping6", "ping_group")]:
+        raise ConfigError(Location(ha_cf.path), "No heartbeat media defined")
+    if not ha_cf.manages_resources:
+        raise ConfigError(Location(ha_cf.path), "crm/pacemaker on is not supported by this "
+                          "heartbeat (v1 haresources mode only): set crm off")
+    return ha_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if options.action == "version":
+        print(f"{VERSION} ({PRODUCT})")
+        return 0
+    if options.action == "defaults":
+        return _defaults()
+    if options.action == "status":
+        return _status(options)
+    if options.action == "stop":
+        return _stop(options)
+    if options.action == "reload":
+        return _reload(options)
+
+    from ..config.errors import ConfigError
+    node_name = local_node_name(options.config_dir, options.node_name)
+    try:
+        ha_dir = load_config(options.config_dir, node_name)
+    except ConfigError as error:
+        sys.stderr.write(f"{error}\n")
+        sys.stderr.write("heartbeat: Configuration error, heartbeat not started.\n")
+        return 2
+    except OSError as error:
+        sys.stderr.write(f"{error.filename or options.config_dir}: {error.strerror}\n")
+        return 2
+
+    from .daemon import DaemonError, run_daemon
+    try:
+        return run_daemon(ha_dir, options, node_name, pid_file_of(options))
+    except DaemonError as error:
+        sys.stderr.write(f"heartbeat: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 1

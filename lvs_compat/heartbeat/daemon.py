@@ -1,0 +1,439 @@
+"""The heartbeat daemon: the thin I/O shell around the pure membership core.
+
+One thread, one selector: the media's receive sockets (and serial ports), the control socket
+and a wake-up pipe for signals.  Everything the protocol decides is the core's
+(``membership``); this file only
+
+* reads packets, decodes and authenticates them (``wire``) and hands them to the core with the
+  link they came in on and the real clock (``now_ms``);
+* executes the core's actions: send a message on every medium (netstring on UDP, classic on
+  serial, signed with the active authkeys entry), log, record node and link status for
+  ``cl_status``;
+* runs the core's timers (``tick``) at the time it asks for, at least every 250 ms (the C
+  daemon's POLL_INTERVAL);
+* SIGTERM/SIGINT (``heartbeat -k``): graceful stop, the core sends ``shutdone`` and we exit;
+  SIGHUP (``heartbeat -r``): re-read the ha.d directory; a changed authkeys is taken at once,
+  anything else is logged and needs a restart (C restarts itself when ha.cf changed).
+
+Packets that do not decode are dropped here, counted per link and peer address, and logged at
+most once a second per peer (issue 5, "Bad input").  The clock is injected (``Clock``) so that
+a test can drive the loop; the real one is ``time.time``/``time.monotonic``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import wire
+from .cli import PRODUCT, VERSION
+from .hblog import HbLog
+from .media import MediumError, open_media
+from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
+                         remove_pid_file, write_pid_file)
+
+POLL_INTERVAL_MS = 250
+BAD_PACKET_LOG_INTERVAL_S = 1.0
+
+
+class DaemonError(Exception):
+    """The daemon cannot start; ``str()`` is a one-line reason."""
+
+
+class Clock:
+    """Wall time for the wire (``ts``) and the logs, monotonic time for every timer."""
+
+    def wall(self) -> float:
+        return time.time()
+
+    def now_ms(self) -> int:
+        return int(time.monotonic() * 1000)
+
+
+def read_loadavg() -> str:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as handle:
+            return handle.readline().strip()
+    except OSError:
+        return "0.00 0.00 0.00 1/1 1"
+
+
+@dataclass
+class BadPacketLog:
+    """Counts bad packets per peer and says when a log line is due (once a second per peer)."""
+
+    interval_s: float = BAD_PACKET_LOG_INTERVAL_S
+    counts: dict = field(default_factory=dict)
+    _last: dict = field(default_factory=dict)
+    _since: dict = field(default_factory=dict)
+    total: int = 0
+
+    def record(self, peer, now_s: float) -> int | None:
+        """Count one bad packet; the number of packets to report if a line is due, else None."""
+        self.total += 1
+        self.counts[peer] = self.counts.get(peer, 0) + 1
+        self._since[peer] = self._since.get(peer, 0) + 1
+        last = self._last.get(peer)
+        if last is not None and now_s - last < self.interval_s:
+            return None
+        if len(self._last) > 4096:  # peers come from the network: keep the table bounded
+            self._last.clear()
+            self._since.clear()
+        self._last[peer] = now_s
+        return self._since.pop(peer, 1)
+
+
+class Daemon:
+    def __init__(self, ha_dir, node_name: str, *, state_dir: str, run_dir: str,
+                 pid_file: str | None, log: HbLog, clock: Clock | None = None,
+                 config_dir: str | None = None):
+        self.ha_dir = ha_dir
+        self.ha_cf = ha_dir.ha_cf
+        self.authkeys = ha_dir.authkeys
+        self.node_name = node_name
+        self.state_dir = state_dir
+        self.run_dir = run_dir
+        self.pid_file = pid_file
+        self.config_dir = config_dir or ha_dir.directory
+        self.log = log
+        self.clock = clock or Clock()
+        self.media = []
+        self.selector = selectors.DefaultSelector()
+        self.control = None
+        self.core = None
+        self.bad_packets = BadPacketLog()
+        self.stopping = False
+        self.exit_code = 0
+        self.started_ms = 0
+        self.node_status: dict[str, str] = {}
+        self.link_status: dict[tuple[str, str], str] = {}
+        self._wake_r = self._wake_w = None
+        self._pending_signals: list[int] = []
+        self._stop_deadline_ms: int | None = None
+
+    # --- start-up --------------------------------------------------------------------------
+    def open(self) -> None:
+        cfg = self.ha_cf
+        try:
+            os.makedirs(self.state_dir, exist_ok=True)
+            os.makedirs(self.run_dir, exist_ok=True)
+        except OSError as error:
+            raise DaemonError(f"{error.filename}: {error.strerror}") from None
+        if self.pid_file:
+            try:
+                write_pid_file(self.pid_file, os.getpid())
+            except StateFileError as error:
+                raise DaemonError(str(error)) from None
+        try:
+            generation, note = next_generation(self.state_dir, cfg.hbgenmethod, self.clock.wall())
+            uuid = node_uuid(self.state_dir, cfg.uuidfrom, self.node_name)
+        except StateFileError as error:
+            raise DaemonError(str(error)) from None
+        self.log.info(f"Configuration validated. Starting heartbeat {VERSION} ({PRODUCT})")
+        self.log.info(note)
+        self.log.info(f"Local node {self.node_name}, uuid {format_uuid(uuid)}")
+        self.generation = generation
+        self.uuid = uuid
+        try:
+            self.media = open_media(cfg.media)
+        except MediumError as error:
+            raise DaemonError(str(error)) from None
+        for medium in self.media:
+            self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
+            self.log.info(f"{medium.kind} heartbeat started on {medium.name}")
+        from .control import ControlServer
+        try:
+            self.control = ControlServer(self.run_dir)
+        except OSError as error:
+            raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
+        self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, ("signal", None))
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.core = make_core(self)
+        self.started_ms = self.clock.now_ms()
+        self.execute(self.core.start(self.started_ms))
+
+    def _on_signal(self, signum, frame) -> None:
+        self._pending_signals.append(signum)
+
+    # --- the loop --------------------------------------------------------------------------
+    def run(self) -> int:
+        while True:
+            now = self.clock.now_ms()
+            deadline = self.core.next_deadline_ms(now)
+            wait_ms = POLL_INTERVAL_MS if deadline is None else deadline - now
+            wait_ms = max(0, min(wait_ms, POLL_INTERVAL_MS))
+            try:
+                events = self.selector.select(wait_ms / 1000)
+            except InterruptedError:
+                events = []
+            for key, _ in events:
+                kind, medium = key.data
+                if kind == "medium":
+                    self._receive(medium)
+                elif kind == "control":
+                    self.control.serve_one(self._control_request)
+                else:
+                    self._drain_wakeup()
+            self._handle_signals()
+            now = self.clock.now_ms()
+            self.execute(self.core.tick(now))
+            if self.stopping and (self.core.stopped(now) or
+                                  (self._stop_deadline_ms is not None
+                                   and now >= self._stop_deadline_ms)):
+                return self.exit_code
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self._wake_r.recv(512):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _handle_signals(self) -> None:
+        while self._pending_signals:
+            signum = self._pending_signals.pop(0)
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self.begin_stop()
+            elif signum == signal.SIGHUP:
+                self.reload()
+
+    def begin_stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        now = self.clock.now_ms()
+        self.log.info(f"Heartbeat shutdown in progress. ({os.getpid()})")
+        # Enough for the core's shutdown messages; a core that never says "stopped" cannot
+        # keep us alive past it.
+        self._stop_deadline_ms = now + max(2 * self.ha_cf.keepalive_ms, 2000)
+        self.execute(self.core.shutdown(now))
+
+    def reload(self) -> None:
+        from ..config.errors import ConfigError
+        from .cli import load_config
+        try:
+            ha_dir = load_config(self.config_dir, self.node_name)
+        except (ConfigError, OSError) as error:
+            self.log.error(f"reload refused, configuration kept: {error}")
+            return
+        if ha_dir.authkeys != self.authkeys:
+            self.authkeys = ha_dir.authkeys
+            self.log.info("authkeys re-read (SIGHUP)")
+        if _comparable(ha_dir.ha_cf) != _comparable(self.ha_cf):
+            self.log.warn("ha.cf changed: restart heartbeat to apply it (SIGHUP re-reads "
+                          "authkeys only)")
+        else:
+            self.log.info("configuration re-read (SIGHUP): nothing else changed")
+
+    # --- packets in ------------------------------------------------------------------------
+    def _receive(self, medium) -> None:
+        for packet in medium.read():
+            data, peer = packet if isinstance(packet, tuple) else (packet, None)
+            try:
+                frame = wire.decode_frame(data, self.authkeys)
+            except wire.DecodeError as error:
+                self._bad_packet(medium, peer, f"dropped a malformed packet: {error.reason}")
+                continue
+            now = self.clock.now_ms()
+            self.execute(self.core.receive(frame, medium.name, now))
+
+    def _bad_packet(self, medium, peer, text: str) -> None:
+        where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
+        due = self.bad_packets.record((medium.name, peer[0] if peer else None),
+                                      self.clock.wall())
+        if due is not None and self.ha_cf.log_badpack:
+            suffix = f" ({due} bad packets since the last report)" if due > 1 else ""
+            self.log.warn(f"{where}: {text}{suffix}")
+
+    # --- actions out -----------------------------------------------------------------------
+    def send(self, message) -> None:
+        encoded = {}
+        for medium in self.media:
+            framing = medium.framing
+            if framing not in encoded:
+                try:
+                    if framing == wire.NETSTRING:
+                        encoded[framing] = wire.encode_netstring(message, self.authkeys,
+                                                                 msgfmt=self.ha_cf.msgfmt)
+                    else:
+                        encoded[framing] = wire.encode_classic(message, self.authkeys)
+                except ValueError as error:
+                    self.log.error(f"cannot encode a {message.type} message: {error}")
+                    return
+            medium.write(encoded[framing])
+
+    def set_node_status(self, node: str, status: str) -> None:
+        self.node_status[node] = status
+
+    def set_link_status(self, node: str, link: str, status: str) -> None:
+        self.link_status[(node, link)] = status
+
+    def execute(self, actions) -> None:
+        for action in actions or ():
+            execute_action(self, action)
+
+    # --- control socket ---------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        cfg = self.ha_cf
+        nodes = []
+        for node in cfg.nodes:
+            name = node.name
+            links = {}
+            for medium in self.media:
+                links.setdefault(medium.name,
+                                 self.link_status.get((name, medium.name), "dead"))
+            nodes.append({"name": name, "type": "normal",
+                          "status": self.node_status.get(name, "dead" if name != self.node_name
+                                                         else "init"),
+                          "links": links, "weight": 100, "site": ""})
+        for node in cfg.ping_nodes:
+            nodes.append({"name": node.name, "type": "ping",
+                          "status": self.node_status.get(node.name, "dead"),
+                          "links": {"ping": self.node_status.get(node.name, "dead")},
+                          "weight": 100, "site": ""})
+        return {
+            "version": f"{VERSION} ({PRODUCT})",
+            "node": self.node_name,
+            "pid": os.getpid(),
+            "generation": self.generation,
+            "nodes": nodes,
+            "rscstatus": "none",
+            "bad_packets": self.bad_packets.total,
+            "parameters": _parameters(cfg),
+        }
+
+    def _control_request(self, request: dict) -> dict:
+        command = request.get("command")
+        if command == "status":
+            return {"ok": True, "status": self.snapshot()}
+        if command == "stop":
+            self.begin_stop()
+            return {"ok": True}
+        if command == "reload":
+            self.reload()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+    # --- the end ---------------------------------------------------------------------------
+    def close(self) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+        except ValueError:
+            pass
+        for medium in self.media:
+            medium.close()
+        if self.control is not None:
+            self.control.close()
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self.selector.close()
+        if self.pid_file:
+            try:
+                remove_pid_file(self.pid_file, os.getpid())
+            except OSError:
+                pass
+
+
+def _comparable(ha_cf):
+    return (ha_cf.nodes and tuple(n.name for n in ha_cf.nodes), ha_cf.keepalive_ms,
+            ha_cf.deadtime_ms, ha_cf.warntime_ms, ha_cf.initdead_ms,
+            tuple((m.kind, getattr(m, "interface", getattr(m, "device", None)))
+                  for m in ha_cf.media))
+
+
+def _seconds(ms: int) -> str:
+    return str(ms // 1000) if ms % 1000 == 0 else f"{ms / 1000:g}"
+
+
+def _parameters(cfg) -> dict:
+    """``cl_status hbparameter -p NAME`` values (the C daemon answers in seconds)."""
+    return {
+        "keepalive": _seconds(cfg.keepalive_ms), "deadtime": _seconds(cfg.deadtime_ms),
+        "warntime": _seconds(cfg.warntime_ms), "initdead": _seconds(cfg.initdead_ms),
+        "deadping": _seconds(cfg.deadping_ms), "udpport": str(cfg.udp_port),
+        "baud": str(cfg.baud), "hopfudge": str(cfg.hopfudge),
+        "auto_failback": cfg.auto_failback, "hbgenmethod": cfg.hbgenmethod,
+        "msgfmt": cfg.msgfmt, "uuidfrom": cfg.uuidfrom, "autojoin": cfg.autojoin,
+        "cluster": cfg.cluster, "logfacility": cfg.logfacility or "",
+        "logfile": cfg.logfile or "", "debugfile": cfg.debugfile or "",
+    }
+
+
+# --- the core and its actions --------------------------------------------------------------------
+
+def make_core(daemon: "Daemon"):
+    from .core_adapter import CoreAdapter
+    return CoreAdapter(daemon)
+
+
+def execute_action(daemon: "Daemon", action) -> None:
+    from .core_adapter import execute
+    execute(daemon, action)
+
+
+# --- process plumbing ------------------------------------------------------------------------
+
+def daemonize() -> None:
+    """Double fork, new session, stdio to /dev/null (as the C daemon does)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def run_daemon(ha_dir, options, node_name: str, pid_file: str) -> int:
+    cfg = ha_dir.ha_cf
+    log = HbLog(node_name=node_name, logfacility=cfg.logfacility, logfile=cfg.logfile,
+                debugfile=cfg.debugfile, debug_level=max(cfg.debug_level, options.debug),
+                stderr=bool(options.verbose) or (options.foreground and not (
+                    cfg.logfile or cfg.debugfile or cfg.logfacility not in (None, "none"))))
+    for warning in ha_dir.warnings:
+        log.warn(str(warning))
+    from .statefiles import running_pid
+    other = running_pid(pid_file)
+    if other is not None and other != os.getpid():
+        raise DaemonError(f"heartbeat already running (pid {other}, {pid_file})")
+    if not options.foreground:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        daemonize()
+        log.stderr = False
+    daemon = Daemon(ha_dir, node_name, state_dir=options.state_dir, run_dir=options.run_dir,
+                    pid_file=pid_file, log=log, config_dir=options.config_dir)
+    try:
+        daemon.open()
+        code = daemon.run()
+    except DaemonError as error:
+        log.error(str(error))
+        raise
+    except OSError as error:
+        if error.errno == errno.EINTR:
+            code = 1
+        else:
+            log.error(f"fatal: {error}")
+            raise DaemonError(str(error)) from None
+    finally:
+        daemon.close()
+    log.info("Heartbeat shutdown complete.")
+    return code
