@@ -106,7 +106,8 @@ class Node:
     def write_config(self, ha_cf: str, authkeys: str = "auth 1\n1 sha1 labsecret\n",
                      haresources: str = "") -> None:
         self.etc.mkdir(parents=True, exist_ok=True)
-        (self.etc / "ha.cf").write_text(ha_cf)
+        logdir = str(self.root) if self.kind == "ours" else "/var/lib/heartbeat"
+        (self.etc / "ha.cf").write_text(ha_cf.replace("@LOGDIR@", logdir))
         (self.etc / "haresources").write_text(haresources)
         keys = self.etc / "authkeys"
         keys.write_text(authkeys)
@@ -198,7 +199,7 @@ class Node:
 
     def log(self) -> str:
         parts = []
-        for name in ("daemon.out", "ha-log", "varlib/ha-log"):
+        for name in ("daemon.out", "ha-debug", "varlib/ha-debug"):
             path = self.root / name
             if path.exists():
                 parts.append(f"--- {path}\n" + path.read_text(errors="replace")[-6000:])
@@ -302,8 +303,10 @@ class Lab:
 
 def ha_cf(names, *, media: str, keepalive: str = "500ms", deadtime: str = "2",
           warntime: str = "1", initdead: str = "4", extra: str = "") -> str:
-    """An ha.cf for the lab: crm off, no logd, the given media lines."""
-    lines = [f"keepalive {keepalive}", f"deadtime {deadtime}", f"warntime {warntime}",
+    """An ha.cf for the lab: crm off, no logd, the given media lines; logs in the node's
+    directory (``@LOGDIR@`` is replaced by ``Node.write_config``)."""
+    lines = ["logfile @LOGDIR@/ha-log", "debugfile @LOGDIR@/ha-debug",
+             f"keepalive {keepalive}", f"deadtime {deadtime}", f"warntime {warntime}",
              f"initdead {initdead}", "udpport 694", "use_logd no", "crm off",
              "auto_failback on", extra, media,
              *(f"node {name}" for name in names)]
