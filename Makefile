@@ -18,11 +18,14 @@ BINDIR      ?= $(PREFIX)/bin
 MON_MONDIR  ?= $(PREFIX)/lib/mon/mon.d
 MON_ALERTDIR ?= $(PREFIX)/lib/mon/alert.d
 HB_LIBEXEC  ?= $(PREFIX)/libexec/heartbeat
+SYSCONFDIR  ?= /etc
+HA_RESOURCEDIR ?= $(SYSCONFDIR)/ha.d/resource.d
 
 PROGRAMS := $(filter-out bin/heartbeat,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
 ALERTS   := $(wildcard alert.d/*.alert)
 DAEMON   := $(wildcard bin/heartbeat)
+RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
@@ -54,17 +57,21 @@ demo: venv
 
 # make install [DESTDIR=/staging] [PREFIX=/usr]
 # The library and its pure-Python dependencies go to LIBDIR; every program
-# gets "#!$(PYTHON) -I" and LIBDIR pinned, so it needs no virtualenv.
+# gets "#!$(PYTHON) -IS" and LIBDIR pinned, so it needs no virtualenv.
 install: venv
 	rm -rf $(DESTDIR)$(LIBDIR)
 	$(VPY) -m pip install -q --no-compile --no-build-isolation --target $(DESTDIR)$(LIBDIR) .
 	rm -rf $(DESTDIR)$(LIBDIR)/bin
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MON_MONDIR) $(DESTDIR)$(MON_ALERTDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MON_MONDIR) $(DESTDIR)$(MON_ALERTDIR) $(DESTDIR)$(HA_RESOURCEDIR)
 	for f in $(PROGRAMS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(BINDIR); done
 	for f in $(MONITORS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_MONDIR); done
 	for f in $(ALERTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_ALERTDIR); done
+	for f in $(RESOURCE_SCRIPTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(HA_RESOURCEDIR); done
 ifneq ($(DAEMON),)
 	install -d $(DESTDIR)$(HB_LIBEXEC)
+	# On the live system, keep Debian's C daemon beside ours (dpkg knows of the move).
+	if [ -z "$(DESTDIR)" ] && command -v dpkg-divert >/dev/null; then \
+	    dpkg-divert --local --rename --divert $(HB_LIBEXEC)/heartbeat.c-3.0.6 --add $(HB_LIBEXEC)/heartbeat; fi
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
 endif
 

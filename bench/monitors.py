@@ -11,7 +11,7 @@ the whole monitor process, medians over alternating runs (Perl, ours, Perl, ...)
   (b) cold start on one healthy host             (goal: ours <= 1.5 x Perl's)
   (c) the same two for ftp.monitor
 
-Ours runs as `make install` installs it: ``/usr/bin/python3 -I <monitor>``. The
+Ours runs as `make install` installs it: ``/usr/bin/python3 -IS <monitor>``. The
 import cost of the candidate HTTP clients is printed too (``-X importtime``, median
 of several interpreters' cumulative microseconds); pass ``--requests-python`` an
 interpreter that has requests to include it (the project does not depend on it).
@@ -51,7 +51,7 @@ def listeners():
 
 def commands(monitor, args):
     return {"perl": [str(PERL / monitor), *args],
-            "ours": [PYTHON, "-I", str(REPO / "mon.d" / monitor), *args]}
+            "ours": [PYTHON, "-IS", str(REPO / "mon.d" / monitor), *args]}
 
 
 def wall_times(argvs, runs, expect_rc):

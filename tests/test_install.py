@@ -11,10 +11,11 @@ def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
                    check=True, capture_output=True, timeout=600)
     program = stage / "usr/bin/lvs-compat"
     text = program.read_text()
-    assert text.startswith("#!/usr/bin/python3 -I\n")
+    assert text.startswith("#!/usr/bin/python3 -IS\n")
     assert 'LIBDIR = "/usr/lib/lvs-compat"\n' in text
     assert (stage / "usr/lib/lvs-compat/lvs_compat/config/errors.py").is_file()
     assert (stage / "usr/lib/lvs-compat/pyparsing").is_dir()
+    assert (stage / "etc/ha.d/resource.d/lvs").read_text().startswith("#!/usr/bin/python3 -IS\n")
 
     # The pinned LIBDIR points into the real root; run the staged copy against
     # the staged library by rewriting only that line, with an empty environment.

@@ -33,7 +33,7 @@ def mon(fake, tmp_path):
     base = tmp_path / "mon"
     for sub in ("alert.d", "mon.d", "state", "log", "run"):
         (base / sub).mkdir(parents=True)
-    # Installed exactly as `make install` does it (shebang "/usr/bin/python3 -I", LIBDIR pinned).
+    # Installed exactly as `make install` does it (shebang "/usr/bin/python3 -IS", LIBDIR pinned).
     subprocess.run([str(REPO / "tools" / "install-program"), "/usr/bin/python3", str(REPO), str(ALERT),
                     str(base / "alert.d")], check=True)
     monitor = base / "mon.d" / "flip.monitor"

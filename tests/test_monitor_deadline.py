@@ -105,9 +105,9 @@ HEAVY = {"threading", "subprocess", "re", "http.client", "requests", "urllib.req
 
 
 def imported_modules(argv):
-    """Modules a monitor imports when run as `make install` runs it (python3 -I), in a
+    """Modules a monitor imports when run as `make install` runs it (python3 -IS), in a
     fresh network namespace (lo down: no packet goes anywhere, no DNS query either)."""
-    result = subprocess.run(["unshare", "-n", "/usr/bin/python3", "-I", "-X", "importtime", *map(str, argv)],
+    result = subprocess.run(["unshare", "-n", "/usr/bin/python3", "-IS", "-X", "importtime", *map(str, argv)],
                             capture_output=True, text=True, timeout=30)
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
 
@@ -135,7 +135,7 @@ def test_installed_monitors_run_with_debians_python_and_no_venv(tmp_path):
     library = stage / "usr/lib/lvs-compat"
     for name in ("fping.monitor", "http.monitor", "ftp.monitor"):
         text = (stage / "usr/lib/mon/mon.d" / name).read_text()
-        assert text.startswith("#!/usr/bin/python3 -I\n") and 'LIBDIR = "/usr/lib/lvs-compat"\n' in text
+        assert text.startswith("#!/usr/bin/python3 -IS\n") and 'LIBDIR = "/usr/lib/lvs-compat"\n' in text
         runnable = tmp_path / name
         runnable.write_text(text.replace('"/usr/lib/lvs-compat"', repr(str(library))))
         runnable.chmod(0o755)
