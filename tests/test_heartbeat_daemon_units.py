@@ -1,0 +1,250 @@
+"""The daemon's shell without a network: state files in the C formats, the command line, config
+errors, bad-packet rate limiting, serial framing, and the interim core driven by a fake clock."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lvs_compat.heartbeat import statefiles, wire
+from lvs_compat.heartbeat.core_adapter import (InterimMembership, LinkStatus, Log, NodeStatus,
+                                               Send)
+from lvs_compat.heartbeat.daemon import BadPacketLog
+
+from conftest import REPO
+
+HEARTBEAT = REPO / "bin" / "heartbeat"
+
+
+# --- state files ------------------------------------------------------------------------------
+
+def test_first_generation_is_time_plus_one_written_as_the_c_daemon_does(tmp_path):
+    generation, note = statefiles.next_generation(str(tmp_path), "file", now=1795612326.7)
+    assert generation == 1795612327
+    assert note == "No Previous generation - starting at 1795612327"
+    # LAB: a real 3.0.6 node wrote b"     1795612327\n" (16 bytes, %15lu\n)
+    assert (tmp_path / "hb_generation").read_bytes() == b"     1795612327\n"
+
+
+def test_generation_is_incremented_at_every_start_from_a_c_written_file(tmp_path):
+    (tmp_path / "hb_generation").write_bytes(b"     1795612327\n")
+    assert statefiles.next_generation(str(tmp_path), "file", now=0)[0] == 1795612328
+    assert statefiles.next_generation(str(tmp_path), "file", now=0)[0] == 1795612329
+    assert (tmp_path / "hb_generation").read_bytes() == b"     1795612329\n"
+
+
+def test_hbgenmethod_time_uses_the_clock_and_writes_nothing(tmp_path):
+    assert statefiles.next_generation(str(tmp_path), "time", now=1234.9)[0] == 1234
+    assert not (tmp_path / "hb_generation").exists()
+
+
+def test_garbage_generation_file_is_a_one_line_error(tmp_path):
+    (tmp_path / "hb_generation").write_bytes(b"junk\n")
+    with pytest.raises(statefiles.StateFileError, match="not a decimal generation"):
+        statefiles.next_generation(str(tmp_path), "file", now=0)
+
+
+def test_uuid_is_16_raw_bytes_kept_across_starts(tmp_path):
+    first = statefiles.node_uuid(str(tmp_path), "file", "nodea")
+    assert len(first) == 16 and (tmp_path / "hb_uuid").read_bytes() == first
+    assert statefiles.node_uuid(str(tmp_path), "file", "nodea") == first
+
+
+def test_uuid_written_by_the_c_daemon_is_used_as_is(tmp_path):
+    c_uuid = bytes.fromhex("25e815f973874fb1a7fcc21d02fee44d")  # LAB hb_uuid of hbcnode1
+    (tmp_path / "hb_uuid").write_bytes(c_uuid)
+    assert statefiles.node_uuid(str(tmp_path), "file", "x") == c_uuid
+    assert statefiles.format_uuid(c_uuid) == "25e815f9-7387-4fb1-a7fc-c21d02fee44d"
+
+
+def test_uuidfrom_nodename_needs_no_file(tmp_path):
+    assert statefiles.node_uuid(str(tmp_path), "nodename", "nodea") == b"nodea" + b"\0" * 11
+    assert not (tmp_path / "hb_uuid").exists()
+
+
+def test_pid_file_format_and_ownership(tmp_path):
+    path = str(tmp_path / "heartbeat.pid")
+    statefiles.write_pid_file(path, os.getpid())
+    assert (tmp_path / "heartbeat.pid").read_bytes() == b"%10d\n" % os.getpid()
+    statefiles.remove_pid_file(path, os.getpid() + 1)  # not ours: kept
+    assert os.path.exists(path)
+    statefiles.remove_pid_file(path, os.getpid())
+    assert not os.path.exists(path)
+
+
+# --- bad packets are logged at most once a second per peer -------------------------------------------
+
+def test_bad_packets_are_counted_and_reported_once_a_second_per_peer():
+    log = BadPacketLog()
+    reports = [log.record(("hb0", "10.0.0.9"), now_s=100 + i * 0.01) for i in range(300)]
+    assert reports[0] == 1 and reports[1:100] == [None] * 99
+    assert reports[100] == 100  # the 99 silent ones and this one
+    assert log.record(("hb0", "10.0.0.8"), now_s=100.5) == 1  # another peer: its own budget
+    assert log.total == 301
+
+
+# --- the command line -----------------------------------------------------------------------------------
+
+def run_heartbeat(*args, cwd=None):
+    return subprocess.run([sys.executable, str(HEARTBEAT), *args], capture_output=True,
+                          text=True, timeout=20, cwd=cwd)
+
+
+def write_ha_dir(directory, ha_cf, authkeys="auth 1\n1 sha1 secret\n", mode=0o600):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ha.cf").write_text(textwrap.dedent(ha_cf))
+    (directory / "haresources").write_text("")
+    (directory / "authkeys").write_text(authkeys)
+    (directory / "authkeys").chmod(mode)
+
+
+def dirs(tmp_path):
+    return ["--config-dir", str(tmp_path / "etc"), "--state-dir", str(tmp_path / "state"),
+            "--run-dir", str(tmp_path / "run"), "--node-name", "nodea"]
+
+
+GOOD = """\
+    logfile /dev/null
+    keepalive 500ms
+    deadtime 2
+    bcast lo
+    crm off
+    node nodea nodeb
+"""
+
+
+def test_version_and_defaults_table_like_the_c_daemon():
+    assert run_heartbeat("-V").stdout == "3.0.6 (lvs-compat)\n"
+    c_table = subprocess.run(["/usr/libexec/heartbeat/heartbeat", "-D"], capture_output=True,
+                             text=True, timeout=20)
+    ours = run_heartbeat("-D")
+    assert ours.returncode == 0
+    if c_table.returncode == 0 and c_table.stdout:
+        assert ours.stdout == c_table.stdout
+    assert ours.stdout.startswith("Directive                Default   Description\n")
+
+
+def test_status_and_stop_when_nothing_runs(tmp_path):
+    status = run_heartbeat(*dirs(tmp_path), "-s")
+    assert (status.returncode, status.stdout) == (3, "heartbeat is stopped. No process\n")
+    stop = run_heartbeat(*dirs(tmp_path), "-k")
+    assert (stop.returncode, stop.stderr) == (0, "INFO: Heartbeat already stopped.\n")
+
+
+def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_2(tmp_path):
+    write_ha_dir(tmp_path / "etc", GOOD.replace("deadtime 2", "deadtime 2s"))
+    result = run_heartbeat(*dirs(tmp_path), "--foreground")
+    assert result.returncode == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"{tmp_path}/etc/ha.cf:3:")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "heartbeat.pid").exists()
+    assert not (tmp_path / "state" / "hb_generation").exists()
+
+
+def test_group_readable_authkeys_is_refused(tmp_path):
+    write_ha_dir(tmp_path / "etc", GOOD, mode=0o644)
+    result = run_heartbeat(*dirs(tmp_path), "--foreground")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{tmp_path}/etc/authkeys")
+    assert "Bad permissions" in result.stderr.splitlines()[0] or "600" in result.stderr
+
+
+def test_missing_authkeys_and_foreign_node_name_are_refused(tmp_path):
+    write_ha_dir(tmp_path / "etc", GOOD)
+    (tmp_path / "etc" / "authkeys").unlink()
+    result = run_heartbeat(*dirs(tmp_path), "--foreground")
+    assert result.returncode == 2 and "authkeys" in result.stderr.splitlines()[0]
+    write_ha_dir(tmp_path / "etc", GOOD)
+    argv = dirs(tmp_path)
+    argv[argv.index("nodea")] = "stranger"
+    result = run_heartbeat(*argv, "--foreground")
+    assert result.returncode == 2 and "[stranger] not in configuration" in result.stderr
+
+
+def test_node_name_comes_from_nodeinfo_lowercased(tmp_path):
+    from lvs_compat.heartbeat.cli import local_node_name
+    (tmp_path / "nodeinfo").write_text("NodeA\nignored\n")
+    assert local_node_name(str(tmp_path)) == "nodea"
+    assert local_node_name(str(tmp_path / "none")) == os.uname().nodename.lower()
+    assert local_node_name(str(tmp_path), "NODEB") == "nodeb"
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    result = run_heartbeat("-h")
+    assert result.returncode == 2 and "usage: heartbeat" in result.stderr
+
+
+# --- serial framing ------------------------------------------------------------------------------------------
+
+def test_serial_reader_skips_junk_and_splits_classic_messages():
+    from lvs_compat.heartbeat.media import SerialMedium
+    medium = SerialMedium.__new__(SerialMedium)
+    medium._buffer = bytearray()
+    medium._in_message = False
+    one = b">>>\nt=status\nsrc=a\n<<<\n"
+    two = b">>>\nt=status\nsrc=b\n<<<\n\0"
+    medium._buffer += b"line noise\n" + one + two[:10]
+    assert medium._split() == [one]
+    medium._buffer += two[10:] + b"junk>>>\nnot a start"
+    assert medium._split() == [two[:-1]]
+    assert medium._split() == []
+
+
+# --- the interim core with a fake clock ----------------------------------------------------------------------
+
+def core():
+    return InterimMembership(node_name="nodea", nodes=["nodea", "nodeb"], links=["hb0"],
+                             keepalive_ms=500, deadtime_ms=2000, warntime_ms=1000,
+                             initdead_ms=4000)
+
+
+def frame(pairs, authenticated=True):
+    return wire.Frame(wire.Message.from_pairs(pairs), wire.NETSTRING, 1, "0", authenticated)
+
+
+def status_from_b(seq, st="up", hg="10", dt="7d0"):
+    return frame([("t", "status"), ("st", st), ("dt", dt), ("protocol", "1"), ("src", "nodeb"),
+                  ("seq", format(seq, "x")), ("hg", hg), ("ts", "1"), ("ld", "0"),
+                  ("ttl", "3")])
+
+
+def test_peer_is_dead_after_its_advertised_deadtime_not_before():
+    c = core()
+    c.start(0)
+    actions = c.receive(status_from_b(1), "hb0", 100)
+    assert NodeStatus("nodeb", "up") in actions and LinkStatus("nodeb", "hb0", "up") in actions
+    assert NodeStatus("nodea", "active") in actions  # comm up: every node heard
+    assert NodeStatus("nodeb", "dead") not in c.tick(2100)
+    assert NodeStatus("nodeb", "dead") in c.tick(2101)
+
+
+def test_unauthenticated_unknown_and_replayed_packets_change_nothing():
+    c = core()
+    c.start(0)
+    c.receive(status_from_b(5, hg="10"), "hb0", 10)
+    logs = []
+    for t in range(20, 1020, 10):
+        logs += c.receive(frame([("t", "status"), ("st", "dead"), ("src", "nodeb")],
+                                authenticated=False), "hb0", t)
+        logs += c.receive(frame([("t", "status"), ("st", "dead"), ("src", "intruder"),
+                                 ("seq", "1"), ("hg", "1"), ("ts", "1")]), "hb0", t)
+        logs += c.receive(status_from_b(7, st="dead", hg="9"), "hb0", t)  # older generation
+        logs += c.receive(status_from_b(5, st="dead", hg="10"), "hb0", t)  # replayed seq
+    assert c.peers["nodeb"].status == "up"
+    warnings = [a for a in logs if isinstance(a, Log)]
+    assert 0 < len(warnings) <= 3 * 2  # each kind at most once a second
+
+
+def test_reqnodes_is_answered_with_repnodes_and_shutdown_sends_shutdone():
+    c = core()
+    c.start(0)
+    actions = c.receive(frame([("t", "reqnodes"), ("dest", "nodea"), ("src", "nodeb"),
+                               ("seq", "1"), ("hg", "1"), ("ts", "1")]), "hb0", 10)
+    sent = [a.message for a in actions if isinstance(a, Send)]
+    assert any(m.get("t") == "repnodes" and m.get("nodelist") == "nodea nodeb "
+               and m.get("delnodelist") == " " and m.get("dest") == "nodeb" for m in sent)
+    sent = [a.message for a in c.shutdown(20) if isinstance(a, Send)]
+    assert [(m.get("t"), m.get("st")) for m in sent] == [("shutdone", "dead")]
