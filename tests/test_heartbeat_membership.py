@@ -552,3 +552,11 @@ def test_two_nodes_see_each_other_active_and_detect_a_kill_within_deadtime_plus_
     assert killed_at + 10_000 - 1000 < dead_at <= killed_at + 10_000 + 1000   # deadtime+keepalive
     assert [a.text for when, name, a in events if isinstance(a, Log) and when == dead_at] == [
         "node beta: is dead", "Link beta:eth0 dead."]
+
+
+def test_forged_names_do_not_multiply_bad_authentication_lines():
+    node = Node()
+    acts = []
+    for number in range(100):
+        acts += node.feed(Peer(f"forged{number}").status(), authenticated=False)
+    assert logs(acts) == ["Dropped packet from [forged0] on link eth0: failed authentication"]

@@ -40,6 +40,9 @@ Deliberate differences from the C daemon, each small:
 * Link timeouts use each node's own dead time (C reuses the last node's, an accident of a loop).
 * Besides the C line logged when a late heartbeat finally arrives, a silent peer gets one
   warning (and a ``HeartbeatLate`` action) per lateness episode once ``warntime`` has passed.
+* ``t=shutdone`` makes the sender dead at once (C leaves its status alone and lets the resource
+  code take over); the status messages a stopping node still sends for about a second after it
+  (LAB) are then ignored until it restarts, instead of reviving it.
 * Retransmissions re-send the stored fields with the original ``seq``; the shell re-encodes them
   (so ``ts`` is fresh), where C re-sends the stored bytes.  Receivers only look at ``seq``.
 """
@@ -626,9 +629,12 @@ class Membership:
         """C: process_clustermsg."""
         source = _text(message, "src")
         if not authenticated:
+            # Per claimed node; names we do not know share one line per link, so that forged
+            # names cannot buy more log lines.
             self.counters["bad authentication"] += 1
             who = source if source is not None else "?"
-            out += self._limit("auth", who if source else f"link {link}", "error",
+            key = who if ascii_lower(who) in self._nodes else f"link {link}"
+            out += self._limit("auth", key, "error",
                                f"Dropped packet from [{who}] on link {link or '?'}: "
                                "failed authentication", now)
             return
