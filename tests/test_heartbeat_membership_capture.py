@@ -29,8 +29,8 @@ pytestmark = pytest.mark.skipif(not (REFERENCE / "packets.txt").is_file(),
 POLL_MS = 250   # C: POLL_INTERVAL, how often heartbeat checks for dead nodes
 
 
-def node2_config():
-    return parse_ha_cf((REFERENCE / "logs" / "full-node2-ha.cf").read_text(), "ha.cf")
+def node2_config(run="full"):
+    return parse_ha_cf((REFERENCE / "logs" / f"{run}-node2-ha.cf").read_text(), "ha.cf")
 
 
 # -- packets.txt -------------------------------------------------------------------------------
@@ -130,28 +130,46 @@ MEMBERSHIP_LINE = re.compile(
 C_LOG_LINE = re.compile(r"^\w{3} \d+ (\d\d:\d\d:\d\d) hbanode2 heartbeat: \[\d+\]: \w+: (.*)$")
 
 
-def c_membership_lines():
-    lines = (REFERENCE / "logs" / "full-node2-ha-log").read_text().split("\n")
+def c_membership_lines(run="full"):
+    lines = (REFERENCE / "logs" / f"{run}-node2-ha-log").read_text().split("\n")
     return [(m.group(1), m.group(2)) for line in lines
             if (m := C_LOG_LINE.match(line)) and MEMBERSHIP_LINE.match(m.group(2))]
 
 
-def test_full_scenario_capture_gives_the_membership_log_of_the_c_node():
-    """Start, crash of hbanode1, restart, heartbeat -k, restart, stop (INTEROP.md steps 1-6)."""
+RUNS = ["full", "failback-off", "failback-legacy", "sha1-ucast-classic", "sha1-mcast-classic",
+        "md5-bcast-classic", "crc-bcast-classic"]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_captured_run_gives_the_membership_log_of_the_c_node(run):
+    """full: start, crash of hbanode1, restart, heartbeat -k, restart, stop (INTEROP.md steps
+    1-6); the others: start, (crash and restart), stop, over each medium and auth method."""
     traffic = [(t, netstring_fields(p)) for t, _, p in
-               pcap_udp_payloads(REFERENCE / "packets-full.pcap")]
+               pcap_udp_payloads(REFERENCE / f"packets-{run}.pcap")]
     from_node1 = [(t, m) for t, m in traffic if m["src"] == "hbanode1"]
-    # The C hbanode2 missed hbanode1's very first packet (init): it was not listening yet.
-    start_ms = int(from_node1[1][0] * 1000)
+    expected = c_membership_lines(run)
+    # When the C hbanode2 began to listen is not in the capture: hbanode1 started a few ms
+    # earlier and some of its first packets went unheard.  Begin with the first packet
+    # hbanode1 sent after hbanode2's first, or with hbanode1's first status carrying the word
+    # the C log reports first, whichever came first.
+    node2_first = min(t for t, m in traffic if m["src"] == "hbanode2")
+    first_word = next(text.rsplit(" ", 1)[1] for _, text in expected
+                      if text.startswith("Status update"))
+    begin = min(next(i for i, (t, m) in enumerate(from_node1) if t > node2_first),
+                next(i for i, (t, m) in enumerate(from_node1) if m.get("st") == first_word))
+    from_node1 = from_node1[begin:]
+    start_ms = int(from_node1[0][0] * 1000)
     stop_ms = int(max(t for t, m in traffic if m["src"] == "hbanode2") * 1000)
-    core = Membership(node2_config(), "hbanode2", 0x6b06ca78, start_ms, seed=3)
+    config = node2_config(run)
+    (link,) = {medium.interface for medium in config.media}
+    core = Membership(config, "hbanode2", 0x6b06ca78, start_ms, seed=3)
     ours, now = [], start_ms
 
     def record(actions):
         ours.extend((now, a.text) for a in actions if isinstance(a, Log))
 
     record(core.handle(Start(), now))
-    for when, message in from_node1[1:]:
+    for when, message in from_node1:
         when_ms = int(when * 1000)
         if when_ms > stop_ms:        # the C hbanode2 had stopped by then
             break
@@ -159,14 +177,13 @@ def test_full_scenario_capture_gives_the_membership_log_of_the_c_node():
             now += POLL_MS
             record(core.handle(Tick(), now))
         now = when_ms
-        record(core.handle(Received(message, "hbAeth0", True), now))
+        record(core.handle(Received(message, link, True), now))
     while now + POLL_MS <= stop_ms:
         now += POLL_MS
         record(core.handle(Tick(), now))
 
     wall = [(datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc), text)
             for ms, text in ours if MEMBERSHIP_LINE.match(text)]
-    expected = c_membership_lines()
     assert [text for _, text in wall] == [text for _, text in expected]
     for (stamp, text), (c_time, _) in zip(wall, expected):
         c_stamp = stamp.replace(hour=int(c_time[:2]), minute=int(c_time[3:5]),
