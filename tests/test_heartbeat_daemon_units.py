@@ -1,5 +1,5 @@
 """The daemon's shell without a network: state files in the C formats, the command line, config
-errors, bad-packet rate limiting, serial framing, and the interim core driven by a fake clock."""
+errors, bad-packet rate limiting and serial framing."""
 
 import os
 import subprocess
@@ -8,9 +8,7 @@ import textwrap
 
 import pytest
 
-from lvs_compat.heartbeat import statefiles, wire
-from lvs_compat.heartbeat.core_adapter import (InterimMembership, LinkStatus, Log, NodeStatus,
-                                               Send)
+from lvs_compat.heartbeat import statefiles
 from lvs_compat.heartbeat.daemon import BadPacketLog
 
 from conftest import REPO
@@ -191,60 +189,3 @@ def test_serial_reader_skips_junk_and_splits_classic_messages():
     medium._buffer += two[10:] + b"junk>>>\nnot a start"
     assert medium._split() == [two[:-1]]
     assert medium._split() == []
-
-
-# --- the interim core with a fake clock ----------------------------------------------------------------------
-
-def core():
-    return InterimMembership(node_name="nodea", nodes=["nodea", "nodeb"], links=["hb0"],
-                             keepalive_ms=500, deadtime_ms=2000, warntime_ms=1000,
-                             initdead_ms=4000)
-
-
-def frame(pairs, authenticated=True):
-    return wire.Frame(wire.Message.from_pairs(pairs), wire.NETSTRING, 1, "0", authenticated)
-
-
-def status_from_b(seq, st="up", hg="10", dt="7d0"):
-    return frame([("t", "status"), ("st", st), ("dt", dt), ("protocol", "1"), ("src", "nodeb"),
-                  ("seq", format(seq, "x")), ("hg", hg), ("ts", "1"), ("ld", "0"),
-                  ("ttl", "3")])
-
-
-def test_peer_is_dead_after_its_advertised_deadtime_not_before():
-    c = core()
-    c.start(0)
-    actions = c.receive(status_from_b(1), "hb0", 100)
-    assert NodeStatus("nodeb", "up") in actions and LinkStatus("nodeb", "hb0", "up") in actions
-    assert NodeStatus("nodea", "active") in actions  # comm up: every node heard
-    assert NodeStatus("nodeb", "dead") not in c.tick(2100)
-    assert NodeStatus("nodeb", "dead") in c.tick(2101)
-
-
-def test_unauthenticated_unknown_and_replayed_packets_change_nothing():
-    c = core()
-    c.start(0)
-    c.receive(status_from_b(5, hg="10"), "hb0", 10)
-    logs = []
-    for t in range(20, 1020, 10):
-        logs += c.receive(frame([("t", "status"), ("st", "dead"), ("src", "nodeb")],
-                                authenticated=False), "hb0", t)
-        logs += c.receive(frame([("t", "status"), ("st", "dead"), ("src", "intruder"),
-                                 ("seq", "1"), ("hg", "1"), ("ts", "1")]), "hb0", t)
-        logs += c.receive(status_from_b(7, st="dead", hg="9"), "hb0", t)  # older generation
-        logs += c.receive(status_from_b(5, st="dead", hg="10"), "hb0", t)  # replayed seq
-    assert c.peers["nodeb"].status == "up"
-    warnings = [a for a in logs if isinstance(a, Log)]
-    assert 0 < len(warnings) <= 3 * 2  # each kind at most once a second
-
-
-def test_reqnodes_is_answered_with_repnodes_and_shutdown_sends_shutdone():
-    c = core()
-    c.start(0)
-    actions = c.receive(frame([("t", "reqnodes"), ("dest", "nodea"), ("src", "nodeb"),
-                               ("seq", "1"), ("hg", "1"), ("ts", "1")]), "hb0", 10)
-    sent = [a.message for a in actions if isinstance(a, Send)]
-    assert any(m.get("t") == "repnodes" and m.get("nodelist") == "nodea nodeb "
-               and m.get("delnodelist") == " " and m.get("dest") == "nodeb" for m in sent)
-    sent = [a.message for a in c.shutdown(20) if isinstance(a, Send)]
-    assert [(m.get("t"), m.get("st")) for m in sent] == [("shutdone", "dead")]

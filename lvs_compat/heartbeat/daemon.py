@@ -291,13 +291,10 @@ class Daemon:
         nodes = []
         for node in cfg.nodes:
             name = node.name
-            links = {}
-            for medium in self.media:
-                links.setdefault(medium.name,
-                                 self.link_status.get((name, medium.name), "dead"))
+            links = {medium.name: self.core.link_status(name, medium.name) or "dead"
+                     for medium in self.media}
             nodes.append({"name": name, "type": "normal",
-                          "status": self.node_status.get(name, "dead" if name != self.node_name
-                                                         else "init"),
+                          "status": self.core.node_status(name) or "dead",
                           "links": links, "weight": 100, "site": ""})
         for node in cfg.ping_nodes:
             nodes.append({"name": node.name, "type": "ping",
