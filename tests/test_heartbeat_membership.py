@@ -560,3 +560,13 @@ def test_forged_names_do_not_multiply_bad_authentication_lines():
     for number in range(100):
         acts += node.feed(Peer(f"forged{number}").status(), authenticated=False)
     assert logs(acts) == ["Dropped packet from [forged0] on link eth0: failed authentication"]
+
+
+def test_links_of_a_node_that_shut_down_still_time_out():
+    node, peer = Node(), Peer()
+    comm_up(node, peer)
+    node.feed(peer.message("shutdone", st="dead"))
+    heard = node.now
+    assert node.core.next_deadline_ms() <= heard + 10_001
+    node.core.handle(Tick(), heard + 10_001)
+    assert node.core.link_status("beta", "eth0") == "dead"

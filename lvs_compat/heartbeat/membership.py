@@ -433,15 +433,15 @@ class Membership:
             deadlines.append(self._reqnodes_retry_ms)
         for node in self._nodes.values():
             deadlines.extend(node.missing.values())
+            limit = self._dead_limit(node)
+            if node.name != self._local:       # links outlive their node (after shutdone)
+                deadlines.extend(link.last_heard_ms + limit + 1 for link in node.links.values()
+                                 if link.status == LINK_UP and link.last_heard_ms is not None)
             if node.status == DEAD or node.last_status_ms is None:
                 continue
-            limit = self._dead_limit(node)
             deadlines.append(node.last_status_ms + limit + 1)
             if node.name != self._local and not node.late_warned:
                 deadlines.append(node.last_status_ms + self._config.warntime_ms + 1)
-            if node.name != self._local:
-                deadlines.extend(link.last_heard_ms + limit + 1 for link in node.links.values()
-                                 if link.status == LINK_UP and link.last_heard_ms is not None)
         return min(deadlines)
 
     # -- the one entry point ------------------------------------------------------------------
@@ -604,7 +604,9 @@ class Membership:
         self._send(out, tuple(fields), now)
 
     def _send(self, out: list[Action], fields: tuple[tuple[str, str], ...], now: int) -> None:
-        fields = tuple((str(name), str(value)) for name, value in fields)
+        fields = tuple(fields)
+        if not all(isinstance(item, str) for pair in fields for item in pair):
+            raise TypeError(f"cluster message fields are (str, str) pairs: {fields!r}")
         message_type = dict(fields).get("t")
         if not message_type:
             raise ValueError(f"a cluster message needs a type: {fields!r}")
