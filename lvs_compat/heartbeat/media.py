@@ -151,6 +151,10 @@ class UcastMedium(UdpMedium):
             raise MediumError(f"ucast {interface} {peer}: cannot resolve the peer") from None
         super().__init__(interface, (address, udp_port))
         self.receiver = self._receiver(interface, ("", udp_port))
+        try:  # LAB: the C ucast plugin sets SO_REUSEPORT on its receive socket as well
+            self.receiver.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        except OSError:
+            pass
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sender.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
