@@ -131,6 +131,20 @@ class Node:
         log.close()
         self.lab.processes.append(self.process)
 
+    def start_daemon(self) -> int:
+        """Start our daemon as an operator would (it daemonizes); its pid from the pid file,
+        recorded so that ``Lab.close`` kills it whatever happens."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        result = self.ctl(timeout=15)
+        if result.returncode != 0:
+            raise AssertionError(f"heartbeat did not start: {result.stderr}")
+        pid_file = self.rundir / "heartbeat.pid"
+        wait_for(lambda: pid_file.exists(), 5, 0.02, "the pid file")
+        pid = int(pid_file.read_text())
+        self.lab.pids.append(pid)
+        return pid
+
     def ctl(self, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
         """``bin/heartbeat -k`` etc. against this node's run dir."""
         argv = ["ip", "netns", "exec", self.netns, *self.heartbeat_argv(*args)]
@@ -232,6 +246,7 @@ class Lab:
     kinds: tuple[str, ...] = ()
     nodes: list[Node] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # daemonized processes of ours
     netns: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -282,6 +297,14 @@ class Lab:
         self.ns(node, "ip", "link", "set", IFNAME, "up" if up else "down")
 
     def close(self) -> None:
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    ours = b"heartbeat" in handle.read()
+                if ours:
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
         for process in self.processes:
             if process.poll() is None:
                 try:

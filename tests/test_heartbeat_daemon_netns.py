@@ -113,16 +113,20 @@ def test_graceful_stop_restart_identity_and_control(lab):
         assert b.ctl("-s").returncode == 3
         assert "Received shutdown notice from 'nodeb'" in (a.root / "ha-log").read_text()
 
-        b.start()
+        # This time as an operator starts it: it daemonizes.
+        pid = b.start_daemon()
         both_active(a, b)
         assert int((b.state / "hb_generation").read_text()) == generation + 1
         assert (b.state / "hb_uuid").read_bytes() == uuid
         assert "Heartbeat restart on node nodeb" in (a.root / "ha-log").read_text()
+        assert b.ctl("-s").stdout.startswith(f"heartbeat OK [pid {pid} et al]")
 
         # SIGHUP / -r: the daemon stays up and says so
         assert b.ctl("-r").returncode == 0
         wait_for(lambda: "re-read" in (b.root / "ha-log").read_text(), 5, 0.1, "the reload")
-        assert b.process.poll() is None
+        assert statefiles.pid_alive(pid)
+        assert b.ctl("-k").returncode == 0
+        assert b.ctl("-s").returncode == 3 and not pid_file.exists()
     except BaseException:
         print(a.log(), b.log())
         raise
