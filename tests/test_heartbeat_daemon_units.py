@@ -189,3 +189,29 @@ def test_serial_reader_skips_junk_and_splits_classic_messages():
     medium._buffer += two[10:] + b"junk>>>\nnot a start"
     assert medium._split() == [two[:-1]]
     assert medium._split() == []
+
+
+# --- as `make install` installs it ---------------------------------------------------------------------------
+
+def test_staged_install_puts_heartbeat_in_libexec_and_cl_status_in_bin(tmp_path):
+    stage = tmp_path / "stage"
+    subprocess.run(["make", "-C", str(REPO), "install", f"DESTDIR={stage}", "PREFIX=/usr"],
+                   check=True, capture_output=True, timeout=600)
+    lib = stage / "usr/lib/lvs-compat"
+    assert (lib / "serial").is_dir()  # pyserial ships with the library (python3 -IS: no site)
+    for installed, args, expected in (
+            (stage / "usr/libexec/heartbeat/heartbeat", ["-V"], "3.0.6 (lvs-compat)\n"),
+            (stage / "usr/bin/cl_status", [], "Usage: cl_status <sub-command>")):
+        text = installed.read_text()
+        assert text.startswith("#!/usr/bin/python3 -IS\n")
+        runnable = tmp_path / installed.name
+        runnable.write_text(text.replace('"/usr/lib/lvs-compat"', repr(str(lib))))
+        runnable.chmod(0o755)
+        result = subprocess.run([str(runnable), *args], capture_output=True, text=True, env={},
+                                timeout=60)
+        assert result.returncode == 0 and result.stdout.startswith(expected), result.stderr
+    check = subprocess.run(["/usr/bin/python3", "-IS", "-c",
+                            "import sys; sys.path.insert(0, sys.argv[1]); import serial, "
+                            "lvs_compat.heartbeat.daemon, lvs_compat.heartbeat.membership",
+                            str(lib)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
