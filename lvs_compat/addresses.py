@@ -639,15 +639,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     kind, resource_args, action = args[0], tuple(args[1:-1]), args[-1]
     announcer = ArpAnnouncer()
+    state_dir = os.environ.get("HA_RSCTMP", "/run/resource-agents")
     try:
         if kind in ("IPaddr", "IPaddr2") and len(resource_args) == 1:
             agent, target = IpAddressAgent(announcer), _ip_spec(resource_args[0])
+            if action == "stop":
+                _kill_forked_arp(state_dir, target.ip)
             call = getattr(agent, action)
-            result = _with_forked_arp(announcer, lambda: call(kind, target))
+            result = _with_forked_arp(announcer, state_dir, lambda: call(kind, target))
         elif kind == "SendArp" and len(resource_args) == 1:
-            agent = SendArpAgent(announcer, state_dir=os.environ.get("HA_RSCTMP",
-                                                                      "/run/resource-agents"))
-            result = _with_forked_arp(announcer, lambda: getattr(agent, action)(resource_args[0]))
+            agent = SendArpAgent(announcer, state_dir=state_dir)
+            if action == "stop":
+                _kill_forked_arp(state_dir, parse_sendarp_arg(resource_args[0])[0])
+            result = _with_forked_arp(announcer, state_dir,
+                                      lambda: getattr(agent, action)(resource_args[0]))
         elif kind == "Filesystem":
             result = getattr(FilesystemAgent(), action)(resource_args)
         else:
@@ -662,8 +667,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.ok else 1
 
 
-def _with_forked_arp(announcer: ArpAnnouncer, action) -> AgentResult:
-    """Run ``action`` with announcements diverted to a detached child that sends them."""
+def _arp_pidfile(state_dir: str, ip: str) -> str:
+    return os.path.join(state_dir, f"send_arp-{ip}")  # IPaddr's SENDARPPIDFILE
+
+
+def _kill_forked_arp(state_dir: str, ip: str) -> None:
+    """IPaddr stop: kill the send_arp still running for ``ip``."""
+    import signal
+    path = _arp_pidfile(state_dir, ip)
+    try:
+        pid = int(read_text(path).strip())
+        os.unlink(path)
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
+
+def _with_forked_arp(announcer: ArpAnnouncer, state_dir: str, action) -> AgentResult:
+    """Run ``action`` with announcements diverted to a detached child that sends them, its pid
+    in ``state_dir/send_arp-IP`` for stop."""
     pending: list[tuple[str, str, str, ArpSettings]] = []
     real_announce = announcer.announce
 
@@ -675,8 +697,22 @@ def _with_forked_arp(announcer: ArpAnnouncer, action) -> AgentResult:
         result = action()
     finally:
         announcer.announce = real_announce  # type: ignore[method-assign]
-    if pending and os.fork() == 0:  # pragma: no cover - runs in the child
+    if not pending:
+        return result
+    os.makedirs(state_dir, exist_ok=True)
+    ready_read, ready_write = os.pipe()  # the child starts once its pid file is written
+    child = os.fork()
+    if child:
+        os.close(ready_read)
+        for ip, *_ in pending:
+            with open(_arp_pidfile(state_dir, ip), "w") as handle:
+                handle.write(f"{child}\n")
+        os.close(ready_write)
+        return result
+    try:  # pragma: no cover - runs in the child
         try:
+            os.close(ready_write)
+            os.read(ready_read, 1)
             os.setsid()
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
@@ -684,9 +720,13 @@ def _with_forked_arp(announcer: ArpAnnouncer, action) -> AgentResult:
             for ip, ifname, mac, settings in pending:
                 real_announce(ip, ifname, mac, ArpSettings(settings.interval_ms, settings.repeat,
                                                            background=False))
-        finally:
-            os._exit(0)
-    return result
+            for ip, *_ in pending:
+                if read_text(_arp_pidfile(state_dir, ip)).strip() == str(os.getpid()):
+                    os.unlink(_arp_pidfile(state_dir, ip))
+        except OSError:
+            pass
+    finally:
+        os._exit(0)
 
 
 if __name__ == "__main__":
