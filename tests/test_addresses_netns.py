@@ -162,10 +162,11 @@ executor = GroupExecutor(job["config_dir"], haresources, job["debugfile"],
 key = haresources.groups[0].key
 report = []
 for op in job["ops"]:
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     if op in ("start", "stop"):
         result = (executor.start_group if op == "start" else executor.stop_group)(key)
         report.append({"op": op, "ok": result.ok, "seconds": time.monotonic() - started,
+                       "wall": wall,
                        "outputs": [o.output for o in result.outcomes]})
     elif op == "reannounce":
         report.append({"op": op, "ips": list(executor.reannounce(key))})
@@ -315,6 +316,10 @@ def test_takeover_announces_the_vip_like_send_arp_and_the_client_follows(net, tm
     gaps = [b[0] - a[0] for a, b in zip(frames, frames[1:])]
     assert all(0.15 < gap < 0.4 for gap in gaps), gaps
     assert 4.5 < frames[-1][0] - frames[0][0] < 5.2
+    # the first frame waits for scapy's import in the sender thread (~0.1 s), not more
+    first_frame_delay = frames[0][0] - start["wall"]
+    print(f"first gratuitous ARP {first_frame_delay * 1000:.0f} ms after start_group began")
+    assert first_frame_delay < 1.0
 
     stopped = net.executor("a", haresources, ["stop"])
     assert stopped[0]["ok"] and net.vip_entries("a") == []

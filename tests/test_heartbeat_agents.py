@@ -324,3 +324,36 @@ def test_importing_the_executor_does_not_import_scapy():
     assert out.strip() == "[]"
     source = (Path(__file__).parent.parent / "lvs_compat" / "addresses.py").read_text()
     assert not re.search(r"^(from|import) scapy", source, re.M)  # only inside functions
+
+
+def test_executor_from_a_config_directory_takes_debugfile_logfile_and_env_lines(tmp_path):
+    from lvs_compat.config.hadir import load_ha_dir
+    ha_d = tmp_path / "ha.d"
+    (ha_d / "resource.d").mkdir(parents=True)
+    (ha_d / "ha.cf").write_text(
+        f"debugfile {tmp_path}/ha-debug\nlogfile {tmp_path}/ha-log\nlogfacility local0\n"
+        "env SITE=lab\nbcast eth0\nnode lvs1 lvs2\n")
+    (ha_d / "haresources").write_text("lvs1 envdump\n")
+    (ha_d / "authkeys").write_text("auth 1\n1 crc\n")
+    (ha_d / "authkeys").chmod(0o600)
+    script = ha_d / "resource.d" / "envdump"
+    script.write_text(f"#!/bin/sh\nenv > {tmp_path}/env\n")
+    script.chmod(0o755)
+    executor = GroupExecutor.from_ha_dir(load_ha_dir(str(ha_d)), "LVS2")
+    executor.check()
+    assert executor.start_group("envdump").ok
+    env = dict(line.split("=", 1) for line in (tmp_path / "env").read_text().splitlines()
+               if "=" in line)
+    assert (env["SITE"], env["HA_LOGFACILITY"], env["HA_CURHOST"]) == ("lab", "local0", "lvs2")
+    assert env["HA_DEBUGLOG"] == f"{tmp_path}/ha-debug"
+    assert env["HA_LOGFILE"] == f"{tmp_path}/ha-log"
+
+
+def test_scapy_can_be_preloaded_in_the_background():
+    code = ("import sys, lvs_compat.addresses as a\n"
+            "assert 'scapy' not in sys.modules\n"
+            "a.preload_arp_sender().join(30)\n"
+            "print('scapy.layers.l2' in sys.modules)")
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "True"

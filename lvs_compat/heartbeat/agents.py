@@ -44,7 +44,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 from .. import addresses
-from ..config.errors import ConfigError
+from ..config.errors import ConfigError, Location
+from ..config.hadir import HaDirectory
 from ..config.haresources import HaResources, Resource, ResourceGroup
 
 BUILTINS = ("IPaddr", "IPaddr2", "SendArp", "Filesystem")
@@ -225,6 +226,21 @@ class GroupExecutor:
             self.announcer, self.arp.get("SendArp", addresses.SENDARP_ARP), self.state_dir)
         self._filesystem = addresses.FilesystemAgent()
         self._lock = threading.RLock()
+
+    @classmethod
+    def from_ha_dir(cls, ha_dir: HaDirectory, node_name: str, **kwargs) -> "GroupExecutor":
+        """The executor for a loaded config directory: its haresources, ``debugfile``,
+        ``logfile``, ``logfacility`` and ``env`` lines (given to every script, like heartbeat)."""
+        if ha_dir.haresources is None:
+            raise ConfigError(Location(os.path.join(ha_dir.directory, "haresources")),
+                              "Cannot open resources file")
+        environment = dict(ha_dir.ha_cf.env)
+        if ha_dir.ha_cf.logfacility:
+            environment.setdefault("HA_LOGFACILITY", ha_dir.ha_cf.logfacility)
+        environment.update(kwargs.pop("environment", {}))
+        return cls(ha_dir.directory, ha_dir.haresources, ha_dir.ha_cf.debugfile,
+                   node_name=node_name, logfile=ha_dir.ha_cf.logfile, environment=environment,
+                   **kwargs)
 
     # -- the interface the daemon calls ------------------------------------------------------
 
