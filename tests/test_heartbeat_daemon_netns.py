@@ -8,7 +8,6 @@ during a node's first 5 s (SPEC §1d, dt=2ee0 in the lab), so the crash tests wa
 end before they kill.
 """
 
-import socket
 import time
 
 import pytest
@@ -125,6 +124,16 @@ def test_graceful_stop_restart_identity_and_control(lab):
         assert b.ctl("-r").returncode == 0
         wait_for(lambda: "re-read" in (b.root / "ha-log").read_text(), 5, 0.1, "the reload")
         assert statefiles.pid_alive(pid)
+
+        # A changed ha.cf and SIGHUP: a full restart, as the C daemon does (same pid here:
+        # it re-executes itself), seen by the peer as a restart.
+        (b.etc / "ha.cf").write_text((b.etc / "ha.cf").read_text() + "# edited\n")
+        assert b.ctl("-r").returncode == 0
+        wait_for(lambda: (b.state / "hb_generation").read_text().strip() == str(generation + 2),
+                 5, 0.05, "the restart")
+        both_active(a, b)
+        assert (a.root / "ha-log").read_text().count("Heartbeat restart on node nodeb") == 2
+        assert b.ctl("-s").stdout.startswith(f"heartbeat OK [pid {pid} et al]")
         assert b.ctl("-k").returncode == 0
         assert b.ctl("-s").returncode == 3 and not pid_file.exists()
     except BaseException:

@@ -12,8 +12,9 @@ and a wake-up pipe for signals.  Everything the protocol decides is the core's
 * runs the core's timers (``tick``) at the time it asks for, at least every 250 ms (the C
   daemon's POLL_INTERVAL);
 * SIGTERM/SIGINT (``heartbeat -k``): graceful stop, the core sends ``shutdone`` and we exit;
-  SIGHUP (``heartbeat -r``): re-read the ha.d directory; a changed authkeys is taken at once,
-  anything else is logged and needs a restart (C restarts itself when ha.cf changed).
+  SIGHUP (``heartbeat -r``): as C, a changed ha.cf (mtime) restarts the daemon (it re-executes
+  itself: same pid, next generation), a changed authkeys is re-read in place; a configuration
+  that does not load is refused and the running one kept.
 
 Packets that do not decode are dropped here, counted per link and peer address, and logged at
 most once a second per peer (issue 5, "Bad input").  The clock is injected (``Clock``) so that
@@ -116,6 +117,8 @@ class Daemon:
         self._wake_r = self._wake_w = None
         self._pending_signals: list[int] = []
         self._stop_deadline_ms: int | None = None
+        self.restart_requested = False
+        self.config_mtimes = self._mtimes()
 
     # --- start-up --------------------------------------------------------------------------
     def open(self) -> None:
@@ -190,6 +193,8 @@ class Daemon:
             self._handle_signals()
             now = self.clock.now_ms()
             self.execute(self.core.tick(now))
+            if self.restart_requested:
+                return self.exit_code
             if self.stopping and (self.core.stopped(now) or
                                   (self._stop_deadline_ms is not None
                                    and now >= self._stop_deadline_ms)):
@@ -221,22 +226,39 @@ class Daemon:
         self._stop_deadline_ms = now + max(2 * self.ha_cf.keepalive_ms, 2000)
         self.execute(self.core.shutdown(now))
 
+    def _mtimes(self) -> tuple[int | None, int | None]:
+        def mtime(path):
+            try:
+                return os.stat(path).st_mtime_ns
+            except OSError:
+                return None
+        return (mtime(self.ha_dir.config_path),
+                mtime(os.path.join(self.config_dir, "authkeys")))
+
     def reload(self) -> None:
+        """SIGHUP, as the C daemon: a changed ha.cf (mtime) means a full restart (re-exec, new
+        generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
+        A configuration that does not load is refused and the running one kept."""
         from ..config.errors import ConfigError
         from .cli import load_config
+        ha_cf_mtime, authkeys_mtime = self._mtimes()
         try:
             ha_dir = load_config(self.config_dir, self.node_name)
         except (ConfigError, OSError) as error:
             self.log.error(f"reload refused, configuration kept: {error}")
             return
-        if ha_dir.authkeys != self.authkeys:
+        if ha_cf_mtime != self.config_mtimes[0]:
+            self.log.info("ha.cf changed: restarting heartbeat (SIGHUP)")
+            self.restart_requested = True
+            self.stopping = True
+            self._stop_deadline_ms = self.clock.now_ms()
+            return
+        if authkeys_mtime != self.config_mtimes[1]:
             self.authkeys = ha_dir.authkeys
+            self.config_mtimes = (ha_cf_mtime, authkeys_mtime)
             self.log.info("authkeys re-read (SIGHUP)")
-        if _comparable(ha_dir.ha_cf) != _comparable(self.ha_cf):
-            self.log.warn("ha.cf changed: restart heartbeat to apply it (SIGHUP re-reads "
-                          "authkeys only)")
         else:
-            self.log.info("configuration re-read (SIGHUP): nothing else changed")
+            self.log.info("configuration re-read (SIGHUP): nothing changed")
 
     # --- packets in ------------------------------------------------------------------------
     def _receive(self, medium) -> None:
@@ -345,13 +367,6 @@ class Daemon:
                 pass
 
 
-def _comparable(ha_cf):
-    return (ha_cf.nodes and tuple(n.name for n in ha_cf.nodes), ha_cf.keepalive_ms,
-            ha_cf.deadtime_ms, ha_cf.warntime_ms, ha_cf.initdead_ms,
-            tuple((m.kind, getattr(m, "interface", getattr(m, "device", None)))
-                  for m in ha_cf.media))
-
-
 def _seconds(ms: int) -> str:
     return str(ms // 1000) if ms % 1000 == 0 else f"{ms / 1000:g}"
 
@@ -432,5 +447,19 @@ def run_daemon(ha_dir, options, node_name: str, pid_file: str) -> int:
             raise DaemonError(str(error)) from None
     finally:
         daemon.close()
+    if daemon.restart_requested:
+        restart_self(log)
     log.info("Heartbeat shutdown complete.")
     return code
+
+
+def restart_self(log: HbLog) -> None:
+    """Exec the same command line again (already detached: keep the pid, stay in the
+    foreground).  Returns only if the exec fails."""
+    argv = list(sys.orig_argv)
+    if "--foreground" not in argv:
+        argv.append("--foreground")
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as error:
+        log.error(f"restart failed: {error.strerror}")
