@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 import subprocess
 import threading
 import time
@@ -342,7 +343,7 @@ class ArpAnnouncer:
         self.clock = clock
         self._lock = threading.Lock()
         self._running: dict[str, _Announcement] = {}
-        self.history: list[_Announcement] = []
+        self.history: deque[_Announcement] = deque(maxlen=64)  # the latest, for reports/tests
 
     def announce(self, ip: str, ifname: str, mac: str, settings: ArpSettings) -> _Announcement:
         self.cancel(ip)
@@ -364,6 +365,12 @@ class ArpAnnouncer:
             announcement = self._running.pop(ip, None)
         if announcement is not None:
             announcement.cancelled.set()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            running = list(self._running)
+        for ip in running:
+            self.cancel(ip)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for every running announcement to finish; True if all did."""
@@ -446,8 +453,11 @@ class IpAddressAgent:
             return AgentResult(False, f"ERROR: {problem}")
         if entry is not None:  # ip_start: already running, nothing to do (and no ARP)
             return AgentResult(True, f"INFO: {spec.ip} already on {entry.label}")
+        # NIC:LABEL: IPaddr2 uses the label (iflabel), IPaddr drops it (ip_validate_all)
+        nic, _, wanted_label = (spec.nic or "").partition(":")
         try:
-            choice = discover(spec, links)
+            choice = discover(IpAddressSpec(spec.ip, spec.cidr_netmask, nic or None,
+                                            spec.broadcast), links)
         except AddressError as exc:
             return AgentResult(False, f"ERROR: {kind} {spec.ip}: {exc}")
         argv = [IP_COMMAND, "-4", "addr", "add", f"{spec.ip}/{choice.prefixlen}",
@@ -456,6 +466,9 @@ class IpAddressAgent:
         if kind == "IPaddr":
             label = alias_label(choice.nic, {a.label for link in links for a in link.addresses})
             argv += ["label", label]
+        elif wanted_label:
+            label = f"{choice.nic}:{wanted_label}"
+            argv += ["label", label]
         try:
             _checked(argv)
             if kind == "IPaddr2":
@@ -463,7 +476,7 @@ class IpAddressAgent:
         except AddressError as exc:
             return AgentResult(False, f"ERROR: Could not add {spec.ip} to {choice.nic}: {exc}")
         mac = next((link.mac for link in links if link.ifname == choice.nic), None)
-        lines = [f"INFO: {' '.join(argv[1:])}"]
+        lines = [f"INFO: {' '.join(argv)}"]
         if mac and choice.nic != "lo":
             self.announcer.announce(spec.ip, choice.nic, mac, self.arp[kind])
             settings = self.arp[kind]

@@ -251,6 +251,11 @@ def test_ipaddr2_adds_a_plain_secondary_and_ipaddr_an_alias(net):
     assert net.ours("a", "IPaddr", f"{VIP}/24", "status").returncode == 0  # present = running
     assert net.ours("a", "IPaddr2", f"{VIP}/24", "stop").returncode == 0
     assert net.vip_entries("a") == []
+    # IPaddr2's interface[:label]
+    assert net.ours("a", "IPaddr2", f"{VIP}/24/eth0:vip", "start").returncode == 0
+    assert net.vip_entries("a") == [("eth0", "eth0:vip", 24, f"{SUBNET}.255", True)]
+    assert net.ours("a", "IPaddr2", f"{VIP}/24/eth0:vip", "stop").returncode == 0
+    assert net.vip_entries("a") == []
     # a VIP configured on another interface than the one named is not "ours" (ip_status_internal)
     net.ns_run("a", ["ip", "addr", "add", f"{VIP}/32", "dev", "lo"])
     status = net.ours("a", "IPaddr", f"{VIP}/24/eth0", "status")

@@ -324,8 +324,7 @@ class GroupExecutor:
 
     def close(self) -> None:
         """Stop the gratuitous ARP still being sent."""
-        for announcement in list(self.announcer.history):
-            self.announcer.cancel(announcement.ip)
+        self.announcer.cancel_all()
 
     # -- one action ---------------------------------------------------------------------------
 
