@@ -226,7 +226,7 @@ _C_NODE_INIT = r"""
 set -e
 hostname "$1"
 mount -t tmpfs -o mode=0755 lab-run /run
-mkdir -p /run/heartbeat /run/resource-agents
+mkdir -p /run/heartbeat /run/resource-agents /run/lock
 chown hacluster:haclient /run/heartbeat
 chmod 0750 /run/heartbeat
 mount --bind "$2" /etc/ha.d

@@ -5,11 +5,16 @@ For every medium and authentication method: each side's ``cl_status nodestatus``
 is active; a graceful ``heartbeat -k`` of ours is taken by the C node at once (``shutdone``); a
 restarted node of ours is taken back; a crash of the C node is seen by ours.  In the
 bcast/sha1 case a crash of ours is also timed on the C side after the start-up bonus on ``dt``.
+The serial medium (classic framing) is checked against the C node too, over a socat pty pair.
 
 Timers: keepalive 500 ms, deadtime 2 s (the C node accepts them; it only warns that initdead is
 below 10 s).
 """
 
+import os
+import shutil
+import signal
+import subprocess
 import time
 
 import pytest
@@ -140,3 +145,37 @@ def test_each_side_detects_the_others_crash_within_deadtime(mixed):
     except BaseException:
         print(c.log(), c.c_log()[-5000:], ours.log())
         raise
+
+
+def test_real_heartbeat_node_and_ours_over_a_serial_line(tmp_path, mixed):
+    """Classic framing with the in-message auth only, at 19200 baud, over a socat pty pair."""
+    if shutil.which("socat") is None:
+        pytest.skip("needs socat")
+    c, ours = mixed.nodes
+    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
+        c_tty = os.path.realpath(a)  # the C node locks the line by its real name
+        c.write_config(ha_cf([c.name, ours.name], media=f"serial {c_tty}"),
+                       authkeys=AUTHKEYS["md5"])
+        ours.write_config(ha_cf([c.name, ours.name], media=f"serial {b}"),
+                          authkeys=AUTHKEYS["md5"])
+        c.start_c()
+        ours.start()
+        see_each_other_active(c, ours)
+        assert c.cl_status("hblinkstatus", ours.name, c_tty).stdout == "up\n"
+        assert ours.cl_status("hblinkstatus", c.name, str(b)).stdout == "up\n"
+        killed = time.monotonic()
+        c.kill9()
+        wait_for(lambda: status(ours, c.name) == "dead", DEADTIME_S + BONUS_S + 2, 0.05,
+                 "ours to see the C node dead")
+        assert time.monotonic() - killed <= DEADTIME_S + BONUS_S + KEEPALIVE_S + 0.3
+    except BaseException:
+        print(c.log(), c.c_log()[-5000:], ours.log())
+        raise
+    finally:
+        os.killpg(socat.pid, signal.SIGTERM)
+        socat.wait(timeout=5)
