@@ -405,3 +405,45 @@ def test_filesystem_mounts_and_unmounts_and_agrees_with_debians_status(tmp_path)
         assert report["debian_status"] == 0 and report["debian_after"] != 0
         assert report["debian_start"] == 0 and report["ours_on_debian"] is True
         assert report["debian_stop"] == 0 and report["ours_after_debian"] is False
+
+
+@pytest.mark.skipif(not os.path.exists(FINDIF), reason="needs resource-agents")
+def test_random_route_tables_give_findifs_answer(net):
+    """Differential on random tables: routes of random length and metric on two interfaces, in
+    random order; our pure choice on the kernel's /proc/net/route against findif's."""
+    import random
+    from lvs_compat.addresses import AddressError, find_interface, parse_route_table
+    from lvs_compat.config.haresources import IpAddressSpec
+    net.ns_run("a", ["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth2"])
+    for ifname in ("eth1", "eth2"):
+        net.ns_run("a", ["ip", "link", "set", ifname, "up"])
+    import ipaddress
+    rng = random.Random(6)
+    answered = refused = 0
+    for _ in range(30):
+        net.ns_run("a", ["ip", "route", "flush", "table", "main"])
+        for _ in range(rng.randint(0, 5)):
+            bits = rng.choice([0, 8, 12, 16, 20, 24, 28, 32])
+            address = f"10.{rng.choice([8, 9])}.{rng.choice([0, 5, 16])}.0/{bits}"
+            route = "default" if bits == 0 else str(ipaddress.ip_network(address, strict=False))
+            net.ns_run("a", ["ip", "route", "add", route, "dev", rng.choice(["eth0", "eth1"]),
+                             "metric", str(rng.choice([0, 0, 5, 10]))], check=False)
+        table = net.ns_run("a", ["cat", "/proc/net/route"]).stdout
+        for _ in range(6):
+            ip = f"10.{rng.choice([8, 9, 7])}.{rng.choice([0, 5, 17])}.{rng.randint(1, 254)}"
+            netmask = rng.choice([None, None, "16", "24", "255.255.255.0"])
+            env = {"OCF_RESKEY_ip": ip, "PATH": os.environ["PATH"]}
+            if netmask:
+                env["OCF_RESKEY_cidr_netmask"] = netmask
+            theirs = net.ns_run("a", [FINDIF], check=False, env=env)
+            try:
+                ours = find_interface(IpAddressSpec(ip, netmask, None, None),
+                                      parse_route_table(table), ["lo", "eth0", "eth1", "eth2"])
+                line = ours.findif_line() + "\n"
+            except AddressError:
+                line = None
+            assert (line is not None) == (theirs.returncode == 0), (table, ip, netmask, theirs)
+            if line is not None:
+                assert line == theirs.stdout, (table, ip, netmask)
+            answered, refused = answered + (line is not None), refused + (line is None)
+    assert answered > 60 and refused > 10, (answered, refused)
