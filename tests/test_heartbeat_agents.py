@@ -152,6 +152,7 @@ def test_takegroup_skips_what_already_runs(lab):
     assert [(o.resource.name, o.skipped) for o in result.outcomes] == [
         ("first", True), ("second", False)]
     assert lab.calls() == ["first status", "second status", "second start"]
+    assert executor.key_running("first") and lab.calls()[-1] == "first status"
     assert executor.group_status("first") == "ALL"
 
 

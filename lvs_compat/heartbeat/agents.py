@@ -297,6 +297,11 @@ class GroupExecutor:
         """Is ``resource`` running here (``we_own_resource``)?"""
         return self.status_outcome(resource).ok
 
+    def key_running(self, key: str) -> bool:
+        """``ResourceManager status KEY`` (rc.d/ip-request, req_resource): the status of the
+        group's first resource only."""
+        return self.status(self._group(key).resources[0])
+
     def group_status(self, key: str) -> str:
         """``ResourceManager statgroup KEY``: ``ALL``, ``SOME`` or ``NONE``."""
         running = [self.status(resource) for resource in self._group(key).resources]
