@@ -215,3 +215,38 @@ def test_staged_install_puts_heartbeat_in_libexec_and_cl_status_in_bin(tmp_path)
                             "lvs_compat.heartbeat.daemon, lvs_compat.heartbeat.membership",
                             str(lib)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
+
+
+# --- a packet never stops the daemon ----------------------------------------------------------------------------
+
+def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
+    from lvs_compat.config.hadir import load_ha_dir
+    from lvs_compat.heartbeat import wire
+    from lvs_compat.heartbeat.daemon import Daemon
+    from lvs_compat.heartbeat.hblog import HbLog
+
+    write_ha_dir(tmp_path / "etc", GOOD)
+    ha_dir = load_ha_dir(str(tmp_path / "etc"))
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"))
+    daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
+                    pid_file=None, log=log)
+
+    class BrokenCore:
+        def receive(self, frame, link, now_ms):
+            raise KeyError("a bug")
+
+    class Medium:
+        name = "hb0"
+
+        def read(self):
+            packet = wire.encode_netstring(wire.Message.from_pairs([("t", "status")]),
+                                           ha_dir.authkeys)
+            return [(packet, ("10.0.0.2", 694)), (b"garbage", ("10.0.0.2", 694))]
+
+    daemon.core = BrokenCore()
+    daemon._receive(Medium())  # no exception
+    assert daemon.bad_packets.total == 2
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert len(lines) == 1  # the garbage came within the same second from the same peer
+    assert lines[0].endswith("WARN: hb0 from 10.0.0.2: internal error on a packet: "
+                             "KeyError: 'a bug'")

@@ -270,7 +270,13 @@ class Daemon:
                 self._bad_packet(medium, peer, f"dropped a malformed packet: {error.reason}")
                 continue
             now = self.clock.now_ms()
-            self.execute(self.core.receive(frame, medium.name, now))
+            try:
+                actions = self.core.receive(frame, medium.name, now)
+            except Exception as error:  # a packet must never stop the daemon, even via a bug
+                self._bad_packet(medium, peer, f"internal error on a packet: "
+                                 f"{type(error).__name__}: {error}")
+                continue
+            self.execute(actions)
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
@@ -445,6 +451,12 @@ def run_daemon(ha_dir, options, node_name: str, pid_file: str) -> int:
         else:
             log.error(f"fatal: {error}")
             raise DaemonError(str(error)) from None
+    except Exception as error:  # a bug: one line in the log, the traceback in the debug file
+        import traceback
+        log.error(f"internal error, heartbeat stops: {type(error).__name__}: {error}")
+        for line in traceback.format_exc().splitlines():
+            log.debugfile_only(line)
+        raise DaemonError(f"internal error: {type(error).__name__}: {error}") from None
     finally:
         daemon.close()
     if daemon.restart_requested:

@@ -77,6 +77,11 @@ class HbLog:
     def debug(self, text: str) -> None:
         self("debug", text)
 
+    def debugfile_only(self, text: str) -> None:
+        """Always into the debug file (if any), whatever the debug level: tracebacks."""
+        if self.debugfile:
+            _append(self.debugfile, self.line("debug", text))
+
 
 def _append(path: str, line: str) -> None:
     try:
