@@ -150,6 +150,8 @@ _STANDBY_NUMBER = {NOT: 0, ME: 1, OTHER: 2, DONE: 3}   # C logs the state as a n
 # group states (ours: what the executor was last told and answered)
 STOPPED, STARTING, RUNNING, STOPPING, STOP_FAILED = (
     "stopped", "starting", "running", "stopping", "stop failed")
+CLEANING = "cleaning"   # a stop of a group we do not hold (shutdown stops every group)
+NOT_HELD = (STOPPED, CLEANING)
 
 # --------------------------------------------------------------------------------------------
 # Theory of operation: the transition tables (see the module docstring).
@@ -426,8 +428,8 @@ class ResourceCoordinator:
 
     @property
     def held_groups(self) -> tuple[str, ...]:
-        """Groups that may have something running here (anything but stopped)."""
-        return tuple(key for key, g in self._groups.items() if g.state != STOPPED)
+        """Groups that may have something running here (started, or not yet stopped)."""
+        return tuple(key for key, g in self._groups.items() if g.state not in NOT_HELD)
 
     @property
     def holds(self) -> str:
@@ -528,7 +530,7 @@ class ResourceCoordinator:
     def _held_bits(self) -> int:
         bits = NONE
         for key, g in self._groups.items():
-            if g.state != STOPPED:
+            if g.state not in NOT_HELD:
                 bits |= self._set_of(key)
         return bits
 
@@ -538,19 +540,20 @@ class ResourceCoordinator:
         if g.state in (STOPPED, STOP_FAILED):
             g.state, g.then = STARTING, None
             out.append(StartGroup(key))
-        elif g.state == STOPPING:
+        elif g.state in (STOPPING, CLEANING):
             g.then = "start"
         else:                                   # starting or running
             g.then = None
 
-    def _stop(self, out: list, key: str) -> None:
+    def _stop(self, out: list, key: str, *, even_if_stopped: bool = False) -> None:
         g = self._groups[key]
-        if g.state in (RUNNING, STOP_FAILED):
-            g.state, g.then, g.retries, g.awaiting_status = STOPPING, None, 0, False
+        if g.state in (RUNNING, STOP_FAILED) or (g.state == STOPPED and even_if_stopped):
+            g.state = CLEANING if g.state == STOPPED else STOPPING
+            g.then, g.retries, g.awaiting_status = None, 0, False
             out.append(StopGroup(key))
         elif g.state == STARTING:
             g.then = "stop"
-        elif g.state == STOPPING:
+        elif g.state in (STOPPING, CLEANING):
             g.then = None
 
     # -- jobs (C's forked children and harc queue) --------------------------------------------
@@ -567,7 +570,10 @@ class ResourceCoordinator:
         if job.before_start:
             job.before_start(out)
         for key in job.keys:
-            (self._start if job.direction == "start" else self._stop)(out, key)
+            if job.direction == "start":
+                self._start(out, key)
+            else:
+                self._stop(out, key, even_if_stopped=job.name == "giveup")
         job.pending = {key for key in job.keys if not self._job_key_done(job, key)}
 
     def _job_key_done(self, job: _Job, key: str) -> bool:
@@ -829,7 +835,7 @@ class ResourceCoordinator:
         self._other_is_stable = False
         lose = []
         for key, g in self._groups.items():
-            if g.state == STOPPED and g.then is None:
+            if g.state in NOT_HELD and g.then is None:
                 continue
             if g.group.node == self._local:
                 if g.state == RUNNING:
@@ -913,9 +919,8 @@ class ResourceCoordinator:
             if not self._auto_failback:
                 self._foreign_work_done = True
                 self._announce(out, "T_RESOURCES")
-        elif self._state == R_INIT:
-            if not from_us:
-                out.append(Log("error", f"resource message received in state {self._state}"))
+        elif self._state == R_INIT and not from_us:
+            out.append(Log("error", f"resource message received in state {self._state}"))
             return
         if from_us:
             self._on_own_resource(out, bits, full, info)
@@ -1207,6 +1212,8 @@ class ResourceCoordinator:
         self._giveup_all(out)
 
     def _giveup_all(self, out: list) -> None:
+        """Stop every group, held or not (C: givegroup for ``listkeys '.*'``): a stale
+        address left by a crash of an earlier daemon goes too."""
         out.append(Log("info", "Giving up all HA resources."))
 
         def done(job: _Job, out: list) -> None:
@@ -1232,7 +1239,7 @@ class ResourceCoordinator:
             return
         peer = self._peer
         g = self._groups[key]
-        weown = g.state != STOPPED or g.then == "start"
+        weown = g.state not in NOT_HELD or g.then == "start"
 
         def reply(job: _Job, out: list) -> None:
             if job.stuck:
@@ -1275,7 +1282,8 @@ class ResourceCoordinator:
 
     def _on_group_stopped(self, out: list, event: GroupStopped) -> None:
         g = self._groups.get(event.key)
-        if g is None or g.state != STOPPING or g.retry_at is not None or g.awaiting_status:
+        if (g is None or g.state not in (STOPPING, CLEANING) or g.retry_at is not None
+                or g.awaiting_status):
             out.append(Log("error", f"unexpected stop result for resource group "
                                     f"{event.key}"))
             return
