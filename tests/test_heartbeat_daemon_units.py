@@ -250,3 +250,14 @@ def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
     assert len(lines) == 1  # the garbage came within the same second from the same peer
     assert lines[0].endswith("WARN: hb0 from 10.0.0.2: internal error on a packet: "
                              "KeyError: 'a bug'")
+
+
+def test_a_medium_that_cannot_open_fails_before_daemonizing(tmp_path):
+    write_ha_dir(tmp_path / "etc", GOOD.replace("bcast lo", "bcast nosuchif0"))
+    result = run_heartbeat(*dirs(tmp_path))  # not --foreground: would daemonize
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == ("heartbeat: bcast nosuchif0: cannot get the "
+                                              "broadcast address: No such device")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "heartbeat.pid").exists()
+    assert not (tmp_path / "state" / "hb_generation").exists()

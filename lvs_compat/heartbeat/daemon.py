@@ -121,13 +121,32 @@ class Daemon:
         self.config_mtimes = self._mtimes()
 
     # --- start-up --------------------------------------------------------------------------
-    def open(self) -> None:
-        cfg = self.ha_cf
+    def open_io(self) -> None:
+        """Directories, media and the control socket: what can fail because of the machine
+        (no such interface, port in use).  Done before daemonizing, so that the operator sees
+        the one-line reason and exit status 1."""
         try:
             os.makedirs(self.state_dir, exist_ok=True)
             os.makedirs(self.run_dir, exist_ok=True)
         except OSError as error:
             raise DaemonError(f"{error.filename}: {error.strerror}") from None
+        try:
+            self.media = open_media(self.ha_cf.media)
+        except MediumError as error:
+            raise DaemonError(str(error)) from None
+        for medium in self.media:
+            self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
+        from .control import ControlServer
+        try:
+            self.control = ControlServer(self.run_dir)
+        except OSError as error:
+            raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
+        self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
+
+    def start(self) -> None:
+        """In the final process: pid file, generation (incremented and fsync'ed), uuid,
+        signals, then the core's first status messages."""
+        cfg = self.ha_cf
         if self.pid_file:
             try:
                 write_pid_file(self.pid_file, os.getpid())
@@ -141,21 +160,10 @@ class Daemon:
         self.log.info(f"Configuration validated. Starting heartbeat {VERSION} ({PRODUCT})")
         self.log.info(note)
         self.log.info(f"Local node {self.node_name}, uuid {format_uuid(uuid)}")
+        for medium in self.media:
+            self.log.info(f"{medium.kind} heartbeat started on {medium.name}")
         self.generation = generation
         self.uuid = uuid
-        try:
-            self.media = open_media(cfg.media)
-        except MediumError as error:
-            raise DaemonError(str(error)) from None
-        for medium in self.media:
-            self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
-            self.log.info(f"{medium.kind} heartbeat started on {medium.name}")
-        from .control import ControlServer
-        try:
-            self.control = ControlServer(self.run_dir)
-        except OSError as error:
-            raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
-        self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -432,15 +440,16 @@ def run_daemon(ha_dir, options, node_name: str, pid_file: str) -> int:
     other = running_pid(pid_file)
     if other is not None and other != os.getpid():
         raise DaemonError(f"heartbeat already running (pid {other}, {pid_file})")
-    if not options.foreground:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        daemonize()
-        log.stderr = False
     daemon = Daemon(ha_dir, node_name, state_dir=options.state_dir, run_dir=options.run_dir,
                     pid_file=pid_file, log=log, config_dir=options.config_dir)
     try:
-        daemon.open()
+        daemon.open_io()
+        if not options.foreground:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            daemonize()
+            log.stderr = False
+        daemon.start()
         code = daemon.run()
     except DaemonError as error:
         log.error(str(error))
