@@ -6,6 +6,12 @@ them (ok or failed); a crash makes a node's groups vanish (a dead machine holds 
 loses what was sent to it; the membership core is reduced to the events it would report.
 ``check`` asserts the invariant after every step: no group is held (anything but stopped) by
 both live nodes.
+
+The one timing assumption: a message reaches a live peer within ``MAX_IN_FLIGHT_MS``; time
+does not pass beyond that while it is in flight.  Heartbeat retransmits a lost packet within
+about a second, and a link silent for deadtime is a partition (split brain), not a delay.  The
+v1 protocol needs it: a node whose ``RQSTDELAY`` (10 s) expires takes its local groups if the
+peer said nothing about them meanwhile.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ hbanode1 10.0.0.100/24/eth0 lvs mon
 hbanode2 10.0.0.101/24/eth0 fake
 """
 PRIMARY_GROUP, BACKUP_GROUP = "10.0.0.100/24/eth0", "10.0.0.101/24/eth0"
+MAX_IN_FLIGHT_MS = 2_000
 
 
 def peer_of(node: str) -> str:
@@ -94,7 +101,7 @@ class Cluster:
         for action in actions:
             if isinstance(action, SendMessage):
                 self.sent.append((node, action.fields))
-                self.wire[node].append(action.fields)     # lost at delivery if nobody is there
+                self.wire[node].append((self.now, action.fields))   # lost if nobody is there
             elif isinstance(action, (StartGroup, StopGroup, QueryGroupStatus)):
                 self.ops[node].append(action)
             elif isinstance(action, ReannounceAddresses):
@@ -111,16 +118,18 @@ class Cluster:
         """Start (or restart) a node's daemon up to comm-up."""
         peer = peer_of(node)
         self.wire[node].clear()                     # the old generation's packets are refused
+        self.wire[peer].clear()                     # and what was sent to it is lost
         self.ops[node].clear()
         self.nodes[node] = ResourceCoordinator(self.config, self.resources, node, self.options)
+        self.undetected.discard(node)
         if self.alive(peer):
             self.feed(node, NodeStatusChanged(peer, "init", "active", "status"))
             if node in self.seen:
                 self.feed(peer, NodeRestarted(node, len(self.sent) + 1))
-            self.undetected.discard(node)
             self.feed(peer, NodeStatusChanged(node, "dead", "active", "status"))
         else:
-            self.feed(node, NodeStatusChanged(peer, "init", "dead", "deadtime"))  # initdead
+            self.undetected.discard(peer)               # we find it dead: initdead
+            self.feed(node, NodeStatusChanged(peer, "init", "dead", "deadtime"))
         self.seen.add(node)
         self.feed(node, NodeStatusChanged(node, "up", "active", "comm up"))
 
@@ -137,7 +146,7 @@ class Cluster:
     def deliver(self, sender: str) -> dict | None:
         if not self.wire[sender]:
             return None
-        fields = self.wire[sender].popleft()
+        _, fields = self.wire[sender].popleft()
         receiver, message = peer_of(sender), dict(fields)
         if message["t"] == "shutdone":
             self.feed(receiver, NodeStatusChanged(sender, "active", "dead", "shutdown"))
@@ -156,8 +165,10 @@ class Cluster:
             self.feed(node, GroupStarted(op.key, ok, None if ok else "lvs"))
         elif isinstance(op, StopGroup):
             self.feed(node, GroupStopped(op.key, ok))
-        else:
-            self.feed(node, StatusResult(op.key, (node, op.key) in self.stuck_stop))
+        else:   # a group it never held cannot be running there (no stale resources here)
+            running = ((node, op.key) in self.stuck_stop
+                       and self.nodes[node].group_state(op.key) != "cleaning")
+            self.feed(node, StatusResult(op.key, running))
         return op
 
     def advance(self, ms: int) -> None:
@@ -166,12 +177,25 @@ class Cluster:
             due = [(c.next_deadline_ms(), node) for node, c in self.nodes.items()
                    if c is not None and c.next_deadline_ms() is not None
                    and c.next_deadline_ms() <= target]
+            when = min(due)[0] if due else target
+            self._deliver_older_than(when - MAX_IN_FLIGHT_MS)
             if not due:
                 break
             when, node = min(due)
             self.now = max(self.now, when)
             self.feed(node, Tick())
         self.now = target
+
+    def _deliver_older_than(self, limit: int) -> None:
+        while True:
+            old = [node for node in NODES if self.wire[node] and self.wire[node][0][0] < limit]
+            if not old:
+                return
+            for node in old:
+                if self.alive(peer_of(node)):
+                    self.deliver(node)
+                else:
+                    self.wire[node].popleft()
 
     def crash(self, node: str) -> None:
         """kill -9 of the whole machine: its groups vanish, what was sent to it is lost."""

@@ -84,15 +84,21 @@ Deviations from the C daemon (each deliberate):
   keeps heartbeating so the peer does not take over after deadtime).  So the VIP is never on
   both nodes; groups stopped before the failure stay down until an operator acts.
 * Requests are checked before they are sent; a peer-dead standby is refused (C would wait 10 s).
+  A standby (hb_standby, a peer's ``ask_resources me``, auto-failback) also waits while group
+  operations are still running here: C would give up a set that a queued ``mach_down`` is
+  about to start, and then start it anyway.
 * ``hb_takeover failback`` sends ``rsc_hold=local`` (C's script sends the word ``failback``,
   which the peer's ``rc.d/hb_takeover`` turns into ``hb_standby`` of everything).
 * After a failed start the set handed over is the failed group's own (``local`` if its home is
   us); C's ``StandbyGroupType`` compares a resource with whole lines and nearly always says
   ``foreign``.
 * ``RQSTDELAY`` does not take local groups from a peer that announced ``info=shutdown`` and has
-  not sent ``shutdone`` yet (it says ``none`` before it has stopped them).
-* A peer restart we did not see as a death (``NodeRestarted`` while alive) is handled as a death
-  first: its new daemon holds nothing.
+  not sent ``shutdone`` yet (it says ``none`` before it has stopped them).  And while stopping,
+  a node answers ``starting`` with what it still holds and ``info=shutdown`` (C: ``none``), so a
+  peer that starts meanwhile waits for the ``shutdone`` too.
+* A peer restart we did not see as a death (``NodeRestarted`` while alive): its new daemon
+  holds nothing, so we take our own (local) groups back if we lacked them; its groups it takes
+  itself through the start-up handshake (taking them here would race that).  C does nothing.
 * Split brain (``PartitionHealed``): C gives everything up and restarts.  Here every group goes
   to its home node (the haresources NODE), whatever ``auto_failback`` says: deterministic, both
   sides decide alike without a message, and a C peer (which restarts) takes its home groups back
@@ -356,6 +362,7 @@ class _Job:
     queued: bool = False                  # harc queue: starts when no other job runs
     before_start: Callable[[list], None] | None = None
     started: bool = False
+    void: bool = False                    # its requester is gone: do the work, say nothing
     pending: set[str] = field(default_factory=set)
     stuck: list[str] = field(default_factory=list)
 
@@ -635,7 +642,12 @@ class ResourceCoordinator:
         """C: hb_send_resources_held (nice_failback only)."""
         if not self._nice:
             return
-        fields = [("t", "resource"), ("rsc_hold", SET_NAMES[self._i_hold]), ("rtype", "full"),
+        hold = self._i_hold
+        if self._shutdown_in_progress and info is None:
+            # ours: what is still being stopped, and why (C says "none" here), so that a
+            # peer starting meanwhile does not take it when its RQSTDELAY expires
+            hold, info = self._held_bits(), "shutdown"
+        fields = [("t", "resource"), ("rsc_hold", SET_NAMES[hold]), ("rtype", "full"),
                   ("isstable", "1" if stable else "0")]
         if info:
             fields.append(("info", info))
@@ -692,17 +704,43 @@ class ResourceCoordinator:
             self._local_takeover_at = self._now + self._options.rqstdelay_ms
 
     def _on_peer_restarted(self, out: list) -> None:
-        if self._peer_status != DEAD:
-            out.append(Log("info", f"{self._peer} restarted without being declared dead: "
-                                   "taking over as after a death"))
-            self._peer_status = DEAD
-            self._recover_dead_resources(out, heard=True)
+        """The peer's daemon restarted; unless we saw it die, its new daemon holds nothing
+        and will take its own (home) groups through the start-up handshake.  We take back
+        ours if it held them; we do not take its groups (that would race its start-up)."""
+        peer_held = self._other_holds
         self._peer_shutting_down = False
         self._other_holds = NONE
+        self._forget_peer_requests()
+        if self._peer_status == DEAD or self._shutdown_in_progress:
+            return
+        if self._standby != NOT or self._standby_deadline is not None:
+            out.append(Log("info", "Cancelling pending standby operation"))
+            self._standby_to("cancel")
+            self._standby_deadline = None
+        self._other_is_stable = False
+        if self._nice:
+            missing = peer_held & FOREIGN or not self._i_hold & LOCAL
+        else:
+            missing = any(self._groups[k].state in NOT_HELD for k in self._keys_of(LOCAL))
+        if missing:
+            out.append(Log("info", f"{self._peer} restarted without being declared dead: "
+                                   "taking our resources back"))
+            self._req_our_resources(out, anyway=True)
+
+    def _forget_peer_requests(self) -> None:
+        """The peer's daemon is gone: its ip-requests get no answer (a new daemon of it would
+        take the answer for its own; ours, C's queue would still answer)."""
+        for job in list(self._jobs):
+            if job.name == "ip-request":
+                if job.started:
+                    job.void = True
+                else:
+                    self._jobs.remove(job)
 
     def _recover_dead_resources(self, out: list, *, heard: bool) -> None:
         """C: hb_rsc_recover_dead_resources (a peer died without shutdone)."""
         peer = self._peer
+        self._forget_peer_requests()
         self._peer_shutting_down = False
         if self._standby != NOT or self._standby_deadline is not None:
             out.append(Log("info", "Cancelling pending standby operation"))
@@ -808,6 +846,7 @@ class ResourceCoordinator:
         """C: HBDoMsg_T_SHUTDONE + process_resources(T_SHUTDONE): take over at once."""
         peer = self._peer
         self._peer_shutting_down = False
+        self._forget_peer_requests()
         held_before = self._i_hold
         self._other_is_stable = True
         self._other_holds = NONE
@@ -950,7 +989,8 @@ class ResourceCoordinator:
                           info: str | None) -> None:
         self._other_holds = bits if full else (NONE if bits == NONE else
                                                bits | self._other_holds)
-        self._peer_shutting_down = info == "shutdown"
+        if info == "shutdown":
+            self._peer_shutting_down = True           # until its shutdone (or restart)
         if info == INFO_STANDBY_ABORTED and self._standby in (OTHER, DONE):
             out.append(Log("warning", f"{self._peer} aborted its standby: it still holds "
                                       f"{SET_NAMES[bits]} resources"))
@@ -998,7 +1038,8 @@ class ResourceCoordinator:
             return
         if self._peer_status == DEAD:
             return                                # it comes back through "starting"
-        if self._standby != NOT or not self._other_is_stable or self._state != R_STABLE:
+        if (self._standby != NOT or not self._other_is_stable or self._state != R_STABLE
+                or self._jobs):                   # ours: not while a takeover still runs
             out.append(Log("debug", "Auto failback delayed."))
             self._auto_failback_at = self._now + AUTO_FAILBACK_RETRY_MS
             return
@@ -1034,7 +1075,8 @@ class ResourceCoordinator:
                 out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
                                           "Other side is in flux."))
                 return
-            if self._state != R_STABLE:
+            if self._state != R_STABLE or (self._jobs and not from_us):
+                # ours: also while groups are still being started or stopped here
                 out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
                                           "local resources in flux."))
                 return
@@ -1239,17 +1281,22 @@ class ResourceCoordinator:
             return
         peer = self._peer
         g = self._groups[key]
-        weown = g.state not in NOT_HELD or g.then == "start"
+        weown = []
+
+        def check(out: list) -> None:                 # rc.d/ip-request: status, when it runs
+            weown.append(g.state not in NOT_HELD or g.then == "start")
 
         def reply(job: _Job, out: list) -> None:
+            if job.void:
+                return
             if job.stuck:
                 out.append(Log("critical", f"ip-request from {peer}: resource group {key} "
                                            "could not be stopped; not answering"))
                 return
             self._send(out, ("t", "ip-request-resp"), ("dest", peer), ("ipaddr", key),
-                       ("weown", "yes" if weown else "no"), ("ok", "OK"))
+                       ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
 
-        self._job("ip-request", "stop", (key,) if weown else (), reply, queued=True)
+        self._job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
 
     def _on_ip_request_resp(self, out: list, message: Any) -> None:
         key = _text(message, "ipaddr")
