@@ -434,3 +434,38 @@ def test_rscstatus_says_transition_while_groups_move():
     assert c.resource_status == "transition"
     c.handle(GroupStarted(VIP, True), 20_500)
     assert c.resource_status == "all"
+
+
+def test_garbage_from_the_peer_moves_nothing():
+    c = stable_pair_member("hbanode2")
+    before = c.held_groups
+    actions = c.handle(resource("bogus", "1"), 12_000)
+    assert "encode_resources: bad resource type [bogus]" in logs(actions)
+    actions = c.handle(received("ip-request", ipaddr="no-such-group"), 12_100)
+    assert logs(actions) == ["ip-request for unknown resource group [no-such-group]"]
+    actions = c.handle(received("ask_resources", rsc_hold="all"), 12_200)
+    assert logs(actions) == ["Received standby message without info/from"]
+    assert c.handle(received("ip-request-resp", dest="somebody-else", ipaddr=VIP,
+                             weown="yes", ok="OK"), 12_300) == []
+    assert c.handle(MessageReceived("intruder", "hb_takeover", {"rsc_hold": "all"}, None),
+                    12_400) == []
+    assert c.held_groups == before and sent(actions) == []
+
+
+def test_the_state_tables_refuse_what_they_do_not_list():
+    from lvs_compat.heartbeat.resources import LocalProtocolError
+    c = coordinator("hbanode1")
+    with pytest.raises(LocalProtocolError):
+        c._to("rqstdelay")                     # INIT has no RQSTDELAY
+    with pytest.raises(LocalProtocolError):
+        c._standby_to("done from peer")        # not in a standby exchange
+
+
+def test_three_nodes_and_unknown_local_names_are_refused():
+    three = parse_ha_cf(HA_CF.format(mode="on") + "node hbanode3\n")
+    with pytest.raises(ValueError, match="two nodes"):
+        ResourceCoordinator(three, parse_haresources(LAB_HARESOURCES), "hbanode1")
+    with pytest.raises(ValueError, match="not a node"):
+        coordinator("hbanode9")
+    with pytest.raises(ValueError, match="failed_stop_action"):
+        CoordinatorOptions(failed_stop_action="pray")

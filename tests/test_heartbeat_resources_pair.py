@@ -7,8 +7,22 @@ standby/takeover requests and graceful stops in any order, in all three auto_fai
 
 No transient window had to be allowed: every hand-over in the v1 protocol has the holder stop
 first and say so afterwards (``ask_resources info=done``, ``ip-request-resp``, ``shutdone``), or
-the holder is dead.  Split brain (a partition) is the one case where both hold, by definition;
-it is left out here and covered in test_heartbeat_resources.py.
+the holder is dead.  Two assumptions remain, both outside what a node can decide alone:
+
+* a message reaches a live peer within ``resource_cluster.MAX_IN_FLIGHT_MS`` (2 s): longer
+  silence is a partition.  Without it the C protocol's ``RQSTDELAY`` rule (take local groups
+  when nobody became stable within 10 s) can double-start a group, in C as here;
+* a group a node never held is not running there (no stale address left by a crashed daemon:
+  see "remains" in resources.py).
+
+Split brain (a partition) is the one case where both hold, by definition; it is left out here
+and covered in test_heartbeat_resources.py.
+
+The interleavings this found, now fixed in resources.py: an ``ip-request`` answered from a
+status taken when it was queued instead of when it ran; a dead peer's queued ``ip-request``
+answered to its next daemon; a standby giving up a set a queued ``mach_down`` was about to
+start; a fast peer restart handled as a death racing the new daemon's start-up; a stopping
+node answering ``starting`` with ``none`` while its groups were still up.
 """
 
 from __future__ import annotations

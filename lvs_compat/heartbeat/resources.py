@@ -110,6 +110,17 @@ Deviations from the C daemon (each deliberate):
 * A node's death after its ``shutdone`` is not seen twice (the membership core keeps it dead),
   so no second ``stonith result=unneeded`` follows a graceful stop.
 
+What remains (for the daemon integration, or later):
+
+* At start, the daemon should check ``status`` of every group before comm-up (C only logs,
+  ``ResourceManager verifyallidle``): an address left by a ``kill -9``-ed daemon is not known
+  here, and the peer may take that group.  Shutdown stops every group, held or not, already.
+* STONITH, ``ipfail``, more than two nodes, and C's 2 s restart after a healed partition are
+  not done.  The ``harc``/``rc.d`` hooks are not run: the decisions they carried are here.
+* The FIFO reader must turn local ``ask_resources info=me`` / ``hb_takeover`` into
+  ``StandbyRequest`` / ``TakeoverRequest`` (see above), and feed the membership core's
+  ``NodeStatusChanged``, ``NodeRestarted``, ``PartitionHealed`` and ``MessageReceived``.
+
 Ping nodes: in 3.0.6 v1 a ping node's death runs ``mach_down`` with ``info=ping``, which exits at
 once; only ``ipfail`` (not provided) acts on them.  ``PingNodeStatus`` is therefore logged and
 kept (``ping_node_status``) and changes no resource.
