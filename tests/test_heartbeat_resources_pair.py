@@ -27,6 +27,7 @@ node answering ``starting`` with ``none`` while its groups were still up.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
@@ -155,5 +156,43 @@ def test_no_interleaving_ever_leaves_a_group_on_both_nodes(mode, data):
         done.append(step)
         note(f"play(new_cluster({mode!r}), {done!r})")    # to replay a failure by hand
         play(cluster, [step])
+    calm_down(cluster)
+    cluster.check()
+
+
+# Interleavings hypothesis found (see the module docstring), kept as regressions.
+FOUND = [
+    ("on", [("crash", "hbanode2"), ("takeover", "hbanode1", "all"), ("crash", "hbanode1"),
+            ("advance", 5000), ("restart", "hbanode1"), ("advance", 5000),
+            ("restart", "hbanode2"), ("advance", 11000)]),
+    ("legacy", [("advance", 5000), ("complete", "hbanode1", 0, "ok"), ("crash", "hbanode1"),
+                ("restart", "hbanode1"), ("advance", 5000), ("crash", "hbanode1"),
+                ("detect", "hbanode1"), ("restart", "hbanode1")]),
+    ("on", [("crash", "hbanode2"), ("restart", "hbanode2"), ("complete", "hbanode1", 0, "ok"),
+            ("advance", 11000), ("crash", "hbanode2"), ("shutdown", "hbanode1"),
+            ("detect", "hbanode2"), ("deliver", "hbanode1"), ("deliver", "hbanode1"),
+            ("complete", "hbanode1", 0, "ok"), ("deliver", "hbanode1"),
+            ("deliver", "hbanode1"), ("deliver", "hbanode2"), ("restart", "hbanode2"),
+            ("deliver", "hbanode1"), ("advance", 11000)]),
+    ("on", [("advance", 5000), ("crash", "hbanode1"), ("crash", "hbanode2"),
+            ("restart", "hbanode1"), ("advance", 100), ("advance", 100), ("advance", 100),
+            ("advance", 100), ("advance", 100), ("advance", 100), ("advance", 100),
+            ("advance", 100), ("advance", 100), ("advance", 100),
+            ("complete", "hbanode1", 0, "ok"), ("restart", "hbanode2"), ("advance", 100),
+            ("advance", 100), ("advance", 100), ("advance", 100), ("advance", 100),
+            ("advance", 100), ("advance", 100), ("advance", 5000), ("shutdown", "hbanode1"),
+            ("complete", "hbanode1", 0, "ok"), ("advance", 100), ("advance", 5000),
+            ("advance", 100), ("advance", 100), ("advance", 100),
+            ("complete", "hbanode1", 0, "ok"), ("complete", "hbanode1", 0, "ok"),
+            ("advance", 5000), ("complete", "hbanode2", 0, "ok"), ("advance", 5000),
+            ("complete", "hbanode2", 0, "ok"), ("restart", "hbanode1"), ("advance", 5000),
+            ("takeover", "hbanode1", "all"), ("crash", "hbanode1"), ("restart", "hbanode1")]),
+]
+
+
+@pytest.mark.parametrize("mode,steps", FOUND)
+def test_interleavings_that_once_put_a_group_on_both_nodes(mode, steps):
+    cluster = new_cluster(mode)
+    play(cluster, steps)
     calm_down(cluster)
     cluster.check()

@@ -406,6 +406,7 @@ class ResourceCoordinator:
         self._takeover_in_progress = False
         self._standby_deadline: int | None = None
         self._standby_rsctype = ALL
+        self._giving_up = NONE                # the set our standby (ME) is releasing
         self._rsc_needs_failback = False
         self._auto_failback_at: int | None = None
         self._local_takeover_at: int | None = None
@@ -654,6 +655,10 @@ class ResourceCoordinator:
         if not self._nice:
             return
         hold = self._i_hold
+        if info not in ("standby", "shutdown"):   # those two say "going away" (C's values)
+            # ours: never announce less than what is still up or moving here (C announces
+            # its intent, which a restarted or starting peer may take for a release)
+            hold |= self._held_bits()
         if self._shutdown_in_progress and info is None:
             # ours: what is still being stopped, and why (C says "none" here), so that a
             # peer starting meanwhile does not take it when its RQSTDELAY expires
@@ -728,6 +733,16 @@ class ResourceCoordinator:
             out.append(Log("info", "Cancelling pending standby operation"))
             self._standby_to("cancel")
             self._standby_deadline = None
+        self._i_hold |= self._held_bits()          # what a cancelled acquisition started
+        if self._giving_up:
+            # the daemon that was to take them is gone: take back what our standby released
+            given, self._giving_up = self._giving_up, NONE
+            out.append(Log("info", f"taking back the {SET_NAMES[given]} resources released "
+                                   "for the cancelled standby"))
+            self._i_hold |= given
+            self._rsc_needs_failback = bool(given & FOREIGN) or self._rsc_needs_failback
+            self._job("standby cancelled", "start", self._keys_of(given),
+                      lambda job, out: self._send_resources_held(out, True))
         self._other_is_stable = False
         if self._nice:
             missing = peer_held & FOREIGN or not self._i_hold & LOCAL
@@ -756,6 +771,7 @@ class ResourceCoordinator:
         if self._standby != NOT or self._standby_deadline is not None:
             out.append(Log("info", "Cancelling pending standby operation"))
             self._standby_to("cancel")
+            self._giving_up = NONE
             self._standby_deadline = None
             if not self._other_is_stable and self._i_hold == ALL:
                 self._other_is_stable = True
@@ -863,6 +879,7 @@ class ResourceCoordinator:
         self._other_holds = NONE
         if self._standby != NOT or self._standby_deadline is not None:
             self._standby_to("cancel")
+            self._giving_up = NONE
             self._standby_deadline = None
         self._takeover_from_node(out, peer)
         if self._nice and held_before != ALL and not self._shutdown_in_progress:
@@ -878,6 +895,7 @@ class ResourceCoordinator:
                                    "their haresources node"))
         if self._standby != NOT or self._standby_deadline is not None:
             self._standby_to("cancel")
+            self._giving_up = NONE
             self._standby_deadline = None
         self._rsc_needs_failback = False
         self._auto_failback_at = None
@@ -1006,6 +1024,7 @@ class ResourceCoordinator:
             out.append(Log("warning", f"{self._peer} aborted its standby: it still holds "
                                       f"{SET_NAMES[bits]} resources"))
             self._standby_to("cancel")
+            self._giving_up = NONE
             self._standby_deadline = None
         if stable == "1":
             self._flush_reannounce(out)
@@ -1140,6 +1159,7 @@ class ResourceCoordinator:
             self._standby_rsctype = rtype
             if info == "done":
                 self._standby_deadline = None
+                self._giving_up = NONE
                 self._standby_to("done from us" if from_us else "done from peer")
                 if from_us:
                     out.append(Log("info", "Standby resource acquisition done "
@@ -1162,6 +1182,7 @@ class ResourceCoordinator:
         """C: go_standby: ME gives ``resourceset`` up, OTHER acquires the mirror of it."""
         rsctype_now = self._standby_rsctype          # the child's copy of standby_rsctype
         if who == ME:
+            self._giving_up = resourceset
             self._other_is_stable = False
             self._i_hold &= ~resourceset
             self._send_resources_held(out, False, "standby")
@@ -1190,7 +1211,13 @@ class ResourceCoordinator:
             self._i_hold |= self._set_of(key)
         self._standby_to("cancel")
         self._standby_deadline = None
+        given, self._giving_up = self._giving_up, NONE
+        self._i_hold |= given
         self._send_resources_held(out, True, INFO_STANDBY_ABORTED)
+        # nobody takes the rest of the set now: start again what was stopped for it
+        self._job("standby aborted", "start",
+                  tuple(k for k in self._keys_of(given) if self._groups[k].state in NOT_HELD),
+                  lambda job, out: None)
 
     def _standby_refusal(self, rtype: int) -> str | None:
         me = self._local
@@ -1388,6 +1415,7 @@ class ResourceCoordinator:
             self._standby_deadline = None
             self._other_is_stable = True
             self._standby_to("cancel")
+            self._giving_up = NONE
             out.append(Log("warning", "No reply to standby request.  Standby request "
                                       "cancelled."))
         for key, g in self._groups.items():
