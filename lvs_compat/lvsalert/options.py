@@ -38,13 +38,13 @@ Start-up cost matters (mon starts an alert per event): this module avoids
 checked by ``lvs_compat.ipvs.canonical_address`` (inet_pton).
 """
 
+from lvs_compat import getopt_std
 from lvs_compat.ipvs import IPVSADM_FORWARDING_FLAG, Endpoint, canonical_address
 
-# Options that take a value (Getopt::Std "X:") and flags.  -T/-O/-a/-D are the
+# Getopt::Std spec: "X:" takes a value, a bare letter is a flag.  -T/-O/-a/-D are the
 # event flags mon itself may add (trap, trap timeout, ack, disable); S, L, Q, B
 # are our opt-in extras.
-VALUE_OPTIONS = frozenset("sghtlPVRWFSL")
-FLAG_OPTIONS = frozenset("uTOaDQB")
+GETOPT_SPEC = "s:g:h:t:l:P:V:R:W:F:S:L:uTOaDQB"
 
 FORWARDING_METHODS = {
     "dr": "gate", "gate": "gate", "g": "gate",
@@ -119,30 +119,15 @@ class LvsAlertOptions:
         return f"LvsAlertOptions({fields})"
 
 
-def getopt_std(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
-    """Split argv like Perl's Getopt::Std::getopts with our option letters."""
-    options: dict[str, str | bool] = {}
-    args = list(argv)
-    while args and len(args[0]) >= 2 and args[0].startswith("-"):
-        word = args.pop(0)
-        if word == "--":
-            break
-        cluster = word[1:]
-        while cluster:
-            letter, rest = cluster[0], cluster[1:]
-            if letter in VALUE_OPTIONS:
-                if rest == "":
-                    if not args:
-                        raise UsageError(letter, "option requires a value")
-                    rest = args.pop(0)
-                options[letter] = rest
-                break
-            if letter in FLAG_OPTIONS:
-                options[letter] = True
-                cluster = rest
-                continue
-            raise UsageError(letter if letter.isprintable() else "", f"unknown option {'-' + letter!r}")
-    return options, args
+def split_options(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
+    """Split argv with Getopt::Std's rules; unlike the seed, refuse any problem."""
+    options, rest, problems = getopt_std.getopts(argv, GETOPT_SPEC)
+    for kind, letter in problems:
+        option = letter if kind != getopt_std.LONG_OPTION and letter.isprintable() else ""
+        if kind == getopt_std.MISSING_VALUE:
+            raise UsageError(option, "option requires a value")
+        raise UsageError(option, f"unknown option {('--' if kind == getopt_std.LONG_OPTION else '-') + letter!r}")
+    return options, rest
 
 
 def parse_endpoint(text: str, option: str, port_required: bool) -> Endpoint:
@@ -176,7 +161,7 @@ def parse_endpoint(text: str, option: str, port_required: bool) -> Endpoint:
 
 def parse_argv(argv: list[str]) -> LvsAlertOptions:
     """Parse and validate lvs.alert's arguments (mon's and the alert line's)."""
-    options, rest = getopt_std(argv)
+    options, rest = split_options(argv)
     if rest:
         raise UsageError("", f"unexpected argument {rest[0]!r}")
     for letter in "PVR":

@@ -12,6 +12,8 @@ SPEC.md §1.2, just as it takes Getopt::Std's ``Unknown option: x``).
 import os
 import sys
 
+from lvs_compat import getopt_std
+
 SEPARATOR_WIDTH = 78
 
 
@@ -31,46 +33,18 @@ class CommandLine:
         return value
 
 
-def parse_command_line(args, spec):
-    """Parse ``args`` (without argv[0]) like Getopt::Std's ``getopts(spec)``.
+# Getopt::Std's own words for each problem; --help/--version get our usage line instead.
+PROBLEM_WORDS = {
+    getopt_std.UNKNOWN_OPTION: "Unknown option: {}",
+    getopt_std.MISSING_VALUE: "Option -{} needs a value",
+    getopt_std.LONG_OPTION: "--{} is not an option of this monitor",
+}
 
-    ``spec`` is Getopt::Std's string: letters, a letter followed by ``:`` takes a value.
-    """
-    takes_value = {letter: spec[i + 1:i + 2] == ":" for i, letter in enumerate(spec) if letter != ":"}
-    options, problems = {}, []
-    args = list(args)
-    while args and len(args[0]) >= 2 and args[0].startswith("-"):
-        word = args[0]
-        if word == "--":
-            args.pop(0)
-            break
-        letter, rest = word[1], word[2:]
-        if letter == "-" and rest in ("help", "version"):
-            # Getopt::Std prints its own help and carries on; we print our usage line.
-            problems.append(f"--{rest} is not an option of this monitor")
-            args.pop(0)
-        elif letter in takes_value and takes_value[letter]:
-            args.pop(0)
-            if rest == "":
-                if not args:
-                    problems.append(f"Option -{letter} needs a value")
-                    options[letter] = None
-                    break
-                rest = args.pop(0)
-            options[letter] = rest
-        elif letter in takes_value:
-            options[letter] = True
-            if rest:
-                args[0] = "-" + rest
-            else:
-                args.pop(0)
-        else:
-            problems.append(f"Unknown option: {letter}")
-            if rest:
-                args[0] = "-" + rest
-            else:
-                args.pop(0)
-    return CommandLine(options, args, problems)
+
+def parse_command_line(args, spec):
+    """Parse ``args`` (without argv[0]) like Getopt::Std's ``getopts(spec)``."""
+    options, hosts, problems = getopt_std.getopts(args, spec)
+    return CommandLine(options, hosts, [PROBLEM_WORDS[kind].format(letter) for kind, letter in problems])
 
 
 def unique(hosts):
