@@ -16,7 +16,13 @@ Not the C daemon's: ``--config-dir`` (default /etc/ha.d; ha.cf, then ha.conf), `
 the control socket), ``--pid-file`` (default /run/heartbeat.pid with the default run dir, else
 RUN_DIR/heartbeat.pid), ``--node-name`` (default: the first line of CONFIG_DIR/nodeinfo, else
 ``uname -n``; lowercased) and ``--foreground`` (do not daemonize), so that several nodes run on
-one machine.
+one machine; ``--failed-stop-action hold|reboot`` (default hold: a resource group that cannot be
+stopped stays held here, logged critically, and the peer is not told to take it; ``reboot`` is
+C's ``RecoverFromFailedStop``, ``reboot -nf``).
+
+Start-up checks (exit 2, one located line, nothing started): ha.cf, authkeys, haresources
+(nodes declared in ha.cf, every resource script found in ``resource.d/``, ``/etc/init.d/`` or
+``/etc/rc.d/init.d/``, built-in resources' arguments usable).
 
 Exit codes: 0 fine, 1 runtime failure, 2 configuration error (one located line on stderr:
 ``PATH:LINE:COL: message``; the daemon is not started), 3 (``-s``) not running.
@@ -79,7 +85,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="heartbeat", add_help=False,
                      usage="heartbeat [-dDkrsvV] [--config-dir DIR] [--state-dir DIR] "
-                           "[--run-dir DIR] [--pid-file FILE] [--node-name NAME] [--foreground]")
+                           "[--run-dir DIR] [--pid-file FILE] [--node-name NAME] [--foreground] "
+                           "[--failed-stop-action hold|reboot]")
     parser.add_argument("-k", dest="action", action="store_const", const="stop")
     parser.add_argument("-r", dest="action", action="store_const", const="reload")
     parser.add_argument("-s", dest="action", action="store_const", const="status")
@@ -93,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pid-file")
     parser.add_argument("--node-name")
     parser.add_argument("--foreground", action="store_true")
+    parser.add_argument("--failed-stop-action", choices=("hold", "reboot"), default="hold")
     return parser
 
 
@@ -187,6 +195,9 @@ def load_config(config_dir: str, node_name: str):
     if not ha_cf.manages_resources:
         raise ConfigError(Location(ha_cf.path), "crm/pacemaker on is not supported by this "
                           "heartbeat (v1 haresources mode only): set crm off")
+    if ha_dir.haresources is not None:
+        from .agents import check_group_scripts
+        check_group_scripts(ha_dir.haresources, config_dir)
     return ha_dir
 
 

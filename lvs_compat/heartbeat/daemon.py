@@ -1,8 +1,9 @@
 """The heartbeat daemon: the thin I/O shell around the pure membership core.
 
-One thread, one selector: the media's receive sockets (and serial ports), the control socket
-and a wake-up pipe for signals.  Everything the protocol decides is the core's
-(``membership``); this file only
+One thread, one selector: the media's receive sockets (and serial ports), the control socket,
+the FIFO (``fifo``), the resource worker's result socket and a wake-up pipe for signals.
+Everything the protocol decides is the cores' (``membership``, ``resources``, wired together in
+``core_adapter``); this file only
 
 * reads packets, decodes and authenticates them (``wire``) and hands them to the core with the
   link they came in on and the real clock (``now_ms``);
@@ -11,7 +12,11 @@ and a wake-up pipe for signals.  Everything the protocol decides is the core's
   ``cl_status``;
 * runs the core's timers (``tick``) at the time it asks for, at least every 250 ms (the C
   daemon's POLL_INTERVAL);
-* SIGTERM/SIGINT (``heartbeat -k``): graceful stop, the core sends ``shutdone`` and we exit;
+* hands resource group operations to one worker thread (``core_adapter.ResourceWorker``) and
+  its results back to the coordinator, so a script never holds up a heartbeat;
+* SIGTERM/SIGINT (``heartbeat -k``): graceful stop: every group is stopped (right to left), then
+  ``shutdone`` is sent and we exit about a second later; a stop that cannot finish (a group that
+  will not stop) keeps the daemon running and heartbeating, so the peer does not take it;
   SIGHUP (``heartbeat -r``): as C, a changed ha.cf (mtime) restarts the daemon (it re-executes
   itself: same pid, next generation), a changed authkeys is re-read in place; a configuration
   that does not load is refused and the running one kept.
@@ -93,7 +98,8 @@ class BadPacketLog:
 class Daemon:
     def __init__(self, ha_dir, node_name: str, *, state_dir: str, run_dir: str,
                  pid_file: str | None, log: HbLog, clock: Clock | None = None,
-                 config_dir: str | None = None):
+                 config_dir: str | None = None, coordinator_options=None,
+                 executor_factory=None):
         self.ha_dir = ha_dir
         self.ha_cf = ha_dir.ha_cf
         self.authkeys = ha_dir.authkeys
@@ -119,6 +125,10 @@ class Daemon:
         self._stop_deadline_ms: int | None = None
         self.restart_requested = False
         self.config_mtimes = self._mtimes()
+        self.coordinator_options = coordinator_options
+        self.executor_factory = executor_factory
+        self.worker = None
+        self.fifo = None
 
     # --- start-up --------------------------------------------------------------------------
     def open_io(self) -> None:
@@ -142,6 +152,13 @@ class Daemon:
         except OSError as error:
             raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
         self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
+        from .fifo import FifoReader
+        try:
+            self.fifo = FifoReader(self.state_dir)
+        except OSError as error:
+            raise DaemonError(f"{error.filename or self.state_dir}: "
+                              f"{error.strerror or error}") from None
+        self.selector.register(self.fifo, selectors.EVENT_READ, ("fifo", None))
 
     def start(self) -> None:
         """In the final process: pid file, generation (incremented and fsync'ed), uuid,
@@ -173,8 +190,57 @@ class Daemon:
             signal.signal(signum, self._on_signal)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.core = make_core(self)
+        if self.core.has_groups:
+            self._start_worker()
         self.started_ms = self.clock.now_ms()
         self.execute(self.core.start(self.started_ms))
+
+    def _start_worker(self) -> None:
+        """The executor lives in the final process (its ARP threads must not cross a fork)."""
+        from .core_adapter import ResourceWorker
+        if self.executor_factory is not None:
+            executor = self.executor_factory(self)
+        else:
+            from .agents import AgentTimeouts, GroupExecutor
+            # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
+            executor = GroupExecutor.from_ha_dir(
+                self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
+                state_dir=os.path.join(self.state_dir, "rsctmp"))
+            if any(resource.name in ("IPaddr", "IPaddr2", "SendArp")
+                   for group in self.ha_dir.haresources.groups for resource in group.resources):
+                from ..addresses import preload_arp_sender
+                preload_arp_sender()
+        self.worker = ResourceWorker(executor, self.log)
+        self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
+
+    def run_resource_action(self, action) -> None:
+        if self.worker is None:
+            self.log.error(f"no resource worker for {action!r}")
+            return
+        self.worker.submit(action)
+
+    def _worker_results(self) -> None:
+        from .membership import Log
+        for result in self.worker.results():
+            if isinstance(result, Log):
+                self.execute([result])
+            else:
+                self.execute(self.core.executor_result(result, self.clock.now_ms()))
+
+    def _fifo_messages(self) -> None:
+        from .fifo import outbound_fields, request_of
+        messages, complaints = self.fifo.read()
+        for complaint in complaints:
+            self.log.warn(complaint)
+        for fields in messages:
+            now = self.clock.now_ms()
+            request = request_of(fields)
+            if request is not None:
+                self.execute(self.core.local_request(request, now))
+            elif dict(fields).get("t"):
+                self.execute(self.core.send_fields(outbound_fields(fields), now))
+            else:
+                self.log.warn("FIFO: message without t= dropped")
 
     def _on_signal(self, signum, frame) -> None:
         self._pending_signals.append(signum)
@@ -196,6 +262,10 @@ class Daemon:
                     self._receive(medium)
                 elif kind == "control":
                     self.control.serve_one(self._control_request)
+                elif kind == "worker":
+                    self._worker_results()
+                elif kind == "fifo":
+                    self._fifo_messages()
                 else:
                     self._drain_wakeup()
             self._handle_signals()
@@ -224,14 +294,18 @@ class Daemon:
                 self.reload()
 
     def begin_stop(self) -> None:
+        now = self.clock.now_ms()
         if self.stopping:
+            if self.core.has_groups and not self.restart_requested:
+                self.execute(self.core.shutdown(now))   # retries a blocked shutdown
             return
         self.stopping = True
-        now = self.clock.now_ms()
         self.log.info(f"Heartbeat shutdown in progress. ({os.getpid()})")
-        # Enough for the core's shutdown messages; a core that never says "stopped" cannot
-        # keep us alive past it.
-        self._stop_deadline_ms = now + max(2 * self.ha_cf.keepalive_ms, 2000)
+        if not self.core.has_groups:
+            # Enough for the core's shutdown messages; a core that never says "stopped"
+            # cannot keep us alive past it.  With resources the stop takes as long as the
+            # scripts (and a group that will not stop keeps us running, see above).
+            self._stop_deadline_ms = now + max(2 * self.ha_cf.keepalive_ms, 2000)
         self.execute(self.core.shutdown(now))
 
     def _mtimes(self) -> tuple[int | None, int | None]:
@@ -343,7 +417,7 @@ class Daemon:
             "pid": os.getpid(),
             "generation": self.generation,
             "nodes": nodes,
-            "rscstatus": "none",
+            "rscstatus": self.core.resource_status,
             "bad_packets": self.bad_packets.total,
             "parameters": _parameters(cfg),
         }
@@ -366,6 +440,10 @@ class Daemon:
             signal.set_wakeup_fd(-1)
         except ValueError:
             pass
+        if self.worker is not None:
+            self.worker.close()
+        if self.fifo is not None:
+            self.fifo.close()
         for medium in self.media:
             medium.close()
         if self.control is not None:
@@ -440,8 +518,11 @@ def run_daemon(ha_dir, options, node_name: str, pid_file: str) -> int:
     other = running_pid(pid_file)
     if other is not None and other != os.getpid():
         raise DaemonError(f"heartbeat already running (pid {other}, {pid_file})")
+    from .resources import CoordinatorOptions
     daemon = Daemon(ha_dir, node_name, state_dir=options.state_dir, run_dir=options.run_dir,
-                    pid_file=pid_file, log=log, config_dir=options.config_dir)
+                    pid_file=pid_file, log=log, config_dir=options.config_dir,
+                    coordinator_options=CoordinatorOptions(
+                        failed_stop_action=options.failed_stop_action))
     try:
         daemon.open_io()
         if not options.foreground:
