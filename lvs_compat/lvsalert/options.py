@@ -123,10 +123,11 @@ def split_options(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
     """Split argv with Getopt::Std's rules; unlike the seed, refuse any problem."""
     options, rest, problems = getopt_std.getopts(argv, GETOPT_SPEC)
     for kind, letter in problems:
-        option = letter if kind != getopt_std.LONG_OPTION and letter.isprintable() else ""
         if kind == getopt_std.MISSING_VALUE:
-            raise UsageError(option, "option requires a value")
-        raise UsageError(option, f"unknown option {('--' if kind == getopt_std.LONG_OPTION else '-') + letter!r}")
+            raise UsageError(letter, "option requires a value")
+        if kind == getopt_std.LONG_OPTION or letter == "-":
+            raise UsageError("", "long options are not supported (lvs.alert takes -X VALUE options only)")
+        raise UsageError(letter if letter.isprintable() else "", f"unknown option {'-' + letter!r}")
     return options, rest
 
 
