@@ -29,7 +29,7 @@ RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test demo install uninstall clean
+.PHONY: all deps venv test demo install uninstall clean fuzz
 
 all: venv
 
@@ -74,6 +74,18 @@ ifneq ($(DAEMON),)
 	    dpkg-divert --local --rename --divert $(HB_LIBEXEC)/heartbeat.c-3.0.6 --add $(HB_LIBEXEC)/heartbeat; fi
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
 endif
+
+# make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS=moncf,wire]: coverage-guided fuzzing of the config
+# parsers and the heartbeat decoder, FUZZ_SECONDS per target, one target per CPU (not part
+# of make test; reads the seeds from ../shared).  atheris is installed into the venv on demand;
+# where it cannot be, fuzz/run.py runs the same mutations unguided (--engine random).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?= moncf,period,hacf,haresources,authkeys,wire
+fuzz: venv
+	$(VPY) -c 'import atheris' 2>/dev/null || $(VPY) -m pip install -q atheris || \
+	    echo "make fuzz: atheris does not install here; unguided mutations instead"
+	engine=atheris; $(VPY) -c 'import atheris' 2>/dev/null || engine=random; \
+	$(VPY) fuzz/run.py --engine $$engine --seconds $(FUZZ_SECONDS) --targets $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build $(VENV) *.egg-info
