@@ -17,6 +17,7 @@ import sys
 from typing import TextIO
 
 from .config.errors import ConfigError, ConfigWarning, Location
+from .oneline import one_line
 from .summary import CheckedFiles, implied_ipvs_entries, render_summary
 
 EXIT_OK = 0
@@ -31,7 +32,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_INVALID, f"{self.prog}: {message} (see --help)\n")
+        self.exit(EXIT_INVALID, one_line(f"{self.prog}: {message} (see --help)") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,10 +101,8 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         mon_cf_path, ha_dir = default_targets()
     checked, errors = check_files(mon_cf_path, ha_dir)
     warnings: list[ConfigWarning] = list(checked.warnings())
-    for warning in warnings:
-        print(warning, file=err)
-    for error in errors:
-        print(error, file=err)
+    for problem in [*warnings, *errors]:
+        print(one_line(str(problem)), file=err)
     if args.json:
         print(to_json(checked, errors), file=out)
     else:
@@ -118,5 +117,5 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
     except BrokenPipeError:  # `lvs-compat check | head` is fine
         return EXIT_OK
     except Exception as error:  # noqa: BLE001 - the operator gets one line, not a traceback
-        print(f"lvs-compat: internal error: {type(error).__name__}: {error} (please report)", file=err)
+        print(one_line(f"lvs-compat: internal error: {type(error).__name__}: {error} (please report)"), file=err)
         return EXIT_INTERNAL_ERROR

@@ -18,7 +18,7 @@ RESOURCE = REPO / "ha.d" / "resource.d" / "lvs"
 FAKE_IPVSADM = REPO / "tests" / "fake_ipvsadm"
 SEED_ALERT = SHARED / "seed" / "examples" / "lvs.alert.pl"
 # What `make install` puts in the shebang.
-INSTALLED_PYTHON = ["/usr/bin/python3", "-I"]
+INSTALLED_PYTHON = ["/usr/bin/python3", "-IS"]
 MON_ARGS = ["-s", "http", "-g", "www1", "-h", "www1.domain.com", "-t", "1700000000"]
 
 

@@ -16,6 +16,7 @@ import os
 import sys
 
 from lvs_compat import ipvs
+from lvs_compat.oneline import one_line
 from lvs_compat.lvsalert import policy
 from lvs_compat.lvsalert.options import LvsAlertOptions, UsageError, parse_argv
 
@@ -33,6 +34,7 @@ class SyslogAndStderr:
         syslog.openlog(PROGRAM, syslog.LOG_PID, getattr(syslog, f"LOG_{facility.upper()}"))
 
     def __call__(self, priority: str, line: str) -> None:
+        line = one_line(line)
         self.syslog.syslog(getattr(self.syslog, f"LOG_{priority.upper()}"), line)
         sys.stderr.write(f"{PROGRAM}: {line}\n")
 
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None, log=None) -> int:
     try:
         request = parse_argv(argv)
     except UsageError as error:
-        sys.stderr.write(f"{PROGRAM}: {error}\n")
+        sys.stderr.write(f"{PROGRAM}: {one_line(str(error))}\n")
         return 2
     drain_stdin()
     where = "/".join(part for part in (request.group, request.service) if part)
