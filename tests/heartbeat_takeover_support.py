@@ -28,11 +28,12 @@ VIP2 = f"{SUBNET}.101"
 RECORDER = r"""#!/bin/sh
 name=$(basename "$0")
 action=""
-for arg in "$@"; do action="$arg"; done
+key="$name"
+for arg in "$@"; do [ -n "$action" ] && key="$key.$action"; action="$arg"; done
 case "$action" in
-start)  echo "$name $* $(date +%s.%N)" >> "@LOG@"; touch "@STATE@.$name";;
-stop)   echo "$name $* $(date +%s.%N)" >> "@LOG@"; rm -f "@STATE@.$name";;
-status) if [ -e "@STATE@.$name" ]; then echo running; else echo stopped; fi;;
+start)  echo "$name $* $(date +%s.%N)" >> "@LOG@"; touch "@STATE@.$key";;
+stop)   echo "$name $* $(date +%s.%N)" >> "@LOG@"; rm -f "@STATE@.$key";;
+status) if [ -e "@STATE@.$key" ]; then echo running; else echo stopped; fi;;
 esac
 exit 0
 """
@@ -103,6 +104,9 @@ class TakeoverLab(Lab):
 
 def install_recorders(node, names=("lvs", "mon")) -> None:
     directory = node.etc / "resource.d"
+    if node.kind == "c" and not directory.exists():
+        import shutil    # the C node needs Debian's IPaddr next to the recorders
+        shutil.copytree("/etc/ha.d/resource.d", directory, symlinks=True)
     directory.mkdir(parents=True, exist_ok=True)
     text = (RECORDER.replace("@LOG@", str(node.root / "record.log"))
             .replace("@STATE@", str(node.root / "rscstate")))

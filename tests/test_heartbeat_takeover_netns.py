@@ -157,3 +157,65 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
     except BaseException:
         dump(lab)
         raise
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    """Two linked ptys, tmp_path/ttyA <-> tmp_path/ttyB, for as long as the test runs."""
+    if shutil.which("socat") is None:
+        pytest.skip("needs socat")
+    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
+        yield str(a), str(b)
+    finally:
+        os.killpg(socat.pid, signal.SIGTERM)
+        socat.wait(timeout=5)
+
+
+def test_cutting_one_of_two_media_moves_nothing_and_serial_alone_fails_over(cluster, pty_pair):
+    lab = cluster
+    a, b = lab.members
+    a_tty, b_tty = pty_pair
+
+    def start_both(media_of):
+        for node in (a, b):
+            text = ha_cf([a.name, b.name], media=media_of[node.name], **TIMERS)
+            node.write_config(text, haresources=HARESOURCES)
+            install_recorders(node)
+        a.start()
+        lab.wait_holder(a, 2 + 5)
+        b.start()
+        wait_for(lambda: a.cl_status("nodestatus", b.name).stdout.strip() == "active"
+                 and b.cl_status("nodestatus", a.name).stdout.strip() == "active",
+                 5, 0.1, "both active")
+
+    try:
+        start_both({a.name: f"baud 115200\nbcast hb0\nserial {a_tty}",
+                    b.name: f"baud 115200\nbcast hb0\nserial {b_tty}"})
+        # b's network link goes down: bcast is dead, serial still carries the heartbeats.
+        lab.set_link(b, False)
+        wait_for(lambda: b.cl_status("hblinkstatus", a.name, "hb0").stdout.strip() == "dead",
+                 DEADTIME_S + 4, 0.1, "b's bcast link to a dead")
+        time.sleep(2 * DEADTIME_S)
+        assert b.cl_status("nodestatus", a.name).stdout.strip() == "active"
+        assert lab.holders() == [a.name] and records(b) == []
+        lab.set_link(b, True)
+        for node in (a, b):
+            assert node.ctl("-k").returncode == 0
+        assert lab.holders() == []
+
+        # A serial-only cluster: a crash of the holder still moves the VIP.
+        for node in (a, b):
+            clear_records(node)
+        start_both({a.name: f"baud 115200\nserial {a_tty}",
+                    b.name: f"baud 115200\nserial {b_tty}"})
+        lab.crash(a)
+        lab.wait_holder(b, DEADTIME_S + 2 + 3)     # dt may still carry the start-up bonus
+        wait_records(b, ["lvs start", "mon start"])
+    except BaseException:
+        dump(lab)
+        raise

@@ -1,0 +1,145 @@
+"""Resource takeover between a real heartbeat 3.0.6 node (Debian's package, in its own network,
+UTS, mount and PID namespaces as INTEROP.md describes) and one of ours, with a client on the
+same bridge.  Each node is the home of one group, written as the seed's line with recording
+scripts for ``lvs`` and ``mon``::
+
+    hbcnode 10.251.0.100/24/hb0/10.251.0.255 lvs mon
+    ournode 10.251.0.101/24/hb0/10.251.0.255 lvs::two mon::two
+
+(the interface spelled out: Debian's IPaddr wrapper, given the bare address, insists on eth0).
+
+so both roles are played in one run: the C node crashes while holding a VIP and ours takes it
+(and the client's ARP entry follows), the C node restarts and takes it back (auto_failback on);
+then ours crashes while holding its VIP, the C node takes it, ours restarts and takes it back;
+``heartbeat -k`` of either side hands over at once (shutdone).
+
+Timers: keepalive 500 ms, deadtime 2 s, initdead 4 s (what the C node accepts, with a warning
+about initdead).  The C node's RQSTDELAY (10 s) is compiled in.
+"""
+
+import time
+
+import pytest
+
+from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, wait_for
+from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, install_recorders, records,
+                                        rscstatus, stop_async)
+
+pytestmark = pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))
+
+DEADTIME_S = 2.0
+BONUS_S = 2.0          # dt is deadtime + 2 s during a node's first 5 s (SPEC §1d)
+TIMERS = dict(keepalive="500ms", deadtime="2", warntime="1", initdead="4")
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    lab = TakeoverLab(tmp_path, names=("hbcnode", "ournode", "client"),
+                      kinds=("c", "ours", "client"))
+    try:
+        yield lab.open()
+    finally:
+        lab.close()
+
+
+def wait_records(node, expected, timeout=5.0):
+    wait_for(lambda: records(node)[-len(expected):] == expected, timeout, 0.05,
+             f"{node.name}'s last recorded calls to be {expected} (all: {records(node)})")
+
+
+def stable(*nodes):
+    return all(rscstatus(node) not in ("transition", "") for node in nodes)
+
+
+def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
+    lab = mixed
+    c, ours = lab.members
+    haresources = (f"{c.name} {VIP}/24/hb0/{SUBNET}.255 lvs mon\n"
+                   f"{ours.name} {VIP2}/24/hb0/{SUBNET}.255 lvs::two mon::two\n")
+    for node in (c, ours):
+        node.write_config(ha_cf([c.name, ours.name], media="bcast hb0", **TIMERS),
+                          haresources=haresources)
+        install_recorders(node)
+    try:
+        # The C node alone takes both groups after initdead; ours joins, and once the C node
+        # is stable (its RQSTDELAY) auto_failback hands ours its group.
+        c.start_c()
+        lab.wait_holder(c, 4 + 8)
+        ours.start()
+        lab.wait_holder(ours, 20, VIP2)
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable")
+        assert lab.holders(VIP) == [c.name]
+        wait_records(ours, ["lvs two start", "mon two start"])
+        assert lab.client_ping(VIP) and lab.client_ping(VIP2)
+        lab.wait_client_sees(c, 3, VIP)
+        lab.wait_client_sees(ours, 3, VIP2)
+
+        # Role 1: the C node crashes holding its VIP; ours takes it, the client follows.
+        killed = time.monotonic()
+        lab.crash(c, (VIP,))
+        took = lab.wait_holder(ours, DEADTIME_S + BONUS_S + 3, VIP)
+        lab.wait_client_sees(ours, 3, VIP)
+        print(f"kill -9 of the C node -> VIP on ours: {time.monotonic() - killed:.2f} s")
+        assert took <= DEADTIME_S + 1.5, took
+        wait_records(ours, ["lvs start", "mon start"])
+        assert lab.holders(VIP2) == [ours.name]
+
+        # The C node restarts: auto_failback on gives its group back (ours stops mon, lvs).
+        restarted = time.monotonic()
+        c.start_c()
+        lab.wait_holder(c, 15, VIP)
+        print(f"restart of the C node -> failback: {time.monotonic() - restarted:.2f} s")
+        lab.wait_client_sees(c, 3, VIP)
+        wait_records(ours, ["mon stop", "lvs stop"])
+        wait_records(c, ["lvs start", "mon start"])
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the failback")
+        assert lab.holders(VIP2) == [ours.name]
+
+        # Role 2: ours crashes holding its VIP; the C node takes it.
+        time.sleep(max(0.0, restarted + 5.5 - time.monotonic()))   # C node past its bonus
+        killed = time.monotonic()
+        lab.crash(ours, (VIP2,))
+        took = lab.wait_holder(c, DEADTIME_S + BONUS_S + 4, VIP2)
+        lab.wait_client_sees(c, 3, VIP2)
+        print(f"kill -9 of ours -> VIP on the C node: {time.monotonic() - killed:.2f} s")
+        wait_records(c, ["lvs two start", "mon two start"])
+
+        # Ours restarts and takes its group back from the C node.
+        restarted = time.monotonic()
+        ours.start()
+        lab.wait_holder(ours, 15, VIP2)
+        print(f"restart of ours -> failback: {time.monotonic() - restarted:.2f} s")
+        lab.wait_client_sees(ours, 3, VIP2)
+        wait_records(c, ["mon two stop", "lvs two stop"])
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the second failback")
+
+        # heartbeat -k of ours: the C node takes its VIP at once (shutdone, no deadtime).
+        stopping = time.monotonic()
+        stop = stop_async(ours)
+        lab.wait_holder(c, DEADTIME_S, VIP2)
+        print(f"heartbeat -k of ours -> VIP on the C node: {time.monotonic() - stopping:.2f} s")
+        assert stop.wait(20) == 0, stop.stderr.read()
+        wait_records(ours, ["mon two stop", "lvs two stop"])
+
+        # ours back; then heartbeat -k of the C node: ours takes the C node's VIP at once.
+        ours.start()
+        lab.wait_holder(ours, 15, VIP2)
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable again")
+        stopping = time.monotonic()
+        stop = stop_async(c)
+        lab.wait_holder(ours, DEADTIME_S, VIP)
+        print(f"heartbeat -k of the C node -> VIP on ours: {time.monotonic() - stopping:.2f} s")
+        lab.wait_client_sees(ours, 3, VIP)
+        # (its -k waits for the daemon's pid, a zombie under the lab's namespace init)
+        wait_for(lambda: "shutdown complete" in c.c_log(), 15, 0.2, "the C node to stop")
+        stop.kill()
+        stop.wait(5)
+    except BaseException:
+        for node in lab.members:
+            print(node.log())
+            if node.kind == "c":
+                print(node.c_log()[-8000:])
+            elif (node.root / "ha-log").exists():
+                print((node.root / "ha-log").read_text()[-8000:])
+            print(f"--- records {node.name}: {records(node)}")
+        raise
