@@ -154,3 +154,17 @@ def stop_async(node):
     else:
         argv = ["ip", "netns", "exec", node.netns, *node.heartbeat_argv("-k")]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def block_heartbeats(lab, node, blocked: bool) -> None:
+    """Drop (or stop dropping) heartbeat traffic (udp 694) in and out of ``node``: a split
+    brain where the client still reaches both nodes."""
+    if not blocked:
+        lab.ns(node, "nft", "delete", "table", "inet", "hblab")
+        return
+    rules = node.root / "block-heartbeats.nft"
+    rules.write_text("table inet hblab {\n"
+                     "  chain in { type filter hook input priority 0; udp dport 694 drop; }\n"
+                     "  chain out { type filter hook output priority 0; udp dport 694 drop; }\n"
+                     "}\n")
+    lab.ns(node, "nft", "-f", str(rules))

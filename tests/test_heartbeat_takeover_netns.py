@@ -22,7 +22,8 @@ import pytest
 
 from heartbeat_lab import ha_cf, have_lab, wait_for
 from heartbeat_takeover_support import (VIP, TakeoverLab, clear_records, hb_tool,
-                                        install_recorders, records, rscstatus, stop_async)
+                                        block_heartbeats, install_recorders, records,
+                                        rscstatus, stop_async)
 
 pytestmark = pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))
 
@@ -137,6 +138,20 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
         assert hb_tool(b, "hb_standby").returncode == 0
         lab.wait_holder(a, 5)
         lab.wait_client_sees(a, 2)
+        wait_for(lambda: stable(a, b), 5, 0.1, "stable after hb_standby")
+
+        # Split brain: heartbeats between a and b are lost (the client still reaches both);
+        # b declares a dead and takes the VIP too.  When the link heals, the group goes to its
+        # home node a, b stops it, and a sends gratuitous ARP again: the client ends on a.
+        block_heartbeats(lab, b, True)
+        wait_for(lambda: lab.holders() == [a.name, b.name], DEADTIME_S + 3, 0.05,
+                 "both nodes holding the VIP")
+        lab.wait_client_sees(b, 3)
+        block_heartbeats(lab, b, False)
+        lab.wait_holder(a, 5)
+        lab.wait_client_sees(a, 3)
+        wait_for(lambda: stable(a, b), 5, 0.1, "stable after the split brain")
+        assert f"gratuitous ARP sent again for {VIP}" in (a.root / "ha-log").read_text()
 
         # auto_failback off: crash a, restart it, the group stays on b.
         for node in (a, b):
@@ -216,6 +231,83 @@ def test_cutting_one_of_two_media_moves_nothing_and_serial_alone_fails_over(clus
         lab.crash(a)
         lab.wait_holder(b, DEADTIME_S + 2 + 3)     # dt may still carry the start-up bonus
         wait_records(b, ["lvs start", "mon start"])
+    except BaseException:
+        dump(lab)
+        raise
+
+
+# A start that takes 2.5 s (longer than deadtime: heartbeats must go on meanwhile), a start
+# that fails, and a stop that fails while a flag file exists (status then says running).
+SLOW = """#!/bin/sh
+for last in "$@"; do :; done
+case "$last" in
+start) sleep 2.5; touch "$0.on";;
+stop) rm -f "$0.on";;
+status) [ -e "$0.on" ] && echo running || echo stopped;;
+esac
+exit 0
+"""
+BAD = """#!/bin/sh
+for last in "$@"; do :; done
+case "$last" in
+start) exit 1;;
+status) echo stopped;;
+esac
+exit 0
+"""
+STICKY = """#!/bin/sh
+for last in "$@"; do :; done
+case "$last" in
+start) touch "$0.on";;
+stop) [ -e "$0.stuck" ] && exit 1; rm -f "$0.on";;
+status) [ -e "$0.on" ] && echo running || echo stopped;;
+esac
+exit 0
+"""
+
+
+def test_failed_start_releases_the_group_and_a_failed_stop_holds_it(cluster):
+    """Group 1 starts slowly (2.5 s, deadtime 1 s: the peer must not see us dead) and then
+    fails: it is released right to left.  Group 2's stop fails while a flag exists: heartbeat -k
+    keeps retrying and b does not take the group; once the stop succeeds, shutdone goes out and
+    b takes it."""
+    lab = cluster
+    a, b = lab.members
+    vip2 = VIP.rsplit(".", 1)[0] + ".101"
+    for node in (a, b):
+        node.write_config(ha_cf([a.name, b.name], media="bcast hb0", **TIMERS),
+                          haresources=f"nodea {VIP} slow bad\nnodea {vip2} sticky\n")
+        for name, text in (("slow", SLOW), ("bad", BAD), ("sticky", STICKY)):
+            script = node.etc / "resource.d" / name
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_text(text)
+            script.chmod(0o755)
+    try:
+        b.start()
+        time.sleep(0.5)
+        a.start()
+        # Both start together: a takes its groups after RQSTDELAY.  The 2.5 s start must not
+        # hold up a's heartbeats.
+        lab.wait_holder(a, 20, vip2)
+        log = (a.root / "ha-log").read_text
+        wait_for(lambda: "Giving up resources due to failure of bad" in log(), 10, 0.1,
+                 "the failed start of bad")
+        wait_for(lambda: lab.holders(VIP) == [], 5, 0.1, "group 1 released")
+        assert "is dead" not in (b.root / "ha-log").read_text()   # heartbeats went on
+        assert not (a.etc / "resource.d" / "slow.on").exists()  # released right to left
+
+        # A failed stop holds the group: no shutdone, b does not take vip2.  (The rest of the
+        # group is still stopped, right to left: the address goes from a too.)
+        (a.etc / "resource.d" / "sticky.stuck").write_text("")
+        stop = stop_async(a)
+        time.sleep(3)
+        assert b.name not in lab.holders(vip2)
+        assert b.cl_status("nodestatus", a.name).stdout.strip() == "active"
+        assert stop.poll() is None
+        assert "Retrying failed stop operation" in log()
+        (a.etc / "resource.d" / "sticky.stuck").unlink()
+        lab.wait_holder(b, 5, vip2)
+        assert stop.wait(10) == 0
     except BaseException:
         dump(lab)
         raise
