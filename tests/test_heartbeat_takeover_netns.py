@@ -192,6 +192,8 @@ def pty_pair(tmp_path):
 
 
 def test_cutting_one_of_two_media_moves_nothing_and_serial_alone_fails_over(cluster, pty_pair):
+    """bcast + serial (+ the client as a ping node): cutting bcast moves nothing; then a
+    serial-only cluster fails over on a crash."""
     lab = cluster
     a, b = lab.members
     a_tty, b_tty = pty_pair
@@ -209,8 +211,20 @@ def test_cutting_one_of_two_media_moves_nothing_and_serial_alone_fails_over(clus
                  5, 0.1, "both active")
 
     try:
-        start_both({a.name: f"baud 115200\nbcast hb0\nserial {a_tty}",
-                    b.name: f"baud 115200\nbcast hb0\nserial {b_tty}"})
+        client = lab.client.address
+        start_both({a.name: f"baud 115200\nbcast hb0\nserial {a_tty}\nping {client}",
+                    b.name: f"baud 115200\nbcast hb0\nserial {b_tty}\nping {client}"})
+        # The client is a ping node: alive while it answers, dead when it stops; in v1 that
+        # moves no resource (only ipfail would).
+        wait_for(lambda: a.cl_status("nodestatus", client).stdout.strip() == "ping", 3, 0.1,
+                 "the ping node alive")
+        lab.set_link(lab.client, False)
+        wait_for(lambda: a.cl_status("nodestatus", client).stdout.strip() == "dead",
+                 DEADTIME_S + 2, 0.1, "the ping node dead")
+        lab.set_link(lab.client, True)
+        wait_for(lambda: a.cl_status("nodestatus", client).stdout.strip() == "ping", 3, 0.1,
+                 "the ping node alive again")
+        assert lab.holders() == [a.name]
         # b's network link goes down: bcast is dead, serial still carries the heartbeats.
         lab.set_link(b, False)
         wait_for(lambda: b.cl_status("hblinkstatus", a.name, "hb0").stdout.strip() == "dead",

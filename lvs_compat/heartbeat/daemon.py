@@ -129,6 +129,7 @@ class Daemon:
         self.executor_factory = executor_factory
         self.worker = None
         self.fifo = None
+        self.ping_nodes = None
 
     # --- start-up --------------------------------------------------------------------------
     def open_io(self) -> None:
@@ -159,6 +160,14 @@ class Daemon:
             raise DaemonError(f"{error.filename or self.state_dir}: "
                               f"{error.strerror or error}") from None
         self.selector.register(self.fifo, selectors.EVENT_READ, ("fifo", None))
+        from .pingnodes import PingNodes
+        try:
+            self.ping_nodes = PingNodes(self.ha_cf.media, self.ha_cf.keepalive_ms,
+                                        self.ha_cf.deadping_ms, self.clock.now_ms())
+        except OSError as error:
+            raise DaemonError(f"ping nodes: {error.strerror or error}") from None
+        if self.ping_nodes:
+            self.selector.register(self.ping_nodes, selectors.EVENT_READ, ("ping", None))
 
     def start(self) -> None:
         """In the final process: pid file, generation (incremented and fsync'ed), uuid,
@@ -192,6 +201,8 @@ class Daemon:
         self.core = make_core(self)
         if self.core.has_groups:
             self._start_worker()
+        for host in self.ping_nodes.unsupported if self.ping_nodes is not None else ():
+            self.log.warn(f"ping6 node {host}: IPv6 ping nodes are not supported; it stays dead")
         self.started_ms = self.clock.now_ms()
         self.execute(self.core.start(self.started_ms))
 
@@ -242,6 +253,19 @@ class Daemon:
             else:
                 self.log.warn("FIFO: message without t= dropped")
 
+    def _ping_changes(self, changes) -> None:
+        """Ping node status changes: logged as C does, shown by cl_status, told to the
+        coordinator (which moves nothing on them in v1, see ``pingnodes``)."""
+        from .resources import PingNodeStatus
+        for node, old, new in changes:
+            self.node_status[node] = new
+            if new == "dead":
+                self.log.warn(f"node {node}: is dead")
+            else:
+                self.log.info(f"Status update for node {node}: status {new}")
+            self.execute(self.core.local_request(PingNodeStatus(node, new),
+                                                 self.clock.now_ms()))
+
     def _on_signal(self, signum, frame) -> None:
         self._pending_signals.append(signum)
 
@@ -266,11 +290,15 @@ class Daemon:
                     self._worker_results()
                 elif kind == "fifo":
                     self._fifo_messages()
+                elif kind == "ping":
+                    self._ping_changes(self.ping_nodes.receive(self.clock.now_ms()))
                 else:
                     self._drain_wakeup()
             self._handle_signals()
             now = self.clock.now_ms()
             self.execute(self.core.tick(now))
+            if self.ping_nodes:
+                self._ping_changes(self.ping_nodes.tick(now))
             if self.restart_requested:
                 return self.exit_code
             if self.stopping and (self.core.stopped(now) or
@@ -444,6 +472,8 @@ class Daemon:
             self.worker.close()
         if self.fifo is not None:
             self.fifo.close()
+        if self.ping_nodes is not None:
+            self.ping_nodes.close()
         for medium in self.media:
             medium.close()
         if self.control is not None:
