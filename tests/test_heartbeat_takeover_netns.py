@@ -5,7 +5,9 @@ namespaces, tests/heartbeat_takeover_support.py): the seed's haresources line wi
 One cluster runs the operator's story in order (each step starts from the state the previous
 one left): start-up order, ``kill -9`` of the holder (the VIP and the client's ARP entry move),
 restart with ``auto_failback on`` (failback, stop order on the survivor), ``heartbeat -k``
-(handed over at once), ``hb_takeover``/``hb_standby``, then ``auto_failback off`` (no failback).
+(handed over at once), ``hb_takeover``/``hb_standby``, a split brain healed to the home node
+(which re-sends gratuitous ARP), then ``auto_failback off`` (no failback; leftovers of a killed
+daemon stopped at its restart).
 A second cluster, without a client, runs over a serial pty pair next to bcast: cutting the
 network link causes no failover, and with serial alone a crash still moves the VIP.
 
@@ -153,7 +155,10 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
         wait_for(lambda: stable(a, b), 5, 0.1, "stable after the split brain")
         assert f"gratuitous ARP sent again for {VIP}" in (a.root / "ha-log").read_text()
 
-        # auto_failback off: crash a, restart it, the group stays on b.
+        # auto_failback off.  This time only a's daemon is killed (the machine lives on, the
+        # VIP and lvs/mon stay up there) and b takes the group too.  Restarted, a finds them
+        # running (C's verifyallidle), stops them before it joins, and does not take the
+        # group back: it stays on b alone.
         for node in (a, b):
             assert node.ctl("-k").returncode == 0
         assert lab.holders() == []
@@ -162,9 +167,15 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
         lab.wait_holder(a, 7)
         b.start()
         wait_for(lambda: stable(a, b), 13, 0.1, "stable with auto_failback off")
-        lab.crash(a)
-        lab.wait_holder(b, DEADTIME_S + 3)
+        a.kill9()
+        wait_for(lambda: lab.holders() == [a.name, b.name], DEADTIME_S + 3, 0.05,
+                 "b holding the VIP next to a's leftover")
+        clear_records(a)
         a.start()
+        lab.wait_holder(b, 5)
+        wait_records(a, ["mon stop", "lvs stop"])
+        assert "Resource 10.251.0.100 is active, and should not be!" in \
+            (a.root / "ha-log").read_text()
         wait_for(lambda: stable(a, b), 8, 0.1, "a back and both stable")
         assert rscstatus(b) == "all"
         time.sleep(3 * DEADTIME_S)

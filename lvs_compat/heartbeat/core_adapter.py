@@ -21,7 +21,9 @@ Wiring (see the docstring of ``resources``):
   ``t=shutdone st=dead``; ``ShutdownComplete`` lets the daemon exit.  With no resource group at
   all there is nothing to wait for and ``shutdone`` is sent at once;
 * ``RebootNode`` (only with ``--failed-stop-action reboot``) runs ``reboot -nf`` as C's
-  ``RecoverFromFailedStop`` does.
+  ``RecoverFromFailedStop`` does;
+* at start the worker first checks every group's status (``verifyallidle``): one found running
+  is logged critically, as C does, and stopped, unlike C (see ``ResourceWorker``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _TO_COORDINATOR = (membership.NodeStatusChanged, membership.NodeRestarted,
                    membership.PartitionHealed, membership.MessageReceived)
 SHUTDONE_LINGER_MS = 1000     # C exits about a second after shutdone (answers rexmit meanwhile)
 REBOOT_ARGV = ("reboot", "-nf")
+VERIFY_ALL_IDLE = object()    # the worker's start-up check (ResourceManager verifyallidle)
 
 
 def _empty_resources(path: str):
@@ -171,6 +174,10 @@ class ResourceWorker:
     def submit(self, action) -> None:
         self._requests.put(action)
 
+    def verify_all_idle(self) -> None:
+        """Queue ResourceManager's ``verifyallidle`` (first, before any group operation)."""
+        self._requests.put(VERIFY_ALL_IDLE)
+
     def results(self) -> list:
         try:
             while self._wake_r.recv(4096):
@@ -200,7 +207,8 @@ class ResourceWorker:
                 result = self._perform(action)
             except Exception as error:  # a bug in an agent must not kill the worker
                 result = self._failure(action, f"{type(error).__name__}: {error}")
-            self._results.append(result)
+            if result is not None:
+                self._results.append(result)
             try:
                 self._wake_w.send(b"r")
             except (BlockingIOError, OSError):
@@ -208,6 +216,9 @@ class ResourceWorker:
 
     def _perform(self, action):
         executor = self.executor
+        if action is VERIFY_ALL_IDLE:
+            self._verify_all_idle()
+            return None
         if isinstance(action, resources.StartGroup):
             result = executor.start_group(action.key)
             failed = result.failed
@@ -227,6 +238,23 @@ class ResourceWorker:
                                           f"{' '.join(announced) or 'no address'} "
                                           f"of resource group {action.key}")
         raise TypeError(f"not an executor action: {action!r}")
+
+    def _verify_all_idle(self) -> None:
+        """C logs a resource found running at start-up (ResourceManager ``VerifyAllIdle``) and
+        carries on.  Here it is also stopped: a node that starts holds nothing, so it is a
+        leftover (of a kill -9-ed daemon, say) that the peer may have taken over meanwhile."""
+        for group in self.executor.haresources.groups:
+            if self.executor.group_status(group.key) == "NONE":
+                continue
+            for text in (f"Resource {group.key} is active, and should not be!",
+                         "Non-idle resources can affect data integrity!"):
+                self._results.append(membership.Log("critical", text))
+            result = self.executor.stop_group(group.key)
+            self._report(result)
+            self._results.append(membership.Log(
+                "warning" if result.ok else "critical",
+                f"leftover resource group {group.key} "
+                f"{'stopped' if result.ok else 'could NOT be stopped'} before joining the cluster"))
 
     def _report(self, result) -> None:
         """ResourceManager's log lines for every resource, written by the loop (``Log``)."""

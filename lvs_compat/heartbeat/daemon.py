@@ -18,8 +18,9 @@ Everything the protocol decides is the cores' (``membership``, ``resources``, wi
   ``shutdone`` is sent and we exit about a second later; a stop that cannot finish (a group that
   will not stop) keeps the daemon running and heartbeating, so the peer does not take it;
   SIGHUP (``heartbeat -r``): as C, a changed ha.cf (mtime) restarts the daemon (it re-executes
-  itself: same pid, next generation), a changed authkeys is re-read in place; a configuration
-  that does not load is refused and the running one kept.
+  itself: same pid, next generation; resource groups are released first, as by a stop), a
+  changed authkeys is re-read in place; a configuration that does not load is refused and the
+  running one kept.
 
 Packets that do not decode are dropped here, counted per link and peer address, and logged at
 most once a second per peer (issue 5, "Bad input").  The clock is injected (``Clock``) so that
@@ -222,6 +223,7 @@ class Daemon:
                 from ..addresses import preload_arp_sender
                 preload_arp_sender()
         self.worker = ResourceWorker(executor, self.log)
+        self.worker.verify_all_idle()
         self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
 
     def run_resource_action(self, action) -> None:
@@ -299,8 +301,6 @@ class Daemon:
             self.execute(self.core.tick(now))
             if self.ping_nodes:
                 self._ping_changes(self.ping_nodes.tick(now))
-            if self.restart_requested:
-                return self.exit_code
             if self.stopping and (self.core.stopped(now) or
                                   (self._stop_deadline_ms is not None
                                    and now >= self._stop_deadline_ms)):
@@ -359,6 +359,11 @@ class Daemon:
             return
         if ha_cf_mtime != self.config_mtimes[0]:
             self.log.info("ha.cf changed: restarting heartbeat (SIGHUP)")
+            if self.core.has_groups:
+                # as a stop: our groups go to the peer first (shutdone), then we re-execute
+                self.begin_stop()
+                self.restart_requested = True
+                return
             self.restart_requested = True
             self.stopping = True
             self._stop_deadline_ms = self.clock.now_ms()
