@@ -96,3 +96,15 @@ def test_a_packet_grown_to_maxmsg_is_decoded_up_to_the_limit_and_never_authentic
     expected = targets.ACCEPTED if size <= wire.MAXMSG else targets.REFUSED
     assert targets.check_wire(grown) == expected
     assert not any(wire.verify(grown, keys) for _, keys in targets.key_sets())
+
+
+def test_the_oracle_calls_a_packet_signed_outside_the_corpus_a_forgery():
+    """What the fuzzing counts as 'accepted with bad authentication': had a mutation produced
+    this (it cannot: it has no key), check_wire would say so."""
+    keys = next(keys for _, keys in targets.key_sets() if len(keys.entries) == 1 and
+                (keys.active.method, keys.active.key) == ("sha1", "hbAsecret"))  # the lab's
+    message = wire.Message.from_pairs([("t", "status"), ("st", "active"), ("src", "intruder")])
+    for forged in (wire.encode_netstring(message, keys), wire.encode_classic(message, keys)):
+        with pytest.raises(targets.Finding) as finding:
+            targets.check_wire(forged)
+        assert finding.value.kind == targets.BAD_AUTH
