@@ -143,3 +143,71 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
                 print((node.root / "ha-log").read_text()[-8000:])
             print(f"--- records {node.name}: {records(node)}")
         raise
+
+
+def test_with_a_real_heartbeat_node_over_bcast_and_serial_cutting_bcast_moves_nothing(
+        mixed, tmp_path):
+    """bcast + serial (a socat pty pair), auto_failback off, the C node home of the group.
+    Ours losing its network link moves nothing (serial still carries the heartbeats).  With
+    bcast heartbeats dropped, serial alone carries the C node's crash: ours takes the VIP.  The
+    C node restarts and, with auto_failback off, does not take it back."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    from heartbeat_takeover_support import block_heartbeats
+    if shutil.which("socat") is None:
+        pytest.skip("needs socat")
+    lab = mixed
+    c, ours = lab.members
+    tty_c, tty_ours = tmp_path / "ttyA", tmp_path / "ttyB"
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={tty_c}",
+                              f"pty,raw,echo=0,link={tty_ours}"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: tty_c.exists() and tty_ours.exists(), 5, 0.02, "socat's ptys")
+        haresources = f"{c.name} {VIP}/24/hb0/{SUBNET}.255 lvs mon\n"
+        # the C node locks the line by its real name
+        for node, tty in ((c, os.path.realpath(tty_c)), (ours, str(tty_ours))):
+            text = ha_cf([c.name, ours.name], media=f"bcast hb0\nserial {tty}", **TIMERS)
+            node.write_config(text.replace("auto_failback on", "auto_failback off"),
+                              haresources=haresources)
+            install_recorders(node)
+        c.start_c()
+        lab.wait_holder(c, 4 + 8)
+        ours.start()
+        wait_for(lambda: stable(c, ours), 20, 0.2, "both stable")
+
+        lab.set_link(ours, False)
+        wait_for(lambda: ours.cl_status("hblinkstatus", c.name, "hb0").stdout.strip() == "dead",
+                 DEADTIME_S + BONUS_S + 2, 0.1, "ours' bcast link to the C node dead")
+        time.sleep(2 * DEADTIME_S)
+        assert ours.cl_status("nodestatus", c.name).stdout.strip() == "active"
+        assert lab.holders() == [c.name] and records(ours) == []
+        lab.set_link(ours, True)
+
+        block_heartbeats(lab, ours, True)     # from here on only serial carries heartbeats
+        wait_for(lambda: ours.cl_status("hblinkstatus", c.name, "hb0").stdout.strip() == "dead",
+                 DEADTIME_S + 2, 0.1, "bcast heartbeats dropped")
+        assert ours.cl_status("nodestatus", c.name).stdout.strip() == "active"
+        lab.crash(c)
+        lab.wait_holder(ours, DEADTIME_S + BONUS_S + 4)
+        wait_records(ours, ["lvs start", "mon start"])
+        block_heartbeats(lab, ours, False)
+
+        c.start_c()
+        wait_for(lambda: ours.cl_status("nodestatus", c.name).stdout.strip() == "active",
+                 15, 0.2, "the C node back")
+        wait_for(lambda: stable(c, ours), 20, 0.2, "both stable after the C node's restart")
+        time.sleep(3 * DEADTIME_S)
+        assert lab.holders() == [ours.name]     # auto_failback off: no failback
+    except BaseException:
+        for node in lab.members:
+            print(node.log())
+            print(node.c_log()[-8000:] if node.kind == "c" else
+                  (node.root / "ha-log").read_text()[-8000:])
+            print(f"--- records {node.name}: {records(node)}")
+        raise
+    finally:
+        os.killpg(socat.pid, signal.SIGTERM)
+        socat.wait(timeout=5)
