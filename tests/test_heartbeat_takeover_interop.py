@@ -11,7 +11,8 @@ scripts for ``lvs`` and ``mon``::
 so both roles are played in one run: the C node crashes while holding a VIP and ours takes it
 (and the client's ARP entry follows), the C node restarts and takes it back (auto_failback on);
 then ours crashes while holding its VIP, the C node takes it, ours restarts and takes it back;
-``heartbeat -k`` of either side hands over at once (shutdone).
+``hb_takeover`` works both ways (ours against the C node's rc.d/hb_takeover, Debian's script
+against ours); ``heartbeat -k`` of either side hands over at once (shutdone).
 
 Timers: keepalive 500 ms, deadtime 2 s, initdead 4 s (what the C node accepts, with a warning
 about initdead).  The C node's RQSTDELAY (10 s) is compiled in.
@@ -22,8 +23,8 @@ import time
 import pytest
 
 from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, wait_for
-from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, install_recorders, records,
-                                        rscstatus, stop_async)
+from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
+                                        records, rscstatus, stop_async)
 
 pytestmark = pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))
 
@@ -112,6 +113,19 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         lab.wait_client_sees(ours, 3, VIP2)
         wait_records(c, ["mon two stop", "lvs two stop"])
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the second failback")
+
+        # hb_takeover of ours takes everything (the C node's rc.d/hb_takeover runs its
+        # hb_standby); Debian's hb_takeover on the C node takes its own group back.
+        assert hb_tool(ours, "hb_takeover", "all").returncode == 0
+        lab.wait_holder(ours, 10, VIP)
+        lab.wait_client_sees(ours, 3, VIP)
+        assert lab.holders(VIP2) == [ours.name]
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after hb_takeover all")
+        assert c.nsenter("/usr/share/heartbeat/hb_takeover", "local").returncode == 0
+        lab.wait_holder(c, 10, VIP)
+        lab.wait_client_sees(c, 3, VIP)
+        assert lab.holders(VIP2) == [ours.name]
+        wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the C node's hb_takeover")
 
         # heartbeat -k of ours: the C node takes its VIP at once (shutdone, no deadtime).
         stopping = time.monotonic()
