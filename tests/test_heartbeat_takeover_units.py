@@ -84,7 +84,8 @@ def test_failed_stop_action_takes_hold_or_reboot_only(tmp_path):
 # --- the FIFO ----------------------------------------------------------------------------------
 
 def test_fifo_text_as_ha_clustermsg_writes_it():
-    text = b">>>\nt=ask_resources\nrsc_hold=all\ninfo=me\n<<<\n>>>\nt=ip-request\nipaddr=x\n<<<\n>>>\nt=par"
+    text = (b">>>\nt=ask_resources\nrsc_hold=all\ninfo=me\n<<<\n"
+            b">>>\nt=ip-request\nipaddr=x\n<<<\n>>>\nt=par")
     messages, rest, complaints = fifo.parse_messages(text)
     assert messages == [[("t", "ask_resources"), ("rsc_hold", "all"), ("info", "me")],
                         [("t", "ip-request"), ("ipaddr", "x")]]
@@ -188,7 +189,7 @@ class SlowExecutor:
 
 def test_worker_runs_groups_off_the_loop_and_wakes_the_selector_with_results():
     executor = SlowExecutor()
-    worker = ResourceWorker(executor, log=None)
+    worker = ResourceWorker(executor)
     selector = selectors.DefaultSelector()
     selector.register(worker, selectors.EVENT_READ)
     try:

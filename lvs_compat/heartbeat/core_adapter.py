@@ -93,7 +93,7 @@ class CoreAdapter:
         return self._coordinate(event, now_ms)
 
     def local_request(self, event, now_ms: int) -> list:
-        """``StandbyRequest``/``TakeoverRequest`` (hb_standby, hb_takeover) or ``PingNodeStatus``."""
+        """``StandbyRequest``/``TakeoverRequest`` (hb_standby, hb_takeover), ``PingNodeStatus``."""
         return self._coordinate(event, now_ms)
 
     def shutdown(self, now_ms: int) -> list:
@@ -157,9 +157,8 @@ class ResourceWorker:
     """One thread running the ``GroupExecutor``; results come back through ``fileno()`` (a
     socket the selector watches) and ``results()``.  Requests are served in order."""
 
-    def __init__(self, executor, log):
+    def __init__(self, executor):
         self.executor = executor
-        self.log = log
         self._requests: queue.Queue = queue.Queue()
         self._results: collections.deque = collections.deque()
         self._wake_r, self._wake_w = socket.socketpair()

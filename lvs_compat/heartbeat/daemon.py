@@ -99,8 +99,7 @@ class BadPacketLog:
 class Daemon:
     def __init__(self, ha_dir, node_name: str, *, state_dir: str, run_dir: str,
                  pid_file: str | None, log: HbLog, clock: Clock | None = None,
-                 config_dir: str | None = None, coordinator_options=None,
-                 executor_factory=None):
+                 config_dir: str | None = None, coordinator_options=None):
         self.ha_dir = ha_dir
         self.ha_cf = ha_dir.ha_cf
         self.authkeys = ha_dir.authkeys
@@ -127,7 +126,6 @@ class Daemon:
         self.restart_requested = False
         self.config_mtimes = self._mtimes()
         self.coordinator_options = coordinator_options
-        self.executor_factory = executor_factory
         self.worker = None
         self.fifo = None
         self.ping_nodes = None
@@ -210,19 +208,16 @@ class Daemon:
     def _start_worker(self) -> None:
         """The executor lives in the final process (its ARP threads must not cross a fork)."""
         from .core_adapter import ResourceWorker
-        if self.executor_factory is not None:
-            executor = self.executor_factory(self)
-        else:
-            from .agents import AgentTimeouts, GroupExecutor
-            # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
-            executor = GroupExecutor.from_ha_dir(
-                self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
-                state_dir=os.path.join(self.state_dir, "rsctmp"))
-            if any(resource.name in ("IPaddr", "IPaddr2", "SendArp")
-                   for group in self.ha_dir.haresources.groups for resource in group.resources):
-                from ..addresses import preload_arp_sender
-                preload_arp_sender()
-        self.worker = ResourceWorker(executor, self.log)
+        from .agents import AgentTimeouts, GroupExecutor
+        # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
+        executor = GroupExecutor.from_ha_dir(
+            self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
+            state_dir=os.path.join(self.state_dir, "rsctmp"))
+        if any(resource.name in ("IPaddr", "IPaddr2", "SendArp")
+               for group in self.ha_dir.haresources.groups for resource in group.resources):
+            from ..addresses import preload_arp_sender
+            preload_arp_sender()
+        self.worker = ResourceWorker(executor)
         self.worker.verify_all_idle()
         self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
 
