@@ -36,6 +36,8 @@ import signal
 import sys
 import time
 
+from ..oneline import one_line
+
 VERSION = "3.0.6"
 PRODUCT = "lvs-compat"
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
@@ -77,7 +79,7 @@ _DEFAULTS = (
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # C: "invalid option" + usage, exit 1 (LAB: rc 2 for -h)
-        sys.stderr.write(f"heartbeat: {message}\n")
+        sys.stderr.write(f"heartbeat: {one_line(message)}\n")
         self.print_usage(sys.stderr)
         sys.exit(2)
 
@@ -220,18 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ha_dir = load_config(options.config_dir, node_name)
     except ConfigError as error:
-        sys.stderr.write(f"{error}\n")
+        sys.stderr.write(f"{one_line(str(error))}\n")
         sys.stderr.write("heartbeat: Configuration error, heartbeat not started.\n")
         return 2
     except OSError as error:
-        sys.stderr.write(f"{error.filename or options.config_dir}: {error.strerror}\n")
+        sys.stderr.write(one_line(f"{error.filename or options.config_dir}: {error.strerror}")
+                         + "\n")
         return 2
 
     from .daemon import DaemonError, run_daemon
     try:
         return run_daemon(ha_dir, options, node_name, pid_file_of(options))
     except DaemonError as error:
-        sys.stderr.write(f"heartbeat: {error}\n")
+        sys.stderr.write(f"heartbeat: {one_line(str(error))}\n")
         return 1
     except KeyboardInterrupt:
         return 1

@@ -28,6 +28,8 @@ import os
 import stat
 import sys
 
+from ..oneline import one_line
+
 FIFO_NAME = "fifo"
 MAX_BUFFER = 65536
 CONTROL_FIELDS = frozenset({"src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth", "dest_uuid"})
@@ -165,14 +167,14 @@ def _client(program: str, argv: list[str], build) -> int:
     if resources == "--help":
         return usage()
     if resources not in RESOURCE_SETS:
-        print(f"{program}: wrong resources({resources}).")
+        print(one_line(f"{program}: wrong resources({resources})."))
         return usage()
     try:
         write_message(state_dir, build(resources))
     except OSError as error:
         reason = ("no heartbeat is running (nobody reads it)" if error.errno == errno.ENXIO
                   else error.strerror or str(error))
-        sys.stderr.write(f"{program}: {fifo_path(state_dir)}: {reason}\n")
+        sys.stderr.write(one_line(f"{program}: {fifo_path(state_dir)}: {reason}") + "\n")
         return 1
     return 0
 
