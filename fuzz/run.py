@@ -248,7 +248,7 @@ def _run_target(name: str, args) -> dict:
             fuzzer_runs = sum(int(n) for n in re.findall(r"^Done (\d+) runs", text, re.M))
             if process.returncode == 0:
                 break
-            hangs += len(re.findall(r"ALARM: working on the last Unit", text)) - hangs
+            hangs = len(re.findall(r"ALARM: working on the last Unit", text))  # whole log
             restarts += 1
             if restarts > MAX_RESTARTS or args.runs:
                 break
@@ -260,7 +260,7 @@ def _run_target(name: str, args) -> dict:
     # libFuzzer ends the process with exit(): the last quarter second may miss the stats file.
     stats["cases"] = max(stats["cases"], fuzzer_runs)
     if restarts and not hangs:
-        stats["findings"]["fuzzer process died"] = restarts
+        stats["findings"]["fuzzer stopped (out of memory?), see the log"] = restarts
     return stats
 
 

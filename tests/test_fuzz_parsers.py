@@ -154,3 +154,15 @@ def test_a_mon_cf_period_line_with_a_long_run_of_blanks_is_read_in_well_under_a_
     with pytest.raises(ConfigError):
         parse_mon_cf(text, "mon.cf")
     assert time.perf_counter() - started < 0.3
+
+
+@pytest.mark.xfail(strict=True, reason="parse_haresources checks each group's key against every "
+                   "other line (for other in lines: key in other's words): quadratic, 4,000 "
+                   "groups take ~1 s, 5,000 ~4 s (found by make fuzz; real files have a few)")
+def test_a_generated_haresources_with_thousands_of_groups_is_read_in_well_under_a_second():
+    from lvs_compat.config.haresources import parse_haresources
+
+    text = "".join(f"node1 10.0.{i // 250}.{i % 250 + 1} httpd{i}\n" for i in range(3000))
+    started = time.perf_counter()
+    assert len(parse_haresources(text).groups) == 3000
+    assert time.perf_counter() - started < 0.4
