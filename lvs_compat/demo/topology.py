@@ -1,0 +1,155 @@
+"""The demo's network: one network namespace per machine, joined by a bridge that lives in a hub
+namespace of its own and is never connected to a host interface.
+
+Addresses are the seed's (SEED HOWTO "configuration example"): the VIP 10.0.0.3, the directors
+lvs1 10.0.0.1 and lvs2 10.0.0.2, the real servers 192.168.0.1 and 192.168.0.2.  The seed gives no
+client address; the client is 10.0.0.100.  All machines share one Ethernet segment (the bridge),
+as LVS direct routing requires of a director and its real servers; the two IP subnets live on
+it side by side, each machine's route to the other subnet is on-link.  Every machine's interface
+is ``eth0``, as the seed's ha.conf (``udp eth0``) and the sync daemon's default expect.
+
+Direct routing: each real server has the VIP on ``lo`` with ``arp_ignore=1``/``arp_announce=2``,
+so it accepts packets for the VIP without ever answering ARP for it, and replies straight to the
+client.  The directors forward (``ip_forward``, set by the ``lvs`` resource).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+VIP = "10.0.0.3"
+CLIENT_ADDRESS = "10.0.0.100"
+PUBLIC_SUBNET = "10.0.0.0/24"
+REAL_SUBNET = "192.168.0.0/24"
+IFNAME = "eth0"
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    address: str           # with prefix length
+    role: str              # "client", "director" or "real"
+    node_name: str = ""    # heartbeat node name (directors)
+
+
+MACHINES = (
+    Machine("client", f"{CLIENT_ADDRESS}/24", "client"),
+    Machine("lvs1", "10.0.0.1/24", "director", "lvs1.domain.com"),
+    Machine("lvs2", "10.0.0.2/24", "director", "lvs2.domain.com"),
+    Machine("www1", "192.168.0.1/24", "real"),
+    Machine("www2", "192.168.0.2/24", "real"),
+)
+BY_NAME = {machine.name: machine for machine in MACHINES}
+
+
+def run(argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class Topology:
+    """Creates and removes the namespaces ``<prefix>-<machine>`` and ``<prefix>-hub``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.created: list[str] = []
+
+    def netns(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    @property
+    def hub(self) -> str:
+        return self.netns("hub")
+
+    def ns(self, name: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["ip", "netns", "exec", self.netns(name), *argv], check=check)
+
+    def sysctl(self, name: str, *settings: str) -> None:
+        self.ns(name, "sysctl", "-qw", *settings)
+
+    def build(self) -> None:
+        # the guest's kernel does not autoload these for `ip link add` (its modprobe is the
+        # initramfs's); loading them explicitly is harmless where they are built in
+        for module in ("bridge", "veth", "ip_vs"):
+            run(["modprobe", module], check=False)
+        self._add_netns(self.hub)
+        run(["ip", "-n", self.hub, "link", "add", "br0", "type", "bridge"])
+        # no multicast snooping: the sync daemon's 224.0.0.81 reaches every port at once
+        run(["ip", "-n", self.hub, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0"])
+        run(["ip", "-n", self.hub, "link", "set", "br0", "up"])
+        for machine in MACHINES:
+            self.plug(machine.name)
+
+    def plug(self, name: str) -> None:
+        """A machine (re)booted: a fresh namespace with its wire on the bridge."""
+        machine = BY_NAME[name]
+        netns = self.netns(name)
+        self._add_netns(netns)
+        run(["ip", "-n", self.hub, "link", "add", name, "type", "veth", "peer", "name", IFNAME,
+             "netns", netns])
+        run(["ip", "-n", self.hub, "link", "set", name, "master", "br0", "up"])
+        run(["ip", "-n", netns, "link", "set", "lo", "up"])
+        run(["ip", "-n", netns, "addr", "add", machine.address, "brd", "+", "dev", IFNAME])
+        run(["ip", "-n", netns, "link", "set", IFNAME, "up"])
+        if machine.role == "real":
+            run(["ip", "-n", netns, "addr", "add", f"{VIP}/32", "dev", "lo"])
+            for scope in ("all", IFNAME):
+                self.sysctl(name, f"net.ipv4.conf.{scope}.arp_ignore=1",
+                            f"net.ipv4.conf.{scope}.arp_announce=2")
+            run(["ip", "-n", netns, "route", "add", PUBLIC_SUBNET, "dev", IFNAME])
+        elif machine.role == "director":
+            run(["ip", "-n", netns, "route", "add", REAL_SUBNET, "dev", IFNAME])
+        else:
+            # take every gratuitous ARP at once (the default locktime ignores a second one
+            # within 1 s); the client has no route to the real servers' subnet: it only
+            # ever talks to the VIP
+            self.sysctl(name, f"net.ipv4.neigh.{IFNAME}.locktime=0")
+
+    def unplug(self, name: str) -> None:
+        """A machine died: every process in it is killed, its namespace (and so its IPVS
+        table, sync daemon threads and addresses) is gone."""
+        kill_namespace_processes(self.netns(name))
+        self._del_netns(self.netns(name))
+
+    def _add_netns(self, netns: str) -> None:
+        run(["ip", "netns", "add", netns])
+        self.created.append(netns)
+
+    def _del_netns(self, netns: str) -> None:
+        run(["ip", "netns", "del", netns], check=False)
+        if netns in self.created:
+            self.created.remove(netns)
+
+    def destroy(self) -> None:
+        for netns in list(self.created):
+            kill_namespace_processes(netns)
+        for netns in reversed(list(self.created)):
+            self._del_netns(netns)
+
+
+def namespace_pids(netns: str) -> list[int]:
+    result = run(["ip", "netns", "pids", netns], check=False)
+    return [int(word) for word in result.stdout.split() if word.isdigit()]
+
+
+def kill_namespace_processes(netns: str) -> None:
+    import signal
+    import time
+    for _ in range(3):
+        pids = [pid for pid in namespace_pids(netns) if pid != os.getpid()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+
+
+def existing_demo_namespaces(prefix_start: str) -> list[str]:
+    result = run(["ip", "netns", "list"], check=False)
+    return [line.split()[0] for line in result.stdout.splitlines()
+            if line.split() and line.split()[0].startswith(prefix_start)]
