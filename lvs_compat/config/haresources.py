@@ -110,7 +110,8 @@ def parse_ip_spec(text: str) -> tuple[str, str | None, str | None, str | None]:
 def _valid_netmask(text: str) -> bool:
     """findif: 1-32 bits, or a dotted quad other than 0.0.0.0."""
     if text and all(c in _DIGITS for c in text):
-        return 1 <= int(text) <= 32
+        significant = text.lstrip("0")  # int() refuses over 4,300 digits
+        return 1 <= len(significant) <= 2 and 1 <= int(significant) <= 32
     return is_ipv4_address(text) and text != "0.0.0.0"
 
 
@@ -173,18 +174,25 @@ def parse_haresources(text: str, path: str = "haresources") -> HaResources:
     groups: list[ResourceGroup] = []
     warnings: list[ConfigWarning] = []
     lines = _logical_lines(text, path)
-    for fields in lines:
+    # Which lines name each resource word: a key found on another line is ambiguous.
+    lines_naming: dict[str, list[int]] = {}
+    for number, fields in enumerate(lines):
+        for word, _ in fields[1:]:
+            naming = lines_naming.setdefault(word, [])
+            if not naming or naming[-1] != number:
+                naming.append(number)
+    for number, fields in enumerate(lines):
         (node, node_at), resources = fields[0], fields[1:]
         if not resources:
             warnings.append(ConfigWarning(node_at, f"resource group of [{node}] has no resources "
                                           "and is ignored by ResourceManager"))
             continue
         key, key_at = resources[0]
-        for other in lines:
-            if other is not fields and key in (word for word, _ in other[1:]):
-                raise ConfigError(key_at, f"Resource group key [{key}] is not unique: "
-                                  f"ResourceManager greps for it and also finds line "
-                                  f"{other[0][1].line}")
+        other = next((n for n in lines_naming[key] if n != number), None)
+        if other is not None:
+            raise ConfigError(key_at, f"Resource group key [{key}] is not unique: "
+                              f"ResourceManager greps for it and also finds line "
+                              f"{lines[other][0][1].line}")
         parsed = tuple(parse_resource(word, at) for word, at in resources)
         groups.append(ResourceGroup(ascii_lower(node), key, parsed, node_at))
     return HaResources(path, tuple(groups), tuple(warnings))

@@ -66,7 +66,7 @@ from typing import Callable
 import pyparsing as pp
 
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
-from .period import PERL_WHITESPACE, Period, parse_period, perl_number, perl_split
+from .period import PERL_WHITESPACE, Period, parse_period, perl_digits_value, perl_number, perl_split
 
 # ---------------------------------------------------------------------------
 # Model
@@ -415,7 +415,7 @@ def _unack_summary_value(text: str) -> bool | None:
 
 def _exit_range(text: str) -> tuple[int, int]:
     low, _, high = text.partition("-")
-    return int(low), int(high or low)
+    return perl_digits_value(low), perl_digits_value(high or low)
 
 
 # ---------------------------------------------------------------------------
@@ -975,7 +975,7 @@ def _alertevery(parser: _Parser, keyword: str, args: str, line: _LogicalLine) ->
 def _alertafter(parser: _Parser, keyword: str, args: str, line: _LogicalLine) -> None:
     fields, location = parser.period.fields, line.location_of_suffix(args)
     if (tokens := _match(ALERTAFTER_CONSECUTIVE, args)) is not None:
-        fields["alertafter_consecutive"] = int(tokens["count"])
+        fields["alertafter_consecutive"] = perl_digits_value(tokens["count"])
     elif (tokens := _match(ALERTAFTER_TIME, args)) is not None:
         timeval = parse_timeval(tokens["duration"])
         if not timeval.perl_true:
@@ -983,7 +983,7 @@ def _alertafter(parser: _Parser, keyword: str, args: str, line: _LogicalLine) ->
                                         "[{positive integer}] [{positive number}{smhd}])")
         fields["alertafter_seconds"] = timeval.seconds
     elif (tokens := _search(ALERTAFTER_COUNT_IN_TIME, args)) is not None:
-        count, seconds = int(tokens["count"]), parse_timeval(tokens["duration"]).seconds
+        count, seconds = perl_digits_value(tokens["count"]), parse_timeval(tokens["duration"]).seconds
         # Checked against the interval read so far (SPEC §3.5); no interval counts as 0.
         if (count - 1) * (parser.service.fields.get("interval_seconds") or 0) >= seconds:
             raise ConfigError(location, "interval & alertafter not sensible. No alerts can be generated "
@@ -1003,7 +1003,7 @@ def _numalerts(parser: _Parser, keyword: str, args: str, line: _LogicalLine) -> 
     if _match(NUMALERTS, args) is None:
         raise ConfigError(line.location_of_suffix(args),
                           f"-numeric arg '{args}' (syntax: numalerts = {{positive integer}}")
-    parser.period.fields["numalerts"] = int(args)
+    parser.period.fields["numalerts"] = perl_digits_value(args)
 
 
 def _alertexitrange(parser: _Parser, keyword: str, args: str, line: _LogicalLine) -> None:
