@@ -23,6 +23,8 @@ PROGRAM = "lvs-compat-demo"
 REPO = Path(__file__).resolve().parent.parent.parent
 VM_TIMEOUT_S = 290
 EXIT_MISSING = 2
+NOT_ROOT = ("needs root (network namespaces, IPVS, installing packages): run it as root, e.g. "
+            "`sudo make demo`")
 
 
 class Missing(Exception):
@@ -41,8 +43,7 @@ def host_has_ipvs() -> bool:
 def check_prerequisites(force_vm: bool) -> str:
     """``"host"`` or ``"vm"``: where the scenario can run; Missing otherwise."""
     if os.geteuid() != 0:
-        raise Missing("needs root (network namespaces, IPVS): run it as root, e.g. "
-                      "`sudo make demo`")
+        raise Missing(NOT_ROOT)
     needs = {"ip": "iproute2", "nsenter": "util-linux", "ipvsadm": "ipvsadm"}
     for tool, package in needs.items():
         if shutil.which(tool) is None:
@@ -148,7 +149,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the record, the narration and the plot go")
     parser.add_argument("--vm", action="store_true",
                         help="use the QEMU guest even if this kernel has IPVS")
+    parser.add_argument("--preflight", action="store_true",
+                        help="only check what `make demo` cannot install itself (root)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.preflight:
+        if os.geteuid() != 0:
+            sys.stderr.write(f"{PROGRAM}: {NOT_ROOT}\n")
+            return EXIT_MISSING
+        return 0
     try:
         where = check_prerequisites(args.vm)
     except Missing as missing:

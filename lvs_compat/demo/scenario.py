@@ -53,6 +53,7 @@ SEED = REPO / "examples" / "seed"
 REAL_SERVERS = {"192.168.0.1": "www1", "192.168.0.2": "www2"}
 DIRECTORS = ("lvs1", "lvs2")
 CLONE_NEWNET = 0x40000000
+LONG_LIVED_PATIENCE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,9 @@ class Client:
         except OSError as error:
             self.long_state = f"could not open: {error}"
             return
+        # a real long-lived connection: TCP's own retransmissions carry it over a director
+        # failover (the VIP moves within deadtime), so wait as long as a user would
+        sock.settimeout(LONG_LIVED_PATIENCE_S)
         self.long_local_port = sock.getsockname()[1]
         self.long_state = "open"
         with sock:
