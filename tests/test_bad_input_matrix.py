@@ -21,6 +21,7 @@ from lvs_alert_support import FakeIpvsadm
 PYTHON = sys.executable
 SEED = SHARED / "seed" / "examples"
 HUGE = "a" * 100_000  # one argv word may hold 128 KiB at most (MAX_ARG_STRLEN)
+HUGE_NUMBER = "9" * 5000  # more digits than Python's int() takes
 NOT_UTF8 = b"\xff\xfe\x80"
 
 
@@ -128,6 +129,9 @@ def test_lvs_alert_refuses_bad_input_and_leaves_the_table_alone(alert_env, marke
         Case("shell in -W", ALERT, ["-u", *with_option("-W", shell_payload(marker))], {2}),
         Case("shell in -P", ALERT, with_option("-P", shell_payload(marker)), {2}),
         Case("weight out of range", ALERT, ["-u", *with_option("-W", "70000")], {2}),
+        Case("huge weight", ALERT, ["-u", *with_option("-W", HUGE_NUMBER)], {2}),
+        Case("huge port", ALERT, with_option("-V", "10.0.0.3:" + HUGE_NUMBER), {2}),
+        Case("huge time", ALERT, ["-t", HUGE_NUMBER, *GOOD], {2}),
     ]
     for case in cases:
         assert_clean_refusal(run(case.program, case.args, env=env), case)
@@ -159,6 +163,9 @@ def test_monitors_never_trace_back_and_never_run_a_shell(monitor, marker):
                  [*port, *timeout, shell_payload(marker)],
                  [*port, *timeout, HUGE[:300]],
                  [*port, *timeout, ""],
+                 ["-t", HUGE_NUMBER, *port[:2], "127.0.0.1"],
+                 ["-t", "1e400", *port[:2], "127.0.0.1"],
+                 [*timeout, "-p", HUGE_NUMBER, "-r", HUGE_NUMBER, "-s", HUGE_NUMBER, "127.0.0.1"],
                  [os.fsencode(a) for a in [*port, *timeout]] + [NOT_UTF8]):
         result = subprocess.run(["unshare", "-n", PYTHON, str(REPO / monitor), *args],
                                 capture_output=True, timeout=60)

@@ -131,6 +131,11 @@ def split_options(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
     return options, rest
 
 
+def _digits(text: str, most: int) -> bool:
+    """ASCII digits only, at most ``most`` of them (int() refuses over 4,300)."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
+
+
 def parse_endpoint(text: str, option: str, port_required: bool) -> Endpoint:
     """Parse ``IP[:PORT]`` or ``[IPv6][:PORT]`` strictly."""
     if text.startswith("["):
@@ -155,7 +160,7 @@ def parse_endpoint(text: str, option: str, port_required: bool) -> Endpoint:
         if port_required:
             raise UsageError(option, f"expected ADDRESS:PORT, got {text!r}")
         return Endpoint(address, None)
-    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+    if not _digits(port_text, 5) or not 1 <= int(port_text) <= 65535:
         raise UsageError(option, f"port must be 1-65535, got {port_text!r}")
     return Endpoint(address, int(port_text))
 
@@ -180,7 +185,7 @@ def parse_argv(argv: list[str]) -> LvsAlertOptions:
     weight = None
     if "W" in options:
         weight_text = str(options["W"])
-        if not (weight_text.isascii() and weight_text.isdigit()) or int(weight_text) > 65535:
+        if not _digits(weight_text, 5) or int(weight_text) > 65535:
             raise UsageError("W", f"weight must be an integer 0-65535, got {weight_text!r}")
         weight = int(weight_text)
     elif up:
@@ -197,7 +202,7 @@ def parse_argv(argv: list[str]) -> LvsAlertOptions:
     event_time = None
     if "t" in options:
         time_text = str(options["t"])
-        if not (time_text.isascii() and time_text.isdigit()):
+        if not _digits(time_text, 18):
             raise UsageError("t", f"expected seconds since the epoch, got {time_text!r}")
         event_time = int(time_text)
 

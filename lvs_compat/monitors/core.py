@@ -61,13 +61,20 @@ def separator(char):
     return char * SEPARATOR_WIDTH
 
 
-def number(text, default):
-    """A float from an option value, or ``default`` when it is not a positive number."""
+# A timeout no poll() can take means "as long as possible": cap it (~11 days).
+MAX_TIMEOUT = 1e6
+
+
+def number(text, default, maximum=MAX_TIMEOUT):
+    """A float from an option value, or ``default`` when it is not a positive number.
+
+    At most ``maximum``: ``-t 1e400`` (inf) or 5,000 digits must not overflow poll().
+    """
     try:
         value = float(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
-    return value if value > 0 else default
+    return min(value, maximum) if value > 0 else default
 
 
 def write_output(stdout, stderr=b""):

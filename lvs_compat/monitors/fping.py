@@ -131,11 +131,14 @@ def format_detail(report, start, end, slow_text, traceroutes=None):
     return "".join(out)
 
 
+MAX_RETRIES = 100  # fping itself refuses more than a few; keeps the budget sum finite
+
+
 def fping_budget_s(timeout_text, retries_text, host_count):
     """fping's own worst case: -t doubled by 1.5 each retry, plus send spacing."""
-    timeout_ms = core.number(timeout_text, float(DEFAULT_TIMEOUT_MS))
+    timeout_ms = core.number(timeout_text, float(DEFAULT_TIMEOUT_MS), maximum=core.MAX_TIMEOUT)
     try:
-        retries = max(0, int(retries_text))
+        retries = min(max(0, int(retries_text)), MAX_RETRIES)
     except ValueError:
         retries = int(DEFAULT_RETRIES)
     waits = sum(timeout_ms * FPING_BACKOFF ** attempt for attempt in range(retries + 1))

@@ -50,7 +50,8 @@ class Probe:
 def resolve_port(text):
     """(port, None), or (None, the originals' error) for an unknown service name."""
     if text.isdigit() and text.isascii():
-        return int(text), None
+        # int() refuses over 4,300 digits; any huge number is as wrong as 10**18.
+        return (int(text) if len(text) <= 18 else 10**18), None
     try:
         return socket.getservbyname(text, "tcp"), None
     except OSError:
