@@ -199,11 +199,32 @@ class Daemon:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.core = make_core(self)
         if self.core.has_groups:
+            if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
+                # inherited (a SIGHUP re-exec of a realtime daemon): not for the worker
+                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
             self._start_worker()
+        self._make_realtime()
         for host in self.ping_nodes.unsupported if self.ping_nodes is not None else ():
             self.log.warn(f"ping6 node {host}: IPv6 ping nodes are not supported; it stays dead")
         self.started_ms = self.clock.now_ms()
         self.execute(self.core.start(self.started_ms))
+
+    def _make_realtime(self) -> None:
+        """``realtime on`` (the default, as C): the loop thread runs SCHED_RR at ``rtprio``
+        (default 1), so a busy machine does not delay heartbeats past deadtime.  Only this
+        thread: the resource worker and the ARP threads started before it, and the scripts
+        they run, keep the normal policy (C resets its forked children likewise).  mlockall
+        is not done."""
+        if not self.ha_cf.realtime or not hasattr(os, "sched_setscheduler"):
+            return
+        priority = self.ha_cf.rtprio or 1
+        try:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(priority))
+        except (OSError, ValueError) as error:
+            self.log.warn(f"cannot run realtime (SCHED_RR {priority}): "
+                          f"{getattr(error, 'strerror', None) or error}")
+        else:
+            self.log.info(f"realtime scheduling: SCHED_RR priority {priority}")
 
     def _start_worker(self) -> None:
         """The executor lives in the final process (its ARP threads must not cross a fork)."""
