@@ -22,9 +22,9 @@ What the seed's files needed for namespaces (each node gets its own copy under t
 * ha.conf is heartbeat's ``ha.cf``; appended: ``auto_failback on`` (the seed's story; 3.0.6's
   default is ``legacy``), log files in the node's directory instead of syslog (``logfacility``
   stays), ``use_logd no``/``crm off``; the CI test shortens keepalive/deadtime/initdead.
-* haresources: ``lvs`` and ``mon`` get mon.cf's path as their argument (``lvs::PATH``), and
-  ``LVSSyncDaemonSwap::master`` is added after the VIP: the seed's stack never synchronised
-  connections.
+* haresources: ``lvs`` and ``mon`` get mon.cf's path as their argument (``lvs::PATH``),
+  ``LVSSyncDaemonSwap::master`` is added first (the seed's stack never synchronised
+  connections) and ``lvs`` comes before the VIP (see ``haresources_text``).
 * mon.cf: cfbasedir/alertdir/mondir point at the node's directories (mondir: our mon.d; alertdir:
   our lvs.alert and a ``mail.alert`` that appends to a file), host names are the addresses
   (no DNS inside the namespaces); the CI test shortens interval and randstart.
@@ -102,13 +102,21 @@ def ha_cf_text(timers: Timers, node_dir: Path) -> str:
 
 
 def haresources_text(mon_cf: Path) -> str:
+    """The seed's ``lvs1.domain.com 10.0.0.3 lvs mon`` becomes
+    ``lvs1.domain.com LVSSyncDaemonSwap::master lvs::MON_CF 10.0.0.3 mon::MON_CF``.
+
+    ``lvs`` moves before the VIP: a kernel's IPVS looks at packets only once it has a virtual
+    service (``ipvs->enable``), so with the seed's order the new director's own TCP stack
+    answers the client's packets with RSTs between the VIP's arrival and ``lvs start``, which
+    kills the connections the sync daemon had handed over (seen in this demo).  heartbeat
+    starts a group left to right and stops it right to left, so the VIP also goes before the
+    table on the node that gives up."""
     text = (SEED / "ha.d" / "haresources").read_text()
-    words = text.split()
-    node, vip, *resources = words
-    adapted = []
-    for resource in resources:
-        adapted.append(f"{resource}::{mon_cf}" if resource in ("lvs", "mon") else resource)
-    return " ".join([node, vip, "LVSSyncDaemonSwap::master", *adapted]) + "\n"
+    node, vip, *resources = text.split()
+    adapted = {name: f"{name}::{mon_cf}" for name in ("lvs", "mon")}
+    order = ["LVSSyncDaemonSwap::master", adapted["lvs"], vip,
+             *(adapted.get(name, name) for name in resources if name != "lvs")]
+    return " ".join([node, *order]) + "\n"
 
 
 def mon_cf_text(timers: Timers, mon_dir: Path, alert_dir: Path) -> str:
