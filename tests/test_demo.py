@@ -148,7 +148,7 @@ out=$1 interrupted=$2 python=$3
 "$python" -m lvs_compat.demo.scenario --fast "$out" > "$out/run.log" 2>&1
 echo $? > "$out/rc"
 mkdir -p "$interrupted"
-timeout -s INT @AFTER@ "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
+timeout --preserve-status -s INT @AFTER@ "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
     > "$interrupted/run.log" 2>&1
 echo $? > "$interrupted/rc"
 sleep 1
