@@ -106,9 +106,10 @@ def probe(address: str) -> int:
 
 
 def die(lab, node):
-    """The machine dies: silent at once (link down), every process killed, its VIP gone."""
-    moment = time.time()
+    """The machine dies: silent (link down: the moment of death, returned), every process
+    killed, its VIP gone."""
     lab.set_link(node, False)
+    moment = time.time()
     lab.crash(node)
     return moment
 
@@ -179,15 +180,17 @@ def main(argv=None) -> int:
             slow = measure(kind, tmp, options.runs, "1", "10", "5")
             fast = measure(kind, tmp, options.runs, "100ms", "500ms", "300ms")
             figures[kind] = {"failover_deadtime_10s": slow["failover_s"],
-                             "failback": slow["failback_s"] + fast["failback_s"],
-                             "failover_deadtime_500ms": fast["failover_s"]}
+                             "failback_keepalive_1s": slow["failback_s"],
+                             "failover_deadtime_500ms": fast["failover_s"],
+                             "failback_keepalive_100ms": fast["failback_s"]}
     if options.json:
         print(json.dumps(figures, indent=2))
         return 0
-    rows = (("failover, deadtime 10 s (goal <= 10.3 s)", "failover_deadtime_10s"),
-            ("failback after restart (goal <= 1.0 s)", "failback"),
+    rows = (("failover, keepalive 1 s/deadtime 10 s (goal <= 10.3 s)", "failover_deadtime_10s"),
+            ("failback after restart, same timers (goal <= 1.0 s)", "failback_keepalive_1s"),
             ("failover, keepalive 100ms/deadtime 500ms (goal <= 1.0 s)",
-             "failover_deadtime_500ms"))
+             "failover_deadtime_500ms"),
+            ("failback after restart, same timers", "failback_keepalive_100ms"))
     print(f"{'':58}{'heartbeat 3.0.6 (C)':34}lvs-compat")
     for title, key in rows:
         print(f"{title:58}{summary(figures['c'][key]):34}{summary(figures['ours'][key])}")
