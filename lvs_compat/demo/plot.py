@@ -4,10 +4,10 @@ Why not matplotlib: the scenario runs inside the QEMU guest, where Python is ~16
 ``import matplotlib.pyplot`` alone would cost minutes of the demo's 5; a few bands of colour need
 no plotting library.  Labels are drawn with a 3x5 pixel font built in below.
 
-Layout (time runs left to right, one column per ``SECONDS_PER_PX``):
+Layout (time runs left to right, 8 pixels a second up to 1000 pixels):
 
 * top band: who holds the VIP (lvs1 blue, lvs2 orange, nobody grey, both red);
-* middle: the client's requests per time slot (green answered, red failed, height = count);
+* middle: the client's requests, each until the next (green answered, red failed);
 * lower band: the long-lived connection (green answering, red lost, white not yet opened);
 * black vertical lines: the events, numbered as in the printed timeline.
 """
@@ -67,7 +67,7 @@ class Canvas:
 
 def write_plot(record: dict, path: Path) -> None:
     duration = max(1.0, record["duration_s"])
-    width = min(WIDTH_MAX, max(300, int(duration * 4)))
+    width = min(WIDTH_MAX, max(300, int(duration * 8)))
     seconds_per_px = duration / width
     canvas = Canvas(width, HEIGHT)
     x_of = lambda t: int(t / seconds_per_px)
@@ -78,19 +78,14 @@ def write_plot(record: dict, path: Path) -> None:
         colour = (COLOURS["grey"] if not holders else COLOURS["both"] if len(holders) > 1
                   else COLOURS[holders[0]])
         canvas.fill(x_of(sample["t"]), 20, max(x_of(end), x_of(sample["t"]) + 1), 45, colour)
-    # client requests, y 55..160 (bars grow upwards from 160), slots of 2 pixels
-    slot_px = 2
-    slots: dict[int, list[int]] = {}
-    for t, good, _ in record["requests"]:
-        counts = slots.setdefault(x_of(t) // slot_px, [0, 0])
-        counts[0 if good else 1] += 1
-    tallest = max((sum(c) for c in slots.values()), default=1)
-    for slot, (good, bad) in slots.items():
-        x = slot * slot_px
-        good_h = int(100 * good / tallest)
-        bad_h = int(100 * bad / tallest)
-        canvas.fill(x, 160 - good_h, x + slot_px, 160, COLOURS["ok"])
-        canvas.fill(x, 160 - good_h - bad_h, x + slot_px, 160 - good_h, COLOURS["failed"])
+    # client requests, y 60..160: each request's outcome until the next one (green answered,
+    # red failed: a timed-out request takes longer, so failures leave no gaps)
+    requests = sorted(record["requests"])
+    for (t, good, _), following in zip(requests, requests[1:] + [None]):
+        end = following[0] if following else t + record.get("timers", {}).get(
+            "client_period_s", 0.5)
+        canvas.fill(x_of(t), 60, max(x_of(end), x_of(t) + 1), 160,
+                    COLOURS["ok"] if good else COLOURS["failed"])
     canvas.fill(0, 160, width, 161, COLOURS["axis"])
     # long-lived connection band, y 170..185
     long_requests = record["long_requests"]
@@ -109,3 +104,8 @@ def write_plot(record: dict, path: Path) -> None:
         canvas.fill(x, 186, x + 1, 192, COLOURS["axis"])
         canvas.text(x + 2, 189, f"{second}s", COLOURS["axis"], scale=2)
     Path(path).write_bytes(canvas.png())
+
+
+LEGEND = ("top band: VIP holder (blue lvs1, orange lvs2, grey nobody, red both); middle: client "
+          "requests (green answered, red failed); bottom band: the long-lived connection "
+          "(green answering, red lost); black lines: the events, numbered as in the timeline")

@@ -656,13 +656,13 @@ class Scenario:
 
 def timeline_text(record: dict) -> str:
     lines = ["", "Timeline (seconds since start; reaction time in brackets):"]
-    for event in record["events"]:
+    for number, event in enumerate(record["events"], start=1):
         took = "" if event["took_s"] is None else f"[{event['took_s']:5.1f} s]"
-        lines.append(f"  {event['t']:6.1f}  {event['name']}")
+        lines.append(f"{number:>2} {event['t']:6.1f}  {event['name']}")
         if event["reaction"]:
-            lines.append(f"  {event['reacted_t']:6.1f}  {took} {event['reaction']}")
+            lines.append(f"   {event['reacted_t']:6.1f}  {took} {event['reaction']}")
         for key, value in event["details"].items():
-            lines.append(f"          {key}: {value}")
+            lines.append(f"           {key}: {value}")
     ok = sum(1 for _, good, _ in record["requests"] if good)
     lines.append(f"  client: {ok} of {len(record['requests'])} requests answered; long-lived "
                  f"connection: {record['long_state']} "
@@ -722,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         from .plot import write_plot
         png = out / "timeline.png"
         write_plot(record, png)
-        narrate(f"\nplot: {png}")
+        from .plot import LEGEND
+        narrate(f"\nplot: {png}\n({LEGEND})")
     narrate(f"=== end (status {status})")
     narration.close()
     return status
