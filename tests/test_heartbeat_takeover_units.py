@@ -6,7 +6,6 @@ import os
 import selectors
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
