@@ -21,7 +21,7 @@ HB_LIBEXEC  ?= $(PREFIX)/libexec/heartbeat
 SYSCONFDIR  ?= /etc
 HA_RESOURCEDIR ?= $(SYSCONFDIR)/ha.d/resource.d
 
-PROGRAMS := $(filter-out bin/heartbeat,$(wildcard bin/*))
+PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
 ALERTS   := $(wildcard alert.d/*.alert)
 DAEMON   := $(wildcard bin/heartbeat)
@@ -29,7 +29,7 @@ RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test demo install uninstall clean fuzz
+.PHONY: all deps venv test demo install clean fuzz
 
 all: venv
 

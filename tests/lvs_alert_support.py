@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -102,6 +103,6 @@ def run_resource(args: list[str], fake: FakeIpvsadm) -> tuple[subprocess.Complet
             knob.write_text("0\n")
     script = " && ".join(f'mount --bind "{copy}" "{real}"' for real, copy in knobs.items()) + ' && exec "$@"'
     result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                             *INSTALLED_PYTHON, str(RESOURCE), *args],
+                             sys.executable, str(RESOURCE), *args],  # it reads mon.cf: needs pyparsing
                             env=fake.env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     return result, knobs["/proc/sys/net/ipv4/ip_forward"].read_text().strip()
