@@ -12,7 +12,7 @@ that one is skipped, so the table ends as the newest verdict says.  Verdicts
 with the same ``-t`` apply in the order they get the lock.
 """
 
-import os
+import posix  # not os: start-up cost, see lvs_compat/ipvs.py
 import sys
 
 from lvs_compat import ipvs
@@ -42,9 +42,9 @@ class SyslogAndStderr:
 def drain_stdin() -> None:
     """mon writes the monitor's output to our stdin (SPEC §2.3); read and ignore it."""
     try:
-        if os.isatty(0):
+        if posix.isatty(0):
             return
-        while os.read(0, 65536):
+        while posix.read(0, 65536):
             pass
     except OSError:  # stdin closed or not readable: nothing to drain
         pass
@@ -65,9 +65,9 @@ class Verdicts:
     """
 
     def __init__(self, path: str):
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.fd = posix.open(path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
         data = b""
-        while chunk := os.read(self.fd, 65536):
+        while chunk := posix.read(self.fd, 65536):
             data += chunk
         self.latest: dict[str, tuple[int, str]] = {}
         for line in data.decode(errors="replace").splitlines():
@@ -78,11 +78,11 @@ class Verdicts:
     def save(self) -> None:
         text = "".join(f"{key} {when} {verdict}\n" for key, (when, verdict) in sorted(self.latest.items()))
         data = text.encode()
-        os.pwrite(self.fd, data, 0)
-        os.ftruncate(self.fd, len(data))
+        posix.pwrite(self.fd, data, 0)
+        posix.ftruncate(self.fd, len(data))
 
     def close(self) -> None:
-        os.close(self.fd)
+        posix.close(self.fd)
 
 
 def apply(request: LvsAlertOptions, ipvsadm: ipvs.Ipvsadm, log) -> None:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None, log=None) -> int:
             if request.event_time is None:  # run by hand: no order to keep
                 apply(request, ipvs.Ipvsadm(), event_log)
                 return 0
-            verdicts = Verdicts(os.path.join(run_dir, VERDICTS_FILE))
+            verdicts = Verdicts(ipvs.join_path(run_dir, VERDICTS_FILE))
             try:
                 key = verdict_key(request)
                 newest = verdicts.latest.get(key)
