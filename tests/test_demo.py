@@ -52,7 +52,7 @@ def test_mon_cf_changes_only_paths_and_host_names_in_the_demo(tmp_path):
     changed = [(a, b) for a, b in zip(seed.splitlines(), text.splitlines()) if a != b]
     assert changed == [
         ("cfbasedir   = /etc/mon", f"cfbasedir   = {tmp_path}/mon"),
-        ("alertdir   = /usr/lib/mon/alert.d", f"alertdir   = {tmp_path}/alert.d"),
+        ("alertdir   = /usr/lib/mon/alert.d", f"alertdir   = {REPO}/alert.d:{tmp_path}/alert.d"),
         ("mondir     = /usr/lib/mon/mon.d", f"mondir     = {REPO}/mon.d"),
         ("hostgroup www1 www1.domain.com", "hostgroup www1 192.168.0.1"),
         ("hostgroup www2 www2.domain.com", "hostgroup www2 192.168.0.2"),

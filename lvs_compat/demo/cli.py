@@ -44,13 +44,10 @@ def check_prerequisites(force_vm: bool) -> str:
     """``"host"`` or ``"vm"``: where the scenario can run; Missing otherwise."""
     if os.geteuid() != 0:
         raise Missing(NOT_ROOT)
-    needs = {"ip": "iproute2", "nsenter": "util-linux", "ipvsadm": "ipvsadm"}
-    for tool, package in needs.items():
-        if shutil.which(tool) is None:
-            raise Missing(f"{tool} is not installed: `make deps` (or apt-get install {package})")
-    if not os.access("/usr/sbin/mon", os.X_OK):
-        raise Missing("Debian's mon is not installed (/usr/sbin/mon): `make deps` "
-                      "(or apt-get install mon)")
+    from .prerequisites import missing_tool
+    missing = missing_tool()
+    if missing:
+        raise Missing(missing)
     if not force_vm and host_has_ipvs():
         return "host"
     if shutil.which("qemu-system-x86_64") is None:

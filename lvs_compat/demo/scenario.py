@@ -14,7 +14,7 @@ haresources, mon.cf), starts it, tells the story and measures each reaction:
 
 What runs is the real thing: our heartbeat daemons (one per director), our resource scripts
 (``lvs``, ``mon``, ``LVSSyncDaemonSwap``), Debian's ``/usr/sbin/mon`` with our monitors and
-lvs.alert, ``/sbin/ipvsadm`` and the kernel's IPVS.  Only the clock differs between the demo
+lvs.alert, the real IPVS admin tool and the kernel's IPVS.  Only the clock differs between the demo
 and the CI test (``Timers``).
 
 What the seed's files needed for namespaces (each node gets its own copy under the work dir):
@@ -25,9 +25,10 @@ What the seed's files needed for namespaces (each node gets its own copy under t
 * haresources: ``lvs`` and ``mon`` get mon.cf's path as their argument (``lvs::PATH``),
   ``LVSSyncDaemonSwap::master`` is added first (the seed's stack never synchronised
   connections) and ``lvs`` comes before the VIP (see ``haresources_text``).
-* mon.cf: cfbasedir/alertdir/mondir point at the node's directories (mondir: our mon.d; alertdir:
-  our lvs.alert and a ``mail.alert`` that appends to a file), host names are the addresses
-  (no DNS inside the namespaces); the CI test shortens interval and randstart.
+* mon.cf: cfbasedir/alertdir/mondir point at the node's directories (mondir: our mon.d;
+  alertdir: our alert.d, then the node's with a ``mail.alert`` that appends to a file), host
+  names are the addresses (no DNS inside the namespaces); the CI test shortens interval and
+  randstart.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from lvs_compat.resources.syncdaemon import roles as sync_roles
 
 from .topology import CLIENT_ADDRESS, MACHINES, VIP, Topology, run
 
@@ -122,7 +125,8 @@ def haresources_text(mon_cf: Path) -> str:
 def mon_cf_text(timers: Timers, mon_dir: Path, alert_dir: Path) -> str:
     text = (SEED / "mon.cf").read_text()
     text = re.sub(r"(?m)^cfbasedir\s*=.*$", f"cfbasedir   = {mon_dir}", text)
-    text = re.sub(r"(?m)^alertdir\s*=.*$", f"alertdir   = {alert_dir}", text)
+    # our lvs.alert where it is (as installed in mon's alertdir), the demo's mail.alert beside
+    text = re.sub(r"(?m)^alertdir\s*=.*$", f"alertdir   = {REPO / 'alert.d'}:{alert_dir}", text)
     text = re.sub(r"(?m)^mondir\s*=.*$", f"mondir     = {REPO / 'mon.d'}", text)
     for address, name in REAL_SERVERS.items():
         text = text.replace(f"{name}.domain.com", address)
@@ -162,9 +166,6 @@ def write_node_files(node_dir: Path, timers: Timers) -> None:
         link = ha_dir / "resource.d" / name
         if not link.exists():
             link.symlink_to(REPO / "ha.d" / "resource.d" / name)
-    lvs_alert = alert_dir / "lvs.alert"
-    if not lvs_alert.exists():
-        lvs_alert.symlink_to(REPO / "alert.d" / "lvs.alert")
     mail = alert_dir / "mail.alert"
     mail.write_text(MAIL_ALERT.replace("@MAIL_LOG@", str(node_dir / "mail.log")))
     mail.chmod(0o755)
@@ -402,7 +403,8 @@ class Scenario:
         for directory in (self.run_dir(name) / "lvs-compat", self.state_dir(name)):
             directory.mkdir(parents=True, exist_ok=True)
         self.topology.ns(name, "sysctl", "-qw", "net.ipv4.vs.sync_threshold=3 10")
-        self.topology.ns(name, "ipvsadm", "--start-daemon", "backup", "--mcast-interface", "eth0")
+        # the boot's own sync daemon: backup, as LVSSyncDaemonSwap's stop leaves it
+        self.topology.ns(name, str(REPO / "ha.d" / "resource.d" / "LVSSyncDaemonSwap"), "stop")
         machine = next(m for m in MACHINES if m.name == name)
         env = dict(os.environ, LVS_COMPAT_RUN_DIR=str(self.run_dir(name) / "lvs-compat"))
         argv = ["ip", "netns", "exec", self.topology.netns(name), sys.executable,
@@ -457,7 +459,10 @@ class Scenario:
                 holders.append(name)
             tables[name] = {REAL_SERVERS.get(address, address): weight
                             for address, weight in proc_real_servers(texts[1])}
-            daemons = self.nsexec(name, "ipvsadm", "-L", "--daemon")
+            try:   # run from this thread, so in the director's namespace
+                daemons = sync_roles()
+            except OSError:
+                daemons = set()
             syncs[name] = "+".join(role for role in ("master", "backup") if role in daemons)
         active = holders[0] if len(holders) == 1 else None
         ok, failed, last = self.client.counts() if self.client else (0, 0, "-")

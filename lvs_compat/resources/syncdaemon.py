@@ -39,6 +39,11 @@ def running_daemons(ipvsadm: ipvs.Ipvsadm) -> set[str]:
     return found
 
 
+def roles() -> set[str]:
+    """The sync daemons running in the caller's network namespace (the demo's narrator)."""
+    return running_daemons(ipvs.Ipvsadm())
+
+
 def set_role(ipvsadm: ipvs.Ipvsadm, role: str, interface: str) -> None:
     other = "backup" if role == "master" else "master"
     present = running_daemons(ipvsadm)
