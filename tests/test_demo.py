@@ -148,7 +148,8 @@ out=$1 interrupted=$2 python=$3
 "$python" -m lvs_compat.demo.scenario --fast "$out" > "$out/run.log" 2>&1
 echo $? > "$out/rc"
 mkdir -p "$interrupted"
-timeout --preserve-status -s INT @AFTER@ "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
+timeout --preserve-status -s INT @AFTER@ \
+    "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
     > "$interrupted/run.log" 2>&1
 echo $? > "$interrupted/rc"
 sleep 1
@@ -172,7 +173,8 @@ def guest(tmp_path_factory):
                             stdin=subprocess.DEVNULL, timeout=400)
     elapsed = time.monotonic() - started
     log = (out / "run.log").read_text(errors="replace") if (out / "run.log").exists() else ""
-    assert result.returncode == 0, f"tools/ipvs-vm exited {result.returncode}: {result.stderr[-3000:]}"
+    assert result.returncode == 0, (f"tools/ipvs-vm exited {result.returncode}: "
+                                    f"{result.stderr[-3000:]}")
     assert (out / "rc").read_text().strip() == "0", log[-6000:]
     print(f"demo scenario in the guest: {elapsed:.0f} s (one boot, with the interrupted run)")
     record = json.loads((out / "record.json").read_text())

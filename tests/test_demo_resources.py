@@ -24,7 +24,8 @@ state="@STATE@"
 echo "$*" >> "$state.calls"
 touch "$state"
 case "$1 $2" in
-"-L --daemon") while read -r role; do echo "$role sync daemon (mcast=eth0, syncid=0)"; done < "$state";;
+"-L --daemon")
+    while read -r role; do echo "$role sync daemon (mcast=eth0, syncid=0)"; done < "$state";;
 "--start-daemon "*) echo "$2" >> "$state";;
 "--stop-daemon "*) grep -vx "$2" "$state" > "$state.new"; mv "$state.new" "$state";;
 esac

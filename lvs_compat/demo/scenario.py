@@ -137,7 +137,7 @@ def mon_cf_text(timers: Timers, mon_dir: Path, alert_dir: Path) -> str:
     return text
 
 
-MON_AUTH_CF = """# who may run which mon client commands: anyone may list (the demo needs nothing else)
+MON_AUTH_CF = """# mon client commands: anyone may list (the demo needs nothing else)
 command section
 list: all
 """
@@ -559,8 +559,8 @@ class Scenario:
         self.client.start()
 
         balanced = self.event("client requests through the VIP")
-        t = self.wait_until(lambda s: {"www1", "www2"} <= set(self.client.answers_since(balanced.t)),
-                            30, "answers from both www1 and www2")
+        both = lambda s: {"www1", "www2"} <= set(self.client.answers_since(balanced.t))
+        t = self.wait_until(both, 30, "answers from both www1 and www2")
         self.reacted(balanced, "balanced: answers from www1 and www2", t)
         # mon's first checks come within randstart of its start
         settle = max(timers.balanced_s, mon_up_t + randstart + 1 - self.now())

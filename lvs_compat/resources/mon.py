@@ -75,7 +75,8 @@ def start(mon_cf: str, directory: str, pid_file: str) -> int:
     deadline = time.monotonic() + START_WAIT_S
     while read_pid(pid_file) is None:
         if time.monotonic() > deadline:
-            sys.stderr.write(f"{PROGRAM}: no live process in {pid_file} after {START_WAIT_S:.0f} s\n")
+            sys.stderr.write(f"{PROGRAM}: no live process in {pid_file} "
+                             f"after {START_WAIT_S:.0f} s\n")
             return 1
         time.sleep(0.1)
     print(f"{PROGRAM}: started (pid {read_pid(pid_file)})", flush=True)
