@@ -47,6 +47,13 @@ def parse_command_line(args, spec):
     return CommandLine(options, hosts, [PROBLEM_WORDS[kind].format(letter) for kind, letter in problems])
 
 
+def problems_text(command, usage):
+    """What goes to stderr before anything else: Getopt::Std's warnings, then the usage line."""
+    if not command.problems:
+        return b""
+    return b"".join(to_bytes(line + "\n") for line in command.problems) + usage.encode() + b"\n"
+
+
 def unique(hosts):
     """The hosts once each, in argument order (the originals keep results in a hash)."""
     return list(dict.fromkeys(hosts))

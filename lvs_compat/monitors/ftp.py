@@ -108,9 +108,7 @@ def format_report(results):
 def main(argv=None):
     argv = sys.argv if argv is None else argv
     command = core.parse_command_line(argv[1:], OPTIONS)
-    problems = b"".join(core.to_bytes(line + "\n") for line in command.problems)
-    if problems:
-        problems += USAGE.encode() + b"\n"
+    problems = core.problems_text(command, USAGE)
     hosts = core.unique(command.hosts)
     timeout_s = core.number(command.value("t", DEFAULT_TIMEOUT), float(DEFAULT_TIMEOUT))
     port, port_error = tcp.resolve_port(command.value("p", DEFAULT_PORT))

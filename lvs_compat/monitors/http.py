@@ -151,9 +151,7 @@ def format_report(results, omit_healthy):
 def main(argv=None):
     argv = sys.argv if argv is None else argv
     command = core.parse_command_line(argv[1:], OPTIONS)
-    problems = b"".join(core.to_bytes(line + "\n") for line in command.problems)
-    if problems:
-        problems += USAGE.encode() + b"\n"
+    problems = core.problems_text(command, USAGE)
     hosts = core.unique(command.hosts)
     if not hosts:
         core.write_output(b"", problems)
