@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 HEARTBEAT = REPO / "bin" / "heartbeat"
 CL_STATUS = REPO / "bin" / "cl_status"
@@ -334,3 +336,18 @@ def ha_cf(names, *, media: str, keepalive: str = "500ms", deadtime: str = "2",
              "auto_failback on", extra, media,
              *(f"node {name}" for name in names)]
     return "\n".join(line for line in lines if line) + "\n"
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    """Two linked ptys, tmp_path/ttyA <-> tmp_path/ttyB (socat), for as long as the test runs."""
+    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
+        yield str(a), str(b)
+    finally:
+        os.killpg(socat.pid, signal.SIGTERM)
+        socat.wait(timeout=5)

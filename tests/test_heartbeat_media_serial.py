@@ -1,15 +1,12 @@
 """The serial medium over a pty pair made by socat (no serial port needed): classic ``>>>``/``<<<``
 framing through pyserial, alone and next to bcast (a node is alive while any medium hears it)."""
 
-import os
 import shutil
-import signal
-import subprocess
 import time
 
 import pytest
 
-from heartbeat_lab import Lab, ha_cf, have_lab, wait_for
+from heartbeat_lab import Lab, ha_cf, have_lab, pty_pair, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None or have_lab() is not None,
                                 reason="needs socat and root (network namespaces)")
@@ -18,19 +15,6 @@ DEADTIME_S = 2.0
 KEEPALIVE_S = 0.5
 
 
-@pytest.fixture
-def pty_pair(tmp_path):
-    """Two linked ptys, tmp_path/ttyA <-> tmp_path/ttyB, for as long as the test runs."""
-    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
-    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    try:
-        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
-        yield str(a), str(b)
-    finally:
-        os.killpg(socat.pid, signal.SIGTERM)
-        socat.wait(timeout=5)
 
 
 @pytest.fixture

@@ -14,15 +14,11 @@ network link causes no failover, and with serial alone a crash still moves the V
 Timers: keepalive 200 ms, deadtime 1 s, initdead 2 s (only our daemons are involved).
 """
 
-import os
-import shutil
-import signal
-import subprocess
 import time
 
 import pytest
 
-from heartbeat_lab import ha_cf, have_lab, wait_for
+from heartbeat_lab import ha_cf, have_lab, pty_pair, wait_for  # noqa: F401 (fixture)
 from heartbeat_takeover_support import (VIP, TakeoverLab, clear_records, hb_tool,
                                         block_heartbeats, install_recorders, records,
                                         rscstatus, stop_async)
@@ -186,21 +182,6 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
         raise
 
 
-@pytest.fixture
-def pty_pair(tmp_path):
-    """Two linked ptys, tmp_path/ttyA <-> tmp_path/ttyB, for as long as the test runs."""
-    if shutil.which("socat") is None:
-        pytest.skip("needs socat")
-    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
-    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    try:
-        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
-        yield str(a), str(b)
-    finally:
-        os.killpg(socat.pid, signal.SIGTERM)
-        socat.wait(timeout=5)
 
 
 def test_cutting_one_of_two_media_moves_nothing_and_serial_alone_fails_over(cluster, pty_pair):
