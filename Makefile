@@ -29,7 +29,7 @@ RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test demo install clean fuzz
+.PHONY: all deps venv test demo install clean fuzz soak
 
 all: venv
 
@@ -56,6 +56,17 @@ demo:
 	@$(PYTHON) bin/lvs-compat-demo --preflight
 	$(MAKE) --no-print-directory venv
 	$(VPY) bin/lvs-compat-demo --out $(DEMO_DIR) $(DEMO_FLAGS)
+
+# make soak [SOAK_MINUTES=10] [SOAK_SEED=N]: chaos soak of two directors and a client in network
+# namespaces (soak/run.py): kill -9, SIGSTOP longer than deadtime, links down, tc netem loss and
+# delay, heartbeat -r; samples the VIP holders and the client every 100 ms and prints the figures.
+# Runs in the tools/ipvs-vm guest when this kernel has no sch_netem.  Not part of make test
+# (tests/test_soak.py runs a 2-minute version there).  Results go to $(SOAK_DIR).
+SOAK_MINUTES ?= 10
+SOAK_SEED ?=
+SOAK_DIR := build/soak
+soak: venv
+	$(VPY) soak/run.py --minutes $(SOAK_MINUTES) --out $(SOAK_DIR) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # make install [DESTDIR=/staging] [PREFIX=/usr]
 # The library and its pure-Python dependencies go to LIBDIR; every program

@@ -70,6 +70,7 @@ class SoakReport:
     answered_total: int
     faults_by_kind: dict[str, int]
     allowance_s: float
+    origin: float = 0.0                        # the time reported as 0 s
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -78,9 +79,10 @@ class SoakReport:
                 and self.outside_s > 0 and all(d.arp_resent for d in self.dual_windows))
 
 
-def _allowed(faults: list[InjectedFault], allowance_s: float) -> list[tuple[float, float, str]]:
-    return [(f.start, f.end + allowance_s, f"{f.kind} {f.node or 'both'} @{f.start:.1f}s")
-            for f in faults]
+def _allowed(faults: list[InjectedFault], allowance_s: float,
+             origin: float) -> list[tuple[float, float, str]]:
+    return [(f.start, f.end + allowance_s,
+             f"{f.kind} {f.node or 'both'} @{f.start - origin:.1f}s") for f in faults]
 
 
 def _cover(t: float, allowed) -> str | None:
@@ -106,11 +108,14 @@ def _runs(samples, keep) -> list[tuple[int, int]]:
 
 
 def analyse(samples, probes, arps, faults: list[InjectedFault], macs: dict[str, str],
-            allowance_s: float, interval_s: float = 0.1,
-            arp_grace_s: float = ARP_GRACE_S) -> SoakReport:
-    """The report of one soak.  ``macs``: director name -> MAC of its client-facing interface."""
+            allowance_s: float, interval_s: float = 0.1, arp_grace_s: float = ARP_GRACE_S,
+            origin: float | None = None) -> SoakReport:
+    """The report of one soak.  ``macs``: director name -> MAC of its client-facing interface;
+    ``origin``: the time reported as 0 s (default: the first sample's)."""
     samples = sorted(samples, key=lambda s: s.t)
-    allowed = _allowed(faults, allowance_s)
+    if origin is None:
+        origin = samples[0].t if samples else 0.0
+    allowed = _allowed(faults, allowance_s, origin)
 
     def until_next(index: int) -> float:
         if index + 1 < len(samples):
@@ -170,15 +175,16 @@ def analyse(samples, probes, arps, faults: list[InjectedFault], macs: dict[str, 
         probes_outside=len(outside_probes), unanswered_outside=unanswered,
         probes_total=len(probes), answered_total=sum(p.answered_by is not None for p in probes),
         faults_by_kind=dict(Counter(f.kind for f in faults)), allowance_s=allowance_s,
-        notes=tuple(notes))
+        origin=origin, notes=tuple(notes))
 
 
 def _percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.3f}%" if whole else "n/a"
 
 
-def format_report(report: SoakReport, start: float = 0.0) -> str:
-    """The operator's summary (times relative to ``start``, the soak's first sample)."""
+def format_report(report: SoakReport) -> str:
+    """The operator's summary (times relative to ``report.origin``)."""
+    start = report.origin
     s = report.seconds_by_holders
     faults = ", ".join(f"{kind} {count}" for kind, count in sorted(report.faults_by_kind.items()))
     lines = [
@@ -191,7 +197,7 @@ def format_report(report: SoakReport, start: float = 0.0) -> str:
     else:
         w = report.longest_not_one
         lines.append(f"longest window without exactly one holder: {w.duration:.1f} s "
-                     f"({'two' if w.holders == 2 else 'no'} holder at {w.start - start:.1f} s, "
+                     f"({'two holders' if w.holders == 2 else 'no holder'} at {w.start - start:.1f} s, "
                      f"during {w.fault or 'no fault'})")
     one_outside = report.outside_s - sum(w.duration for w in report.outside_not_one)
     lines.append(f"outside the allowed windows (fault + deadtime + 1 s = "
@@ -209,7 +215,7 @@ def format_report(report: SoakReport, start: float = 0.0) -> str:
                      f"{w.fault or 'no fault'}: winner {dual.winner or '(none yet)'}, "
                      f"ARP re-sent {'yes' if dual.arp_resent else 'NO'}")
     for w in report.outside_not_one:
-        lines.append(f"  VIOLATION: {'two' if w.holders == 2 else 'no'} holder at "
+        lines.append(f"  VIOLATION: {'two holders' if w.holders == 2 else 'no holder'} at "
                      f"{w.start - start:.1f} s for {w.duration:.1f} s, outside every allowed window")
     for t in report.unanswered_outside[:20]:
         lines.append(f"  VIOLATION: probe at {t - start:.1f} s unanswered, outside every "

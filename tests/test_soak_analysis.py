@@ -81,7 +81,7 @@ def test_two_holders_after_the_allowance_are_a_violation():
     assert violation.start == pytest.approx(20.1, abs=0.05)
     assert violation.end == pytest.approx(30, abs=0.05)
     assert not report.goal_met
-    assert "VIOLATION: two holder" in format_report(report)
+    assert "VIOLATION: two holders at 20.1 s" in format_report(report)
 
 
 def test_a_winner_that_never_re_announces_fails_the_goal():

@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 PROGRAM = "lvs-compat-demo"
@@ -60,77 +59,17 @@ def check_prerequisites(force_vm: bool) -> str:
     return "vm"
 
 
-def python_for_guest() -> str:
-    venv_python = REPO / ".venv" / "bin" / "python"
-    return str(venv_python if venv_python.exists() else sys.executable)
-
-
 def run_on_host(scenario_args: list[str]) -> int:
     from .scenario import main as scenario_main
     return scenario_main(scenario_args)
 
 
 def run_in_vm(scenario_args: list[str], out: Path) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    narration = out / "narration.log"
-    narration.unlink(missing_ok=True)
+    from ..guestrun import python_for_guest, run_in_guest
     print(f"{PROGRAM}: this kernel has no IPVS; booting Debian's stock kernel under QEMU "
           f"(tools/ipvs-vm) and running the scenario there", flush=True)
-    argv = [str(REPO / "tools" / "ipvs-vm"), "run", "-t", str(VM_TIMEOUT_S), "-s", str(REPO),
-            *(["-s", str(out)] if not str(out.resolve()).startswith(str(REPO) + "/") else []),
-            "--", python_for_guest(), "-m", "lvs_compat.demo.scenario", *scenario_args]
-    log = open(out / "ipvs-vm.out", "w")
-    vm = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                          stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    shown = 0
-    try:
-        while True:
-            finished = vm.poll() is not None
-            shown = show_new_lines(narration, shown)
-            if finished:
-                break
-            time.sleep(0.3)
-    except KeyboardInterrupt:
-        print(f"\n{PROGRAM}: interrupted; powering the VM off (everything in it goes with it)",
-              flush=True)
-        stop_vm(vm)
-        return 130
-    status = vm.returncode
-    if status in (124, 125) or not narration.exists():
-        tail = (out / "ipvs-vm.out").read_text(errors="replace")[-3000:]
-        print(f"{PROGRAM}: tools/ipvs-vm exited {status} (124 timeout, 125 VM failure):\n{tail}",
-              flush=True)
-    return status
-
-
-def show_new_lines(path: Path, shown: int) -> int:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(shown)
-            data = handle.read()
-    except FileNotFoundError:
-        return shown
-    complete = data[:data.rfind(b"\n") + 1]
-    if complete:
-        sys.stdout.write(complete.decode(errors="replace"))
-        sys.stdout.flush()
-    return shown + len(complete)
-
-
-def stop_vm(vm: subprocess.Popen) -> None:
-    """SIGTERM to tools/ipvs-vm (it kills QEMU and removes its job directory), then SIGKILL to
-    whatever of its group is left."""
-    try:
-        os.killpg(vm.pid, signal.SIGTERM)
-        vm.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    try:
-        os.killpg(vm.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    vm.wait()
+    return run_in_guest([python_for_guest(), "-m", "lvs_compat.demo.scenario", *scenario_args],
+                        out, "narration.log", VM_TIMEOUT_S, PROGRAM)
 
 
 def _interrupt(signum, frame):
