@@ -141,8 +141,10 @@ class Soak:
         self.say = say
         self.deadtime_s = args.deadtime
         self.allowance_s = args.deadtime + 1
-        self.rng = random.Random(args.seed)
-        self.survivor = self.rng.choice(DIRECTORS)
+        # kill -9 hits the home director, which holds the VIP whenever the cluster is healthy
+        # (auto_failback on), so every kill is the holder's crash; the backup is never killed,
+        # and its RSS and descriptors measure what every takeover and give-back leaks
+        self.survivor = DIRECTORS[1]
         self.faults: list[InjectedFault] = []
         self.notes: list[str] = []
 
@@ -329,7 +331,7 @@ def run_here(args, out: Path) -> int:
             lab = soak.open_lab(tmp)
             say(f"lab {lab.prefix}: directors {', '.join(DIRECTORS)} (media "
                 f"{' '.join(MEDIA)}), client; seed {args.seed}; deadtime {args.deadtime} s; "
-                f"{soak.survivor} is never killed")
+                f"kill -9 hits {DIRECTORS[0]}, {soak.survivor} is never killed")
             soak.warm_up()
         except Exception as error:      # the lab's own message; the soak never started
             raise SetupFailed(f"{type(error).__name__}: {error}") from error
