@@ -70,7 +70,7 @@ class Narrator:
 
     def __init__(self, path: Path):
         self.started = time.monotonic()
-        self.file = open(path, "a", buffering=1)
+        self.file = open(path, "w", buffering=1)
 
     def __call__(self, text: str) -> None:
         line = f"[{time.monotonic() - self.started:7.1f}s] {text}"
@@ -315,6 +315,8 @@ def run_here(args, out: Path) -> int:
                          f"--where vm\n")
         return EXIT_USAGE
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("soak.json", "soak-error.txt", *(f"{name}.log" for name in DIRECTORS)):
+        (out / stale).unlink(missing_ok=True)
     say = Narrator(out / "soak.log")
     netns_before = netns_names()
     fds_before = open_fds()

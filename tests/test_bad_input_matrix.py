@@ -225,6 +225,29 @@ def test_heartbeat_refuses_bad_configuration_before_starting(tmp_path, ha_dir, m
     assert not marker.exists()
 
 
+def test_heartbeat_with_its_port_in_use_says_so_and_starts_nothing(tmp_path, ha_dir):
+    # Another program holds the UDP port (without SO_REUSEADDR): a one-line reason naming the
+    # port, exit 1 (a machine problem, not a config error), no pid file; in a private network
+    # namespace, so nothing outside the test is touched.
+    (ha_dir / "ha.cf").write_text("keepalive 1\ndeadtime 10\nudpport 694\nbcast lo\n"
+                                 "auto_failback on\nnode lvs1.domain.com\nnode lvs2.domain.com\n")
+    holder = ("import socket, subprocess, sys\n"
+              "subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n"
+              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "s.bind(('0.0.0.0', 694))\n"
+              "r = subprocess.run(sys.argv[1:], capture_output=True, timeout=60)\n"
+              "sys.stdout.buffer.write(b'%d\\n' % r.returncode); sys.stderr.buffer.write(r.stderr)\n")
+    result = subprocess.run(["unshare", "-n", PYTHON, "-c", holder, PYTHON, str(REPO / HEARTBEAT),
+                             *heartbeat_args(tmp_path, ha_dir)], capture_output=True, timeout=90)
+    status = int(result.stdout.decode().split()[-1])
+    assert_clean_refusal(subprocess.CompletedProcess([], status, b"", result.stderr),
+                         Case("port in use", HEARTBEAT, [], {1}, one_line=False))
+    # the log's ERROR line (stderr is the log without logfile/logfacility), then the reason
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert last == "heartbeat: bcast lo: cannot receive on *:694: Address already in use", last
+    assert not (tmp_path / "hb.pid").exists()
+
+
 def test_heartbeat_without_permission_says_so(tmp_path, ha_dir):
     # As nobody, the state directory cannot be created: a clear refusal, not a traceback.
     tmp_path.chmod(0o755)
