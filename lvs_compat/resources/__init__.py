@@ -1,3 +1,3 @@
-"""heartbeat resource scripts beyond ``lvs`` (which lives with lvs.alert): ``mon`` and
-``LVSSyncDaemonSwap``.  Each ``ha.d/resource.d/<name>`` file only hands argv to a ``main()``
+"""heartbeat resource scripts: ``lvs`` (the IPVS table from mon.cf's lvs.alert lines), ``mon``
+and ``LVSSyncDaemonSwap``.  Each ``ha.d/resource.d/<name>`` file only hands argv to a ``main()``
 here."""
