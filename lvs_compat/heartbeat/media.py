@@ -119,6 +119,23 @@ class UdpMedium:
                               f"{bind[1]}: {error.strerror}") from None
         return sock
 
+    def _sender(self, interface: str, options, what: str | None = None) -> socket.socket:
+        """The send socket: each ``(level, option, value)`` of ``options`` set in order, then bound
+        to ``interface`` and non-blocking.  On failure the receiver is closed as well and the
+        error reads ``WHAT: reason``, WHAT by default ``KIND INTERFACE: cannot send``."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for level, option, value in options:
+                sock.setsockopt(level, option, value)
+            _bind_to_device(sock, interface)
+            sock.setblocking(False)
+        except OSError as error:
+            sock.close()
+            self.close()
+            what = what or f"{self.kind} {interface}: cannot send"
+            raise MediumError(f"{what}: {error.strerror}") from None
+        return sock
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} -> {self.destination}>"
 
@@ -129,16 +146,7 @@ class BcastMedium(UdpMedium):
     def __init__(self, interface: str, udp_port: int):
         super().__init__(interface, (interface_broadcast(interface), udp_port))
         self.receiver = self._receiver(interface, ("", udp_port))
-        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sender.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            _bind_to_device(sender, interface)
-            sender.setblocking(False)
-        except OSError as error:
-            sender.close()
-            self.close()
-            raise MediumError(f"bcast {interface}: cannot send: {error.strerror}") from None
-        self.sender = sender
+        self.sender = self._sender(interface, [(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)])
 
 
 class UcastMedium(UdpMedium):
@@ -155,17 +163,8 @@ class UcastMedium(UdpMedium):
             self.receiver.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         except OSError:
             pass
-        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sender.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sender.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)
-            _bind_to_device(sender, interface)
-            sender.setblocking(False)
-        except OSError as error:
-            sender.close()
-            self.close()
-            raise MediumError(f"ucast {interface}: cannot send: {error.strerror}") from None
-        self.sender = sender
+        self.sender = self._sender(interface, [(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1),
+                                               (socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)])
 
 
 class McastMedium(UdpMedium):
@@ -180,19 +179,16 @@ class McastMedium(UdpMedium):
         mreqn = struct.pack("4s4si", socket.inet_aton(group), socket.inet_aton("0.0.0.0"),
                             ifindex)
         self.receiver = self._receiver(interface, (group, port))
-        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        what = f"mcast {interface} {group}"
         try:
             self.receiver.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
-            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
-            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1 if loop else 0)
-            _bind_to_device(sender, interface)
-            sender.setblocking(False)
         except OSError as error:
-            sender.close()
             self.close()
-            raise MediumError(f"mcast {interface} {group}: {error.strerror}") from None
-        self.sender = sender
+            raise MediumError(f"{what}: {error.strerror}") from None
+        self.sender = self._sender(interface, [(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn),
+                                               (socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl),
+                                               (socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP,
+                                                1 if loop else 0)], what)
 
 
 class SerialMedium:
