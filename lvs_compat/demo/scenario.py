@@ -47,6 +47,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lvs_compat.ipvs import IpvsadmError
 from lvs_compat.resources.syncdaemon import roles as sync_roles
 
 from .topology import CLIENT_ADDRESS, MACHINES, VIP, Topology, run
@@ -461,7 +462,9 @@ class Scenario:
                             for address, weight in proc_real_servers(texts[1])}
             try:   # run from this thread, so in the director's namespace
                 daemons = sync_roles()
-            except OSError:
+            except (OSError, IpvsadmError):
+                # the director is dying: its processes are being killed, our ipvsadm among
+                # them (seen in CI: "exit status -9" ended the sampler thread)
                 daemons = set()
             syncs[name] = "+".join(role for role in ("master", "backup") if role in daemons)
         active = holders[0] if len(holders) == 1 else None
