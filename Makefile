@@ -62,11 +62,13 @@ demo:
 # delay, heartbeat -r; samples the VIP holders and the client every 100 ms and prints the figures.
 # Runs in the tools/ipvs-vm guest when this kernel has no sch_netem.  Not part of make test
 # (tests/test_soak.py runs a 2-minute version there).  Results go to $(SOAK_DIR).
+# SOAK_PEER=c: the backup director runs Debian's heartbeat 3.0.6 (a cluster half migrated).
 SOAK_MINUTES ?= 10
 SOAK_SEED ?=
+SOAK_PEER ?= ours
 SOAK_DIR := build/soak
 soak: venv
-	$(VPY) soak/run.py --minutes $(SOAK_MINUTES) --out $(SOAK_DIR) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+	$(VPY) soak/run.py --minutes $(SOAK_MINUTES) --peer $(SOAK_PEER) --out $(SOAK_DIR) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # make install [DESTDIR=/staging] [PREFIX=/usr]
 # The library and its pure-Python dependencies go to LIBDIR; every program

@@ -29,16 +29,19 @@ def python_for_guest() -> str:
 
 
 def run_in_guest(argv: list[str], out: Path, narration_name: str, timeout_s: int,
-                 program: str, env: tuple[str, ...] = ()) -> int:
-    """Run ``argv`` in the guest (cwd: the checkout) and echo ``out/narration_name`` live; the
-    guest command's exit status (124: timed out, 125: the VM failed)."""
+                 program: str, env: tuple[str, ...] = (), shares: tuple[str, ...] = ()) -> int:
+    """Run ``argv`` in the guest (cwd: the checkout, shared with ``out`` and ``shares``) and
+    echo ``out/narration_name`` live; the guest command's exit status (124: timed out, 125: the
+    VM failed)."""
     out.mkdir(parents=True, exist_ok=True)
     narration = out / narration_name
     narration.unlink(missing_ok=True)
-    shares = ["-s", str(REPO)]
+    share_options = ["-s", str(REPO)]
     if not str(out.resolve()).startswith(str(REPO) + "/"):
-        shares += ["-s", str(out)]
-    vm_argv = [str(REPO / "tools" / "ipvs-vm"), "run", "-t", str(timeout_s), *shares,
+        share_options += ["-s", str(out)]
+    for share in shares:              # more host folders, "DIR" or "DIR:ro"
+        share_options += ["-s", share]
+    vm_argv = [str(REPO / "tools" / "ipvs-vm"), "run", "-t", str(timeout_s), *share_options,
                *(item for setting in env for item in ("-e", setting)), "--", *argv]
     log = open(out / "ipvs-vm.out", "w")
     vm = subprocess.Popen(vm_argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,

@@ -21,7 +21,8 @@ namespace, no address, no descriptor of its own; the surviving daemon's RSS with
 ``tc netem`` needs ``sch_netem``; where this kernel has none (``--where auto``), the soak runs in
 the tools/ipvs-vm guest (Debian's stock kernel, under QEMU), as ``make demo`` does for IPVS.
 
-Exit status: 0 goal met and clean; 1 goal missed or something left behind; 2 usage or a
+Exit status: 0 goal met and clean; 1 goal missed, something left behind, a daemon that exited
+by itself or a ``heartbeat -r`` that failed; 2 usage or a
 missing prerequisite; 3 the lab could not be set up or a fault not injected; 124/125 the VM timed out / failed.
 """
 
@@ -47,6 +48,7 @@ if str(REPO) not in sys.path:
 sys.path.insert(0, str(REPO / "tests"))
 
 from soak.analysis import InjectedFault, analyse, format_report  # noqa: E402
+from soak.daemons import daemon_for, open_fds, rss_kib  # noqa: E402
 from soak.plan import KINDS, NETEM_ARGS, RELOADS_PER_FAULT, fault_plan  # noqa: E402
 
 PROGRAM = "soak"
@@ -122,18 +124,6 @@ def processes_mentioning(marker: str) -> list[str]:
     return found
 
 
-def open_fds(pid: int | str = "self") -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise ValueError(f"no VmRSS for {pid}")
-
-
 class Soak:
     def __init__(self, args, out: Path, say: Narrator):
         self.args = args
@@ -146,16 +136,17 @@ class Soak:
         # and its RSS and descriptors measure what every takeover and give-back leaks
         self.survivor = DIRECTORS[1]
         self.faults: list[InjectedFault] = []
-        self.notes: list[str] = []
+        self.problems: list[str] = []
 
     # --- the lab ------------------------------------------------------------------------------
     def open_lab(self, tmp: Path):
-        from heartbeat_lab import ha_cf, run
+        from heartbeat_lab import SUBNET, ha_cf, run
         from heartbeat_takeover_support import VIP, TakeoverLab
         for module in ("veth", "bridge", "sch_netem"):
             subprocess.run(["modprobe", "-q", module], capture_output=True, check=False)
         self.vip = VIP
-        lab = TakeoverLab(tmp, names=(*DIRECTORS, "client"))
+        lab = TakeoverLab(tmp, names=(*DIRECTORS, "client"),
+                          kinds=("ours", self.args.peer, "client"))
         self.lab = lab
         lab.open()
         a, b = lab.members
@@ -171,8 +162,11 @@ class Soak:
                        deadtime=str(self.deadtime_s), warntime=str(max(1, self.deadtime_s // 2)),
                        initdead=str(2 * self.deadtime_s))
         for node in lab.members:
-            node.write_config(config, haresources=f"{DIRECTORS[0]} {VIP}/24/hb0\n")
+            # the interface and broadcast spelled out: Debian's IPaddr insists on eth0 without
+            node.write_config(config,
+                              haresources=f"{DIRECTORS[0]} {VIP}/24/hb0/{SUBNET}.255\n")
         self.nodes = {node.name: node for node in lab.members}
+        self.daemons = {node.name: daemon_for(node) for node in lab.members}
         self.macs = {node.name: lab.mac(node) for node in lab.members}
         return lab
 
@@ -188,8 +182,8 @@ class Soak:
 
     def warm_up(self) -> None:
         from heartbeat_takeover_support import hb_tool
-        for node in self.nodes.values():
-            node.start()
+        for daemon in self.daemons.values():
+            daemon.start()
         home, other = DIRECTORS
         self.wait_alone(home, 30 + 4 * self.deadtime_s)
         self.say(f"cluster up: {home} holds {self.vip}; warm-up: standby and takeover")
@@ -207,17 +201,16 @@ class Soak:
         for number in range(reads):
             if number:
                 time.sleep(0.2)
-            readings.append({name: (rss_kib(node.process.pid), open_fds(node.process.pid))
-                             for name, node in self.nodes.items()})
-        return {name: {"pid": node.process.pid,
+            readings.append({name: (sum(rss_kib(pid) for pid in daemon.pids()),
+                                    sum(open_fds(pid) for pid in daemon.pids()))
+                             for name, daemon in self.daemons.items()})
+        return {name: {"pid": daemon.main_pid(), "kind": daemon.kind,
+                       "processes": len(daemon.pids()),
                        "rss_kib": min(reading[name][0] for reading in readings),
                        "fds": min(reading[name][1] for reading in readings)}
-                for name, node in self.nodes.items()}
+                for name, daemon in self.daemons.items()}
 
     # --- faults -------------------------------------------------------------------------------
-    def _signal(self, name: str, signum: int) -> None:
-        os.killpg(self.nodes[name].process.pid, signum)
-
     def _links(self, name: str, media, up: bool) -> None:
         for medium in media:
             self.lab.ns(self.nodes[name], "ip", "link", "set", medium, "up" if up else "down")
@@ -232,18 +225,18 @@ class Soak:
                     self.lab.ns(node, "tc", "qdisc", "del", "dev", medium, "root")
 
     def inject(self, fault) -> None:
-        node = self.nodes.get(fault.node)
+        daemon = self.daemons.get(fault.node)
         started = time.monotonic()
         if fault.kind == "kill":
-            node.kill9()
+            daemon.kill()
             time.sleep(fault.duration_s)
             ended = time.monotonic()
-            node.start()
+            daemon.start()
         elif fault.kind == "freeze":
-            self._signal(fault.node, signal.SIGSTOP)
+            daemon.signal(signal.SIGSTOP)
             time.sleep(fault.duration_s)
             ended = time.monotonic()
-            self._signal(fault.node, signal.SIGCONT)
+            daemon.signal(signal.SIGCONT)
         elif fault.kind in ("link-one", "link-all"):
             media = (fault.medium,) if fault.kind == "link-one" else MEDIA
             self._links(fault.node, media, up=False)
@@ -259,9 +252,9 @@ class Soak:
             for number in range(RELOADS_PER_FAULT):
                 if number:
                     time.sleep(1)
-                result = node.ctl("-r", timeout=30)
+                result = daemon.reload()
                 if result.returncode != 0:
-                    self.notes.append(f"heartbeat -r on {fault.node} exited "
+                    self.problems.append(f"heartbeat -r on {fault.node} exited "
                                       f"{result.returncode}: {result.stderr.strip()[:200]}")
             ended = time.monotonic()
         else:
@@ -269,12 +262,11 @@ class Soak:
         self.faults.append(InjectedFault(fault.kind, fault.node, started, ended))
 
     def check_daemons_alive(self) -> None:
-        for name, node in self.nodes.items():
-            if node.process.poll() is not None:
-                self.notes.append(f"the daemon on {name} exited by itself "
-                                  f"(status {node.process.returncode}); restarted")
+        for name, daemon in self.daemons.items():
+            if not daemon.alive():
+                self.problems.append(f"the daemon on {name} exited by itself; restarted")
                 self.say(f"!! the daemon on {name} exited by itself; restarting it")
-                node.start()
+                daemon.start()
 
     def run_faults(self, deadline: float) -> None:
         plan = fault_plan(self.args.seed, DIRECTORS, self.survivor, MEDIA, self.deadtime_s,
@@ -294,15 +286,7 @@ class Soak:
         time.sleep(max(0.0, deadline - time.monotonic()))
 
     def stop_daemons(self) -> dict[str, bool]:
-        stopped = {}
-        for name, node in self.nodes.items():
-            result = node.ctl("-k", timeout=60)
-            try:
-                node.process.wait(timeout=60)
-                stopped[name] = result.returncode == 0 and node.process.returncode == 0
-            except subprocess.TimeoutExpired:
-                stopped[name] = False
-        return stopped
+        return {name: daemon.stop() for name, daemon in self.daemons.items()}
 
 
 def run_here(args, out: Path) -> int:
@@ -310,6 +294,11 @@ def run_here(args, out: Path) -> int:
     if os.geteuid() != 0:
         sys.stderr.write(f"{PROGRAM}: needs root (network namespaces)\n")
         return EXIT_USAGE
+    if args.peer == "c":
+        from heartbeat_lab import have_c_heartbeat
+        if have_c_heartbeat():
+            sys.stderr.write(f"{PROGRAM}: --peer c {have_c_heartbeat()}\n")
+            return EXIT_USAGE
     if not have_netem():
         sys.stderr.write(f"{PROGRAM}: this kernel cannot run tc netem (no sch_netem); use "
                          f"--where vm\n")
@@ -326,12 +315,14 @@ def run_here(args, out: Path) -> int:
     record: dict = {"config": {"minutes": args.minutes, "seed": args.seed,
                                "deadtime_s": args.deadtime, "keepalive_s": args.keepalive,
                                "kinds": list(args.kinds), "survivor": soak.survivor,
+                               "peer": args.peer,
                                "where": "vm" if os.environ.get("LVS_COMPAT_SOAK_IN_VM") else
                                "here"}}
     try:
         try:
             lab = soak.open_lab(tmp)
-            say(f"lab {lab.prefix}: directors {', '.join(DIRECTORS)} (media "
+            say(f"lab {lab.prefix}: directors {DIRECTORS[0]} (ours), {DIRECTORS[1]} "
+                f"({'Debian 3.0.6' if args.peer == 'c' else 'ours'}) (media "
                 f"{' '.join(MEDIA)}), client; seed {args.seed}; deadtime {args.deadtime} s; "
                 f"kill -9 hits {DIRECTORS[0]}, {soak.survivor} is never killed")
             soak.warm_up()
@@ -367,7 +358,7 @@ def run_here(args, out: Path) -> int:
                 say(f"sampler: {error}")
         if hasattr(soak, "lab"):
             soak.lab.close()
-        logs = {name: node.log() for name, node in getattr(soak, "nodes", {}).items()}
+        logs = {name: daemon.log() for name, daemon in getattr(soak, "daemons", {}).items()}
         for name, text in logs.items():
             (out / f"{name}.log").write_text(text)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -393,7 +384,7 @@ def run_here(args, out: Path) -> int:
              and all(record["stopped_gracefully"].values()))
     record.update(
         leftovers=leftovers, survivor_rss_growth=growth, survivor_same_process=same_process,
-        notes=soak.notes, report=dataclasses.asdict(report), goal_met=report.goal_met,
+        problems=soak.problems, report=dataclasses.asdict(report), goal_met=report.goal_met,
         clean=clean, samples=len(samples), probes=len(probes), arps=len(arps),
         faults=[{**dataclasses.asdict(f), "start": f.start - started, "end": f.end - started}
                 for f in soak.faults])
@@ -405,11 +396,12 @@ def run_here(args, out: Path) -> int:
             f"{after[name]['pid']}, stopped by -k: {record['stopped_gracefully'][name]}")
     say(f"survivor {survivor}: RSS change {100 * growth:+.1f}% (limit {RSS_TOLERANCE:.0%}); "
         f"leftovers: {json.dumps(leftovers)}")
-    for note in soak.notes:
-        say(f"note: {note}")
-    say(f"clean: {'yes' if clean else 'NO'}; goal {'met' if report.goal_met else 'NOT met'}")
+    for problem in soak.problems:
+        say(f"PROBLEM: {problem}")
+    say(f"clean: {'yes' if clean else 'NO'}; goal {'met' if report.goal_met else 'NOT met'}; "
+        f"problems: {len(soak.problems)}")
     say.close()
-    return 0 if report.goal_met and clean else EXIT_GOAL_MISSED
+    return 0 if report.goal_met and clean and not soak.problems else EXIT_GOAL_MISSED
 
 
 def run_in_vm(args, out: Path) -> int:
@@ -419,11 +411,13 @@ def run_in_vm(args, out: Path) -> int:
     argv = [python_for_guest(), str(Path(__file__).resolve()),
             "--where", "here", "--minutes", f"{args.minutes:g}", "--seed", str(args.seed),
             "--deadtime", str(args.deadtime), "--keepalive", str(args.keepalive),
-            "--kinds", ",".join(args.kinds), "--out", str(out)]
+            "--kinds", ",".join(args.kinds), "--peer", args.peer, "--out", str(out)]
     print(f"{PROGRAM}: this kernel has no tc netem; booting Debian's stock kernel under QEMU "
           f"(tools/ipvs-vm) and running the soak there", flush=True)
+    # a 3.0.6 node copies /var/lib/heartbeat's tree (the guest's /var is an empty tmpfs)
+    shares = ("/var/lib/heartbeat:ro",) if args.peer == "c" else ()
     return run_in_guest(argv, out, "soak.log", timeout, PROGRAM,
-                        env=("LVS_COMPAT_SOAK_IN_VM=1",))
+                        env=("LVS_COMPAT_SOAK_IN_VM=1",), shares=shares)
 
 
 def parse_args(argv):
@@ -438,6 +432,8 @@ def parse_args(argv):
                         help=f"fault kinds, comma-separated (default {','.join(KINDS)})")
     parser.add_argument("--out", default=str(REPO / "build" / "soak"),
                         help="where soak.log, soak.json and the daemons' logs go")
+    parser.add_argument("--peer", choices=("ours", "c"), default="ours",
+                        help="the backup director's heartbeat: ours, or c (Debian's 3.0.6)")
     parser.add_argument("--where", choices=("auto", "here", "vm"), default="auto",
                         help="here: this kernel (needs sch_netem); vm: the tools/ipvs-vm guest")
     args = parser.parse_args(argv)

@@ -206,8 +206,10 @@ class Node:
 
     def nsenter(self, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess:
         assert self.ns_init_pid is not None
-        return run(["nsenter", "-t", str(self.ns_init_pid), "-a", *argv], timeout=timeout,
-                   check=False)
+        # -r -w: the target's root and cwd too (in a chroot, as in the tools/ipvs-vm guest,
+        # entering the mount namespace alone would land in that namespace's real root)
+        return run(["nsenter", "-t", str(self.ns_init_pid), "-a", "-r", "-w", *argv],
+                   timeout=timeout, check=False)
 
     def c_log(self) -> str:
         path = self.root / "varlib" / "ha-log"
@@ -237,7 +239,16 @@ for f in /bin/systemctl /lib/systemd/systemd; do
     [ -e "$f" ] && mount --bind /bin/true "$f"
 done
 "$4"
-exec sleep 100000
+# PID 1 of the namespace adopts the daemonized heartbeat: reap it, as a real init does (else
+# the exited master stays a zombie and `heartbeat -k`, which waits for its pid, never returns)
+exec /usr/bin/python3 -c '
+import os, time
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        time.sleep(0.5)
+'
 """
 
 

@@ -149,8 +149,8 @@ def stop_async(node):
     """``heartbeat -k`` against ``node`` without waiting for it (a Popen to wait on)."""
     import subprocess
     if node.kind == "c":
-        argv = ["nsenter", "-t", str(node.ns_init_pid), "-a", "/usr/libexec/heartbeat/heartbeat",
-                "-k"]
+        argv = ["nsenter", "-t", str(node.ns_init_pid), "-a", "-r", "-w",
+                "/usr/libexec/heartbeat/heartbeat", "-k"]
     else:
         argv = ["ip", "netns", "exec", node.netns, *node.heartbeat_argv("-k")]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -68,6 +68,7 @@ def test_two_minutes_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(tmp_p
                                    "own_fds": 0, "threads": 0}, summary
     assert record["survivor_same_process"], summary
     assert abs(record["survivor_rss_growth"]) <= 0.10, summary
+    assert record["problems"] == [], summary     # no daemon died by itself, every -r worked
     assert record["clean"] and result.returncode == 0, summary
 
     after = host_state()

@@ -1,0 +1,159 @@
+"""What the soak does to a director's heartbeat, for our daemon and for Debian's 3.0.6.
+
+One interface, two implementations, so that ``soak/run.py`` injects the same faults into a
+cluster of ours or a mixed one (``--peer c``: the backup runs Debian's heartbeat 3.0.6, the
+migration's half-way state):
+
+* ``OurDaemon``: our daemon runs in the foreground as one process of the lab's
+  (``Node.start``); its process group is the daemon and whatever script it runs.
+* ``CDaemon``: a 3.0.6 node lives in its own PID, mount and UTS namespaces
+  (``Node.start_c``, heartbeat_lab.py); its daemon is several processes ("heartbeat: master
+  control process", readers and writers per medium, the FIFO reader), found by their PID
+  namespace and process title.
+
+Figures (RSS, open descriptors) are summed over the daemon's processes; ``main_pid`` is what
+must not change for the survivor.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from heartbeat_lab import C_HEARTBEAT
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def rss_kib(pid: int) -> int:
+    for line in (_read(f"/proc/{pid}/status") or b"").decode(errors="replace").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid: int | str = "self") -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+class OurDaemon:
+    kind = "ours"
+
+    def __init__(self, node):
+        self.node = node
+
+    def start(self) -> None:
+        self.node.start()
+
+    def kill(self) -> None:
+        self.node.kill9()
+
+    def alive(self) -> bool:
+        return self.node.process is not None and self.node.process.poll() is None
+
+    def main_pid(self) -> int | None:
+        return self.node.process.pid if self.alive() else None
+
+    def pids(self) -> list[int]:
+        return [self.node.process.pid] if self.alive() else []
+
+    def signal(self, signum: int) -> None:
+        os.killpg(self.node.process.pid, signum)
+
+    def reload(self) -> subprocess.CompletedProcess:
+        return self.node.ctl("-r", timeout=30)
+
+    def stop(self) -> bool:
+        """``heartbeat -k``; True if it and the daemon exited 0."""
+        result = self.node.ctl("-k", timeout=60)
+        try:
+            self.node.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0 and self.node.process.returncode == 0
+
+    def log(self) -> str:
+        return self.node.log()
+
+
+class CDaemon:
+    kind = "c"
+    TITLE = b"heartbeat: "
+    MASTER = b"heartbeat: master control process"
+
+    def __init__(self, node):
+        self.node = node
+
+    def start(self) -> None:
+        self.node.start_c()
+
+    def kill(self) -> None:
+        self.node.kill9()          # SIGKILL to unshare: the whole PID namespace goes
+
+    def _processes(self) -> list[tuple[int, bytes]]:
+        if self.node.ns_init_pid is None:
+            return []
+        try:
+            namespace = os.readlink(f"/proc/{self.node.ns_init_pid}/ns/pid")
+        except OSError:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                    continue
+            except OSError:
+                continue
+            cmdline = _read(f"/proc/{entry}/cmdline") or b""
+            if cmdline.startswith(self.TITLE):
+                found.append((int(entry), cmdline))
+        return found
+
+    def pids(self) -> list[int]:
+        return [pid for pid, _ in self._processes()]
+
+    def main_pid(self) -> int | None:
+        return next((pid for pid, title in self._processes()
+                     if title.startswith(self.MASTER)), None)
+
+    def alive(self) -> bool:
+        return self.main_pid() is not None
+
+    def signal(self, signum: int) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def reload(self) -> subprocess.CompletedProcess:
+        return self.node.nsenter(C_HEARTBEAT, "-r", timeout=30)
+
+    def stop(self) -> bool:
+        result = self.node.nsenter(C_HEARTBEAT, "-k", timeout=90)
+        deadline = time.monotonic() + 60
+        while self.pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return result.returncode == 0 and not self.pids()
+
+    def log(self) -> str:
+        return self.node.log() + "\n--- ha-log\n" + self.node.c_log()[-20000:]
+
+
+def daemon_for(node):
+    return CDaemon(node) if node.kind == "c" else OurDaemon(node)
+
+
+__all__ = ["CDaemon", "OurDaemon", "daemon_for", "open_fds", "rss_kib"]
