@@ -62,7 +62,7 @@ demo:
 # delay, heartbeat -r; samples the VIP holders and the client every 100 ms and prints the figures.
 # Runs in the tools/ipvs-vm guest when this kernel has no sch_netem.  Not part of make test
 # (tests/test_soak.py runs a 2-minute version there).  Results go to $(SOAK_DIR).
-# SOAK_PEER=c: the backup director runs Debian's heartbeat 3.0.6 (a cluster half migrated).
+# SOAK_PEER=c: the home director runs Debian's heartbeat 3.0.6, the backup ours (half migrated).
 SOAK_MINUTES ?= 10
 SOAK_SEED ?=
 SOAK_PEER ?= ours

@@ -73,14 +73,17 @@ class OurDaemon:
     def reload(self) -> subprocess.CompletedProcess:
         return self.node.ctl("-r", timeout=30)
 
-    def stop(self) -> bool:
-        """``heartbeat -k``; True if it and the daemon exited 0."""
+    def stop(self) -> str:
+        """``heartbeat -k``: "" if it and the daemon exited 0, else what went wrong."""
         result = self.node.ctl("-k", timeout=60)
         try:
             self.node.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            return False
-        return result.returncode == 0 and self.node.process.returncode == 0
+            return f"the daemon still runs 60 s after heartbeat -k (exit {result.returncode})"
+        if result.returncode != 0 or self.node.process.returncode != 0:
+            return (f"heartbeat -k exited {result.returncode}, the daemon "
+                    f"{self.node.process.returncode}: {result.stderr.strip()[-300:]}")
+        return ""
 
     def log(self) -> str:
         return self.node.log()
@@ -141,12 +144,20 @@ class CDaemon:
     def reload(self) -> subprocess.CompletedProcess:
         return self.node.nsenter(C_HEARTBEAT, "-r", timeout=30)
 
-    def stop(self) -> bool:
-        result = self.node.nsenter(C_HEARTBEAT, "-k", timeout=90)
+    def stop(self) -> str:
+        before = self._processes()
+        try:
+            result = self.node.nsenter(C_HEARTBEAT, "-k", timeout=90)
+        except subprocess.TimeoutExpired:
+            return f"heartbeat -k did not return within 90 s (processes: {before})"
         deadline = time.monotonic() + 60
         while self.pids() and time.monotonic() < deadline:
             time.sleep(0.2)
-        return result.returncode == 0 and not self.pids()
+        if result.returncode != 0 or self.pids():
+            said = (result.stdout + result.stderr).strip()[-300:]
+            return (f"heartbeat -k exited {result.returncode} ({said!r}); processes before "
+                    f"{before}, after {self._processes()}")
+        return ""
 
     def log(self) -> str:
         return self.node.log() + "\n--- ha-log\n" + self.node.c_log()[-20000:]

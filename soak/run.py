@@ -145,8 +145,10 @@ class Soak:
         for module in ("veth", "bridge", "sch_netem"):
             subprocess.run(["modprobe", "-q", module], capture_output=True, check=False)
         self.vip = VIP
-        lab = TakeoverLab(tmp, names=(*DIRECTORS, "client"),
-                          kinds=("ours", self.args.peer, "client"))
+        # --peer c: the home director runs Debian's 3.0.6 and the backup ours, as when the
+        # standby is migrated first; kills hit the C node, our daemon is the survivor
+        kinds = ("c", "ours") if self.args.peer == "c" else ("ours", "ours")
+        lab = TakeoverLab(tmp, names=(*DIRECTORS, "client"), kinds=(*kinds, "client"))
         self.lab = lab
         lab.open()
         a, b = lab.members
@@ -286,7 +288,13 @@ class Soak:
         time.sleep(max(0.0, deadline - time.monotonic()))
 
     def stop_daemons(self) -> dict[str, bool]:
-        return {name: daemon.stop() for name, daemon in self.daemons.items()}
+        stopped = {}
+        for name, daemon in self.daemons.items():
+            trouble = daemon.stop()
+            if trouble:
+                self.problems.append(f"stopping {name}: {trouble}")
+            stopped[name] = not trouble
+        return stopped
 
 
 def run_here(args, out: Path) -> int:
@@ -321,8 +329,10 @@ def run_here(args, out: Path) -> int:
     try:
         try:
             lab = soak.open_lab(tmp)
-            say(f"lab {lab.prefix}: directors {DIRECTORS[0]} (ours), {DIRECTORS[1]} "
-                f"({'Debian 3.0.6' if args.peer == 'c' else 'ours'}) (media "
+            kinds = {name: "Debian 3.0.6" if daemon.kind == "c" else "ours"
+                     for name, daemon in soak.daemons.items()}
+            say(f"lab {lab.prefix}: directors {DIRECTORS[0]} ({kinds[DIRECTORS[0]]}), "
+                f"{DIRECTORS[1]} ({kinds[DIRECTORS[1]]}) (media "
                 f"{' '.join(MEDIA)}), client; seed {args.seed}; deadtime {args.deadtime} s; "
                 f"kill -9 hits {DIRECTORS[0]}, {soak.survivor} is never killed")
             soak.warm_up()
@@ -433,7 +443,7 @@ def parse_args(argv):
     parser.add_argument("--out", default=str(REPO / "build" / "soak"),
                         help="where soak.log, soak.json and the daemons' logs go")
     parser.add_argument("--peer", choices=("ours", "c"), default="ours",
-                        help="the backup director's heartbeat: ours, or c (Debian's 3.0.6)")
+                        help="c: the home director runs Debian's 3.0.6, the backup ours")
     parser.add_argument("--where", choices=("auto", "here", "vm"), default="auto",
                         help="here: this kernel (needs sch_netem); vm: the tools/ipvs-vm guest")
     args = parser.parse_args(argv)
