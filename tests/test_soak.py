@@ -44,36 +44,57 @@ def host_state() -> dict:
             "qemus": qemus}
 
 
-def test_two_minutes_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(tmp_path):
-    before = host_state()
+def run_soak(tmp_path, *options):
     result = subprocess.run([sys.executable, str(SOAK), "--minutes", "2", "--seed", str(SEED),
-                             "--out", str(tmp_path)], capture_output=True, text=True,
+                             "--out", str(tmp_path), *options], capture_output=True, text=True,
                             timeout=900, check=False)
     record_path = tmp_path / "soak.json"
     assert record_path.exists(), f"no record; exit {result.returncode}\n{result.stdout[-4000:]}" \
                                  f"\n{result.stderr[-2000:]}"
-    record = json.loads(record_path.read_text())
-    report = record["report"]
-    summary = result.stdout[-5000:]
+    return result, json.loads(record_path.read_text()), result.stdout[-5000:]
 
+
+def assert_every_fault_ran_and_nothing_was_left(record, summary):
+    report = record["report"]
     assert sorted(report["faults_by_kind"]) == sorted(record["config"]["kinds"]), summary
     assert report["sampled_s"] > 100, summary
     assert report["outside_s"] > 20, summary
-    assert report["outside_not_one"] == [] and report["unanswered_outside"] == [], summary
-    assert all(window["arp_resent"] for window in report["dual_windows"]), summary
-    assert record["goal_met"], summary
-
+    assert record["problems"] == [], summary     # no daemon died by itself, every -r worked
     assert record["stopped_gracefully"] == {"dira": True, "dirb": True}, summary
     assert record["leftovers"] == {"processes": [], "namespaces": [], "addresses": [],
                                    "own_fds": 0, "threads": 0}, summary
     assert record["survivor_same_process"], summary
     assert abs(record["survivor_rss_growth"]) <= 0.10, summary
-    assert record["problems"] == [], summary     # no daemon died by itself, every -r worked
-    assert record["clean"] and result.returncode == 0, summary
+    assert record["clean"], summary
+
+
+def test_two_minutes_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(tmp_path):
+    before = host_state()
+    result, record, summary = run_soak(tmp_path)
+    report = record["report"]
+    assert_every_fault_ran_and_nothing_was_left(record, summary)
+    assert report["outside_not_one"] == [] and report["unanswered_outside"] == [], summary
+    assert all(window["arp_resent"] for window in report["dual_windows"]), summary
+    assert record["goal_met"] and result.returncode == 0, summary
 
     after = host_state()
     assert after["netns"] <= before["netns"]
     assert after["jobs"] == before["jobs"] and after["qemus"] == before["qemus"]
+
+
+def test_a_half_migrated_pair_survives_the_chaos_but_the_c_node_never_re_announces(tmp_path):
+    # The home director runs Debian's 3.0.6, the backup ours.  The goal is not asserted: the
+    # C node's slow shell scripts and self-restarts make its windows longer than deadtime + 1 s
+    # now and then, and after a window with two holders it keeps the VIP without a gratuitous
+    # ARP, so clients lose answers (README, Reliability).  What must hold: every fault ran,
+    # both daemons stopped on -k, nothing was left, ours did not leak, and that C behaviour.
+    result, record, summary = run_soak(tmp_path, "--peer", "c")
+    report = record["report"]
+    assert_every_fault_ran_and_nothing_was_left(record, summary)
+    assert record["daemons_before"]["dira"]["kind"] == "c", summary
+    c_won = [window for window in report["dual_windows"] if window["winner"] == "dira"]
+    assert c_won and not any(window["arp_resent"] for window in c_won), summary
+    assert result.returncode == (0 if record["goal_met"] else 1), summary
 
 
 @pytest.mark.parametrize("argv, complaint", [
