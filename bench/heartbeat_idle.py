@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, wait_for  # noqa: E402
+from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, rss_kib, wait_for  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -36,32 +36,6 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat", "rb") as handle:
         fields = handle.read().rsplit(b")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def c_daemon_pids(ns_init_pid):
-    """Every heartbeat process in the PID namespace of ``ns_init_pid``."""
-    namespace = os.readlink(f"/proc/{ns_init_pid}/ns/pid")
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
-                continue
-            with open(f"/proc/{entry}/comm") as handle:
-                if handle.read().strip() == "heartbeat":
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return sorted(pids)
 
 
 def measure(groups, seconds):
@@ -108,7 +82,7 @@ def main():
                      30, 0.2, "both nodes active")
             time.sleep(1)  # let start-up settle (reqnodes, first resource messages)
             our_pid = int((ours.rundir / "heartbeat.pid").read_text())
-            groups = {"ours": [our_pid], "c-3.0.6": c_daemon_pids(c.ns_init_pid)}
+            groups = {"ours": [our_pid], "c-3.0.6": [pid for pid, _ in c.c_daemon_processes()]}
             result, elapsed = measure(groups, options.seconds)
             alive = (c.cl_status("nodestatus", ours.name).stdout.strip(),
                      ours.cl_status("nodestatus", c.name).stdout.strip())

@@ -21,22 +21,7 @@ import os
 import subprocess
 import time
 
-from heartbeat_lab import C_HEARTBEAT
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-def rss_kib(pid: int) -> int:
-    for line in (_read(f"/proc/{pid}/status") or b"").decode(errors="replace").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+from heartbeat_lab import C_HEARTBEAT, rss_kib
 
 
 def open_fds(pid: int | str = "self") -> int:
@@ -91,8 +76,7 @@ class OurDaemon:
 
 class CDaemon:
     kind = "c"
-    TITLE = b"heartbeat: "
-    MASTER = b"heartbeat: master control process"
+    MASTER = "heartbeat: master control process"
 
     def __init__(self, node):
         self.node = node
@@ -103,26 +87,8 @@ class CDaemon:
     def kill(self) -> None:
         self.node.kill9()          # SIGKILL to unshare: the whole PID namespace goes
 
-    def _processes(self) -> list[tuple[int, bytes]]:
-        if self.node.ns_init_pid is None:
-            return []
-        try:
-            namespace = os.readlink(f"/proc/{self.node.ns_init_pid}/ns/pid")
-        except OSError:
-            return []
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
-                    continue
-            except OSError:
-                continue
-            cmdline = _read(f"/proc/{entry}/cmdline") or b""
-            if cmdline.startswith(self.TITLE):
-                found.append((int(entry), cmdline))
-        return found
+    def _processes(self) -> list[tuple[int, str]]:
+        return self.node.c_daemon_processes()
 
     def pids(self) -> list[int]:
         return [pid for pid, _ in self._processes()]
@@ -167,4 +133,4 @@ def daemon_for(node):
     return CDaemon(node) if node.kind == "c" else OurDaemon(node)
 
 
-__all__ = ["CDaemon", "OurDaemon", "daemon_for", "open_fds", "rss_kib"]
+__all__ = ["CDaemon", "OurDaemon", "daemon_for", "open_fds"]

@@ -47,8 +47,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from heartbeat_lab import rss_kib  # noqa: E402
 from soak.analysis import InjectedFault, analyse, format_report  # noqa: E402
-from soak.daemons import daemon_for, open_fds, rss_kib  # noqa: E402
+from soak.daemons import daemon_for, open_fds  # noqa: E402
 from soak.plan import KINDS, NETEM_ARGS, RELOADS_PER_FAULT, fault_plan  # noqa: E402
 
 PROGRAM = "soak"

@@ -65,6 +65,18 @@ def run(argv, timeout=20, check=True, **kwargs) -> subprocess.CompletedProcess:
                           **kwargs)
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None
@@ -203,6 +215,33 @@ class Node:
         self.ns_init_pid = wait_for(child, 10, 0.02, "the C node's namespace init")
         wait_for(lambda: (self.root / "varlib" / "hb_uuid").exists()
                  or self.process.poll() is not None, 15, 0.1, "the C daemon's start")
+
+    def c_daemon_processes(self) -> list[tuple[int, str]]:
+        """(pid, process title) of every live heartbeat process in a C node's PID namespace:
+        "heartbeat: master control process", the medium readers and writers, the FIFO reader."""
+        if self.ns_init_pid is None:
+            return []
+        try:
+            namespace = os.readlink(f"/proc/{self.ns_init_pid}/ns/pid")
+        except OSError:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                    continue
+                with open(f"/proc/{entry}/comm") as handle:
+                    if handle.read().strip() != "heartbeat":
+                        continue
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    title = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue
+            if title:             # a zombie has none
+                found.append((int(entry), title))
+        return sorted(found)
 
     def nsenter(self, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess:
         assert self.ns_init_pid is not None
