@@ -64,7 +64,7 @@ VM_SLACK_S = 600          # the guest's boot, set-up, warm-up and clean-up on to
 
 
 class SetupFailed(Exception):
-    pass
+    """The lab or the warm-up failed: the soak never started (exit 3)."""
 
 
 class Narrator:
@@ -85,7 +85,7 @@ class Narrator:
 
 
 def have_netem() -> bool:
-    """Can this kernel run ``tc qdisc ... netem``?  Tried on a dummy link in a throw-away
+    """Can this kernel run ``tc qdisc ... netem``?  Tried on a veth pair in a throw-away
     namespace."""
     for module in ("veth", "sch_netem"):    # the VM's kernel does not autoload them
         subprocess.run(["modprobe", "-q", module], capture_output=True, check=False)
