@@ -462,10 +462,15 @@ def parse_args(argv):
     return args
 
 
+def _interrupted(signum, frame):
+    """SIGTERM cleans up as Ctrl-C does (the lab's ``finally``, or the VM powered off)."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     out = Path(args.out).resolve()
-    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt))
+    signal.signal(signal.SIGTERM, _interrupted)
     where = args.where
     if where == "auto":
         if os.geteuid() != 0:

@@ -12,14 +12,11 @@ below 10 s).
 """
 
 import os
-import shutil
-import signal
-import subprocess
 import time
 
 import pytest
 
-from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, wait_for
+from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))
 
@@ -147,17 +144,11 @@ def test_each_side_detects_the_others_crash_within_deadtime(mixed):
         raise
 
 
-def test_real_heartbeat_node_and_ours_over_a_serial_line(tmp_path, mixed):
+def test_real_heartbeat_node_and_ours_over_a_serial_line(pty_pair, mixed):
     """Classic framing with the in-message auth only, at 19200 baud, over a socat pty pair."""
-    if shutil.which("socat") is None:
-        pytest.skip("needs socat")
     c, ours = mixed.nodes
-    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
-    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    a, b = pty_pair
     try:
-        wait_for(lambda: a.exists() and b.exists(), 5, 0.02, "socat's ptys")
         c_tty = os.path.realpath(a)  # the C node locks the line by its real name
         c.write_config(ha_cf([c.name, ours.name], media=f"serial {c_tty}"),
                        authkeys=AUTHKEYS["md5"])
@@ -167,7 +158,7 @@ def test_real_heartbeat_node_and_ours_over_a_serial_line(tmp_path, mixed):
         ours.start()
         see_each_other_active(c, ours)
         assert c.cl_status("hblinkstatus", ours.name, c_tty).stdout == "up\n"
-        assert ours.cl_status("hblinkstatus", c.name, str(b)).stdout == "up\n"
+        assert ours.cl_status("hblinkstatus", c.name, b).stdout == "up\n"
         killed = time.monotonic()
         c.kill9()
         wait_for(lambda: status(ours, c.name) == "dead", DEADTIME_S + BONUS_S + 2, 0.05,
@@ -176,6 +167,3 @@ def test_real_heartbeat_node_and_ours_over_a_serial_line(tmp_path, mixed):
     except BaseException:
         print(c.log(), c.c_log()[-5000:], ours.log())
         raise
-    finally:
-        os.killpg(socat.pid, signal.SIGTERM)
-        socat.wait(timeout=5)

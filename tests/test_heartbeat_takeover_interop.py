@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, wait_for
+from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
 from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
                                         records, rscstatus, stop_async)
 
@@ -203,26 +203,17 @@ def test_legacy_auto_failback_with_a_real_heartbeat_node_each_home_takes_its_gro
 
 
 def test_with_a_real_heartbeat_node_over_bcast_and_serial_cutting_bcast_moves_nothing(
-        mixed, tmp_path):
+        mixed, pty_pair):
     """bcast + serial (a socat pty pair), auto_failback off, the C node home of the group.
     Ours losing its network link moves nothing (serial still carries the heartbeats).  With
     bcast heartbeats dropped, serial alone carries the C node's crash: ours takes the VIP.  The
     C node restarts and, with auto_failback off, does not take it back."""
     import os
-    import shutil
-    import signal
-    import subprocess
     from heartbeat_takeover_support import block_heartbeats
-    if shutil.which("socat") is None:
-        pytest.skip("needs socat")
     lab = mixed
     c, ours = lab.members
-    tty_c, tty_ours = tmp_path / "ttyA", tmp_path / "ttyB"
-    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={tty_c}",
-                              f"pty,raw,echo=0,link={tty_ours}"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    tty_c, tty_ours = pty_pair
     try:
-        wait_for(lambda: tty_c.exists() and tty_ours.exists(), 5, 0.02, "socat's ptys")
         haresources = f"{c.name} {VIP}/24/hb0/{SUBNET}.255 lvs mon\n"
         # the C node locks the line by its real name
         for node, tty in ((c, os.path.realpath(tty_c)), (ours, str(tty_ours))):
@@ -265,6 +256,3 @@ def test_with_a_real_heartbeat_node_over_bcast_and_serial_cutting_bcast_moves_no
                   (node.root / "ha-log").read_text()[-8000:])
             print(f"--- records {node.name}: {records(node)}")
         raise
-    finally:
-        os.killpg(socat.pid, signal.SIGTERM)
-        socat.wait(timeout=5)
