@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED
 from lvs_compat.addresses import (ARP_REPLY, ARP_REQUEST, IPADDR2_ARP, IPADDR_ARP, AddressError,
-                                  ArpSettings, alias_label, arp_packets, arp_schedule,
+                                  ArpSettings, alias_label, arp_frames, arp_schedule,
                                   find_interface, mount_points, netmask_bits, parse_route_table,
                                   parse_sendarp_arg, parse_filesystem_args)
 from lvs_compat.config.haresources import IpAddressSpec, parse_ip_spec
@@ -113,10 +113,10 @@ def _part_c_frames() -> list[tuple[str, bytes]]:
 def test_arp_frames_are_byte_for_byte_those_of_send_arp_in_the_lab():
     frames = _part_c_frames()
     assert len(frames) == 4
-    packets = arp_packets("96:94:cf:01:98:dd", "10.250.0.100")
+    packets = arp_frames("96:94:cf:01:98:dd", "10.250.0.100")
     for summary, arp_bytes in frames:
         op = ARP_REQUEST if "Request" in summary else ARP_REPLY
-        frame = bytes(packets[op])
+        frame = packets[op]
         assert frame[:6] == b"\xff" * 6 and frame[6:12] == bytes.fromhex("9694cf0198dd")
         assert frame[12:14] == b"\x08\x06"
         assert frame[14:] == arp_bytes, summary

@@ -234,10 +234,6 @@ class Daemon:
         executor = GroupExecutor.from_ha_dir(
             self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
             state_dir=os.path.join(self.state_dir, "rsctmp"))
-        if any(resource.name in ("IPaddr", "IPaddr2", "SendArp")
-               for group in self.ha_dir.haresources.groups for resource in group.resources):
-            from ..addresses import preload_arp_sender
-            preload_arp_sender()
         self.worker = ResourceWorker(executor)
         self.worker.verify_all_idle()
         self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
