@@ -171,9 +171,13 @@ def test_legacy_auto_failback_with_a_real_heartbeat_node_each_home_takes_its_gro
         node.write_config(text.replace("auto_failback on", "auto_failback legacy"),
                           haresources=haresources)
     try:
+        # Both start together, as the LAB did: started alone, 3.0.6 declares the peer dead at
+        # initdead and comm-up in the same moment, and its two req_our_resources children
+        # interleave their FIFO writes ("NV failure (msgfromsteam)", seen in 2 of 4 runs): its
+        # own group's ip-request-resp is lost and it never takes it.  A 3.0.6 bug, not ours.
         c.start_c()
-        lab.wait_holder(c, 4 + 8)
         ours.start()
+        lab.wait_holder(c, 20, VIP)
         lab.wait_holder(ours, 20, VIP2)
         assert lab.holders(VIP) == [c.name]
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable")
@@ -190,6 +194,9 @@ def test_legacy_auto_failback_with_a_real_heartbeat_node_each_home_takes_its_gro
         lab.crash(c, (VIP,))
         lab.wait_holder(ours, DEADTIME_S + BONUS_S + 4, VIP)
         assert lab.holders(VIP2) == [ours.name]
+        # restarted while ours is still taking over: 3.0.6 comes up before it hears ours or
+        # after, so it takes its group without asking or asks (both end the same way here;
+        # test_heartbeat_legacy_restart_race.py replays every instant of it)
         c.start_c()
         lab.wait_holder(c, 20, VIP)
         assert lab.holders(VIP2) == [ours.name]

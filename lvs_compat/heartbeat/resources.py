@@ -1338,12 +1338,37 @@ class ResourceCoordinator:
 
     def _on_ip_request_resp(self, out: list, message: Any) -> None:
         key = _text(message, "ipaddr")
-        if _text(message, "dest") != self._local or key not in self._groups:
+        dest = _text(message, "dest")
+        if key in self._groups and dest == self._peer and dest is not None:
+            self._on_peer_takes_without_asking(out, key, message)
+            return
+        if dest != self._local or key not in self._groups:
             return
         ok, weown = _text(message, "ok"), _text(message, "weown")
         out.append(Log("info", f"received ip-request-resp {key} {ok} {weown}"))
         if ok == "OK" and not self._shutdown_in_progress:
             self._job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
+
+    def _on_peer_takes_without_asking(self, out: list, key: str, message: Any) -> None:
+        """Legacy mode: the peer answered its own request (``req_resource`` with HA_DONTASK:
+        it found no other *active* node when it came up) and its rc.d/ip-request-resp now runs
+        ``takegroup``.  3.0.6 sends this when it restarts just as we take its groups over
+        after its death: it came up before it heard us, so it did not ask.  C ignores the
+        message on the other node and both keep the group; here the group's home is the
+        peer, so we give it up (cancel our queued takeover, stop what we started)."""
+        if self._nice or _text(message, "ok") != "OK" or self._set_of(key) != FOREIGN:
+            return
+        g = self._groups[key]
+        queued = [job for job in self._jobs
+                  if job.direction == "start" and key in job.keys and not job.started]
+        if g.state in NOT_HELD and g.then != "start" and not queued:
+            return
+        out.append(Log("warning", f"{self._peer} takes resource group {key} without asking "
+                                  "(it found no active node when it came up): releasing it "
+                                  "here"))
+        for job in queued:
+            job.keys = tuple(k for k in job.keys if k != key)
+        self._job("yield to home node", "stop", (key,), lambda job, out: None)
 
     # -- executor results ---------------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""auto_failback legacy: the home node restarts at every instant of the survivor's takeover.
+
+The race CI found against a real 3.0.6 node (issue 13, test_heartbeat_takeover_interop's
+legacy test, 2 failures in 2 fresh runs, 2 in 4 here): the C node crashed; ours declared it
+dead after deadtime and took its group; the C node was restarted in that same second.  It came
+up (comm up) before it had heard our status, so 3.0.6's ``req_resource`` found no active node
+and answered its own request (``t=ip-request-resp dest=<itself> weown=yes``, HA_DONTASK)
+instead of sending ``ip-request``: it took the group without asking, and ours, holding the same
+group, ignored a message not addressed to it.  3.0.6 on the survivor's side does the same
+(rc.d/ip-request-resp acts only on ``dest`` = us), so two C nodes keep the group on both.
+
+Fixed in resources.py (``_on_peer_takes_without_asking``): in legacy mode a peer's
+self-addressed ``ip-request-resp`` for a group whose home is the peer makes us give the group
+up (a queued takeover of it is cancelled, a started one stopped).  The window with the group on
+both nodes is then the peer's own doing and lasts until its message reaches us.
+
+Here two of our coordinators (``resource_cluster``: fake bus, fake clock) replay it at every
+interesting instant, in milliseconds: the restart comes before the death is detected, right
+after, and after each of the survivor's takeover steps, with the returning node either hearing
+the survivor first (it asks: no overlap at all) or not (it takes: the overlap lasts only while
+its message is in flight).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lvs_compat.heartbeat.membership import MessageReceived
+
+from resource_cluster import BACKUP_GROUP, PRIMARY_GROUP, Cluster
+
+HOME, SURVIVOR = "hbanode1", "hbanode2"
+TAKEOVER_STEPS = range(0, 6)
+
+
+def settled_legacy_pair() -> Cluster:
+    cluster = Cluster("legacy")
+    cluster.start_both()
+    cluster.settle()
+    assert cluster.holders(PRIMARY_GROUP) == [HOME]
+    assert cluster.holders(BACKUP_GROUP) == [SURVIVOR]
+    return cluster
+
+
+def survivor_step(cluster: Cluster) -> str:
+    """One step of the survivor's takeover: finish its next group operation, else let 0.5 s
+    pass (timers run); what it sends to the dead node is lost."""
+    cluster.wire[SURVIVOR].clear()
+    if cluster.ops[SURVIVOR]:
+        return repr(cluster.complete(SURVIVOR))
+    cluster.advance(500)
+    return "0.5 s"
+
+
+def crash_then_restart_during_takeover(steps: int, *, hears_survivor_first: bool,
+                                       detected: bool = True) -> Cluster:
+    cluster = settled_legacy_pair()
+    cluster.strict = hears_survivor_first
+    cluster.crash(HOME)
+    cluster.advance(10_000)
+    if detected:
+        cluster.detect_death(HOME)
+    done = [survivor_step(cluster) for _ in range(steps)]
+    restart_at, cluster.restart_mark = cluster.now, len(cluster.sent)
+    if hears_survivor_first:
+        cluster.start(HOME)
+    else:
+        cluster.start_before_hearing_peer(HOME)
+    cluster.settle()
+    assert cluster.holders(PRIMARY_GROUP) == [HOME], (done, cluster.log_texts(SURVIVOR))
+    assert cluster.holders(BACKUP_GROUP) == [SURVIVOR], done
+    # the overlap, if any, never outlives the returning node's message (no time passed)
+    assert all(at == restart_at for at, _ in cluster.both_held), cluster.both_held
+    assert {key for _, key in cluster.both_held} <= {PRIMARY_GROUP}
+    return cluster
+
+
+def sent_since_restart(cluster: Cluster, kind: str) -> list[dict]:
+    return [dict(fields) for node, fields in cluster.sent[cluster.restart_mark:]
+            if node == HOME and dict(fields)["t"] == kind]
+
+
+@pytest.mark.parametrize("steps", TAKEOVER_STEPS)
+def test_a_home_node_that_asks_gets_its_group_back_at_any_instant_of_the_takeover(steps):
+    cluster = crash_then_restart_during_takeover(steps, hears_survivor_first=True)
+    assert cluster.both_held == []
+    assert sent_since_restart(cluster, "ip-request") == [{"t": "ip-request",
+                                                          "ipaddr": PRIMARY_GROUP}]
+
+
+@pytest.mark.parametrize("steps", TAKEOVER_STEPS)
+def test_a_home_node_that_takes_without_asking_is_left_its_group_at_any_instant(steps):
+    cluster = crash_then_restart_during_takeover(steps, hears_survivor_first=False)
+    assert sent_since_restart(cluster, "ip-request") == []
+    assert sent_since_restart(cluster, "ip-request-resp") == [
+        {"t": "ip-request-resp", "dest": HOME, "ipaddr": PRIMARY_GROUP, "weown": "yes",
+         "ok": "OK"}]
+    if cluster.both_held:
+        assert any("takes resource group 10.0.0.100/24/eth0 without asking" in text
+                   for text in cluster.log_texts(SURVIVOR))
+
+
+def test_the_interop_failure_exactly_the_survivor_holds_when_the_home_node_takes():
+    """The CI log: ours had started the group (the address was up) when the C node came up
+    without having heard us; before the fix the group stayed on both (and the test saw it on
+    ours alone once the C node's copy was gone)."""
+    cluster = settled_legacy_pair()
+    cluster.strict = False
+    cluster.crash(HOME)
+    cluster.advance(10_000)
+    cluster.detect_death(HOME)
+    while cluster.ops[SURVIVOR]:
+        cluster.complete(SURVIVOR)
+    assert cluster.holders(PRIMARY_GROUP) == [SURVIVOR]
+    cluster.start_before_hearing_peer(HOME)
+    while cluster.ops[HOME]:
+        cluster.complete(HOME)            # the home node's takegroup: the address is up there
+    assert cluster.holders(PRIMARY_GROUP) == [HOME, SURVIVOR]
+    cluster.deliver_all()                 # its ip-request-resp to itself reaches the survivor
+    assert [type(op).__name__ for op in cluster.ops[SURVIVOR]] == ["StopGroup"]
+    cluster.complete(SURVIVOR)
+    assert cluster.holders(PRIMARY_GROUP) == [HOME]
+
+
+@pytest.mark.parametrize("hears_survivor_first", [True, False])
+def test_a_restart_before_the_death_is_detected_leaves_each_group_home(hears_survivor_first):
+    crash_then_restart_during_takeover(0, hears_survivor_first=hears_survivor_first,
+                                       detected=False)
+
+
+def test_with_auto_failback_on_a_self_addressed_grant_releases_nothing():
+    """nice_failback (on/off): a peer sends ip-request-resp to itself for every group it takes
+    (req_resource with HA_NICEFAILBACK), and only after the starting/resource handshake;
+    the hand-over rules there are the standby protocol's, so the message moves nothing."""
+    cluster = Cluster("on")
+    cluster.start_both()
+    cluster.settle()
+    cluster.crash(HOME)
+    cluster.advance(10_000)
+    cluster.detect_death(HOME)
+    cluster.settle()
+    assert cluster.holders(PRIMARY_GROUP) == [SURVIVOR]
+    grant = {"t": "ip-request-resp", "dest": HOME, "ipaddr": PRIMARY_GROUP, "weown": "yes",
+             "ok": "OK"}
+    actions = cluster.feed(SURVIVOR, MessageReceived(HOME, "ip-request-resp", grant, None))
+    assert cluster.ops[SURVIVOR] == [] and cluster.holders(PRIMARY_GROUP) == [SURVIVOR], actions
