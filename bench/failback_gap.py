@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
-from heartbeat_failover import die, start, stable  # noqa: E402
+from heartbeat_failover import die, stable, start, summary  # noqa: E402
 from heartbeat_lab import IFNAME, SUBNET, ha_cf, have_c_heartbeat, wait_for  # noqa: E402
 from heartbeat_takeover_support import VIP, TakeoverLab  # noqa: E402
 
@@ -135,13 +134,6 @@ def measure(pair: str, tmp: str, runs: int) -> dict:
         lab.close()
 
 
-def summary(values):
-    if not values:
-        return "-"
-    return (f"{statistics.median(values):5.2f} s ({min(values):.2f}-{max(values):.2f}, "
-            f"n={len(values)})")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -167,10 +159,10 @@ def main(argv=None) -> int:
     if options.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"{'pair (home + backup)':22}{'client-visible gap':30}{'failback (start to VIP home)':32}"
+    print(f"{'pair (home + backup)':22}{'client-visible gap':34}{'failback (start to VIP home)':34}"
           "samples with two holders")
     for pair, fig in figures.items():
-        print(f"{pair:22}{summary(fig['gap_s']):30}{summary(fig['failback_s']):32}"
+        print(f"{pair:22}{summary(fig['gap_s']):34}{summary(fig['failback_s']):34}"
               f"{sum(fig['samples_with_two_holders'])}")
     return 0
 

@@ -171,7 +171,14 @@ def test_garbage_forged_and_replayed_packets_change_nothing(lab):
         # Sent from inside a's namespace to the broadcast address, as a stranger on the link.
         sender = cluster.ns(a, "python3", "-c", _BLAST, repr(packets))
         assert sender.returncode == 0, sender.stderr
-        time.sleep(1.0)
+
+        def bad_kinds_logged() -> bool:
+            text = (b.root / "ha-log").read_text()
+            return all(kind in text for kind in ("malformed", "failed authentication",
+                                                 "bad node"))
+        wait_for(bad_kinds_logged, DEADTIME_S + 3, 0.05, "b to log each kind of bad packet")
+        # a forged "dead" would have acted at once; a missed heartbeat shows within deadtime
+        time.sleep(DEADTIME_S)
         assert status(a, b.name) == "active" and status(b, a.name) == "active"
         assert a.process.poll() is None and b.process.poll() is None
         log = (b.root / "ha-log").read_text()

@@ -307,11 +307,12 @@ def test_failed_start_releases_the_group_and_a_failed_stop_holds_it(cluster):
         # group is still stopped, right to left: the address goes from a too.)
         (a.etc / "resource.d" / "sticky.stuck").write_text("")
         stop = stop_async(a)
-        time.sleep(3)
+        wait_for(lambda: log().count("Retrying failed stop operation") >= 2, 10, 0.1,
+                 "two retries of the failed stop (one a second)")
+        time.sleep(2 * DEADTIME_S)            # a peer that took over would do so by now
         assert b.name not in lab.holders(vip2)
         assert b.cl_status("nodestatus", a.name).stdout.strip() == "active"
         assert stop.poll() is None
-        assert "Retrying failed stop operation" in log()
         (a.etc / "resource.d" / "sticky.stuck").unlink()
         lab.wait_holder(b, 5, vip2)
         assert stop.wait(10) == 0
