@@ -9,7 +9,10 @@ instead of sending ``ip-request``: it took the group without asking, and ours, h
 group, ignored a message not addressed to it.  3.0.6 on the survivor's side does the same
 (rc.d/ip-request-resp acts only on ``dest`` = us), so two C nodes keep the group on both.
 
-Fixed in resources.py (``_on_peer_takes_without_asking``): in legacy mode a peer's
+Fixed in two places.  membership.py passes a peer's grant to itself on although it is not
+addressed to us (C drops it there, as it drops every message to another node; the first fix,
+in the coordinator alone, never saw it: 1 failure in 8 interop runs, caught by the lab test).
+resources.py (``_on_peer_takes_without_asking``): in legacy mode a peer's
 self-addressed ``ip-request-resp`` for a group whose home is the peer makes us give the group
 up (a queued takeover of it is cancelled, a started one stopped).  The window with the group on
 both nodes is then the peer's own doing and lasts until its message reaches us.

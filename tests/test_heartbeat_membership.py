@@ -396,6 +396,20 @@ def test_messages_addressed_to_another_node_are_tracked_but_not_acted_on():
     assert logs(acts) == []
 
 
+def test_a_peers_grant_to_itself_is_passed_on_though_not_addressed_to_us():
+    """Legacy req_resource with no active node: ``ip-request-resp dest=<itself>`` (SPEC §1e,
+    packets.txt part D #1).  The coordinator must see it (it means that node takes the group
+    now); other messages to other nodes are still dropped."""
+    node, peer = Node(), Peer()
+    comm_up(node, peer)
+    grant = peer.message("ip-request-resp", dest="beta", ipaddr="10.0.0.1", weown="yes",
+                         ok="OK")
+    assert node.feed(grant) == [MessageReceived("beta", "ip-request-resp", grant, "eth0")]
+    to_gamma = peer.message("ip-request-resp", dest="gamma", ipaddr="10.0.0.1", weown="yes",
+                            ok="OK")
+    assert node.feed(to_gamma) == []
+
+
 # -- what the core hands on ------------------------------------------------------------------
 
 
