@@ -1,4 +1,4 @@
-"""The chaos soak's short version (issue 8, items 1 and 5): two minutes of every fault kind on two
+"""The chaos soak's short version (issue 8, items 1 and 5): 80 s of every fault kind on two
 of our directors and a client, through ``soak/run.py`` exactly as ``make soak`` runs it (in the
 tools/ipvs-vm guest where this kernel has no ``tc netem``).
 
@@ -23,7 +23,13 @@ from heartbeat_lab import have_lab
 
 REPO = Path(__file__).resolve().parent.parent
 SOAK = REPO / "soak" / "run.py"
-SEED = 1          # its first round fits every kind of fault into two minutes
+# soak/plan.py's first round has every kind of fault; seed 966's is among the shortest (about
+# 82 s) that still has a kill longer than deadtime (takeover, then failback when the daemon
+# restarts: the case that once cost the client 0.7 s) and a partition longer than deadtime.
+# A fault starts only if it ends, with deadtime + 2 s, before MINUTES are over: the sixth, the
+# kill, starts at about 74 s here and needs until 86 s; 96 s leaves a slow machine 10 s.
+SEED = 966
+MINUTES = "1.6"
 
 pytestmark = pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))
 
@@ -45,7 +51,7 @@ def host_state() -> dict:
 
 
 def run_soak(tmp_path, *options):
-    result = subprocess.run([sys.executable, str(SOAK), "--minutes", "2", "--seed", str(SEED),
+    result = subprocess.run([sys.executable, str(SOAK), "--minutes", MINUTES, "--seed", str(SEED),
                              "--out", str(tmp_path), *options], capture_output=True, text=True,
                             timeout=900, check=False)
     record_path = tmp_path / "soak.json"
@@ -57,8 +63,8 @@ def run_soak(tmp_path, *options):
 def assert_every_fault_ran_and_nothing_was_left(record, summary):
     report = record["report"]
     assert sorted(report["faults_by_kind"]) == sorted(record["config"]["kinds"]), summary
-    assert report["sampled_s"] > 100, summary
-    assert report["outside_s"] > 20, summary
+    assert report["sampled_s"] > 75, summary
+    assert report["outside_s"] > 15, summary
     assert record["problems"] == [], summary     # no daemon died by itself, every -r worked
     assert record["stopped_gracefully"] == {"dira": True, "dirb": True}, summary
     assert record["leftovers"] == {"processes": [], "namespaces": [], "addresses": [],
