@@ -135,6 +135,8 @@ def timeline(messages: list[Captured], node: str, peer: str) -> list[tuple[int, 
                                                                  "shutdown")))
             peer_status = "dead"
             shut_down = True
+        elif m.kind == "stonith" and dict(m.fields).get("node") == node:
+            continue      # sent because our node had died (every capture): it never got it
         elif m.kind in RESOURCE_TYPES:
             events.append((m.ms, "membership",
                            MessageReceived(peer, m.kind, dict(m.fields), None)))

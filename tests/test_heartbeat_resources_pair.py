@@ -196,3 +196,35 @@ def test_interleavings_that_once_put_a_group_on_both_nodes(mode, steps):
     play(cluster, steps)
     calm_down(cluster)
     cluster.check()
+
+
+def test_a_holder_frozen_longer_than_deadtime_re_announces_when_it_wakes():
+    """SIGSTOP of the VIP's holder (the soak's freeze, seed 966): the backup declares it dead,
+    says so (``stonith node=<holder>``) and takes the group with gratuitous ARP.  The holder
+    wakes and reads the backup's queued heartbeats before its own timers run, so its
+    membership never saw the backup dead and reports no PartitionHealed; the backup, hearing
+    the same generation again, does, and gives the group back to its home node.  The home
+    node must re-announce the address (the clients follow the backup's ARP meanwhile): it
+    takes the backup's stonith naming it as the split brain seen from its side.  Found by
+    the soak in CI: the client lost answers for over a second after the freeze."""
+    from lvs_compat.heartbeat.membership import PartitionHealed
+    cluster = Cluster("on")
+    cluster.start_both()
+    cluster.settle()
+    home, backup = "hbanode1", "hbanode2"
+    assert cluster.holders(PRIMARY_GROUP) == [home]
+    cluster.strict = False                        # both hold it while the home node sleeps
+    cluster.detect_death(home)                    # the backup's deadtime ran out
+    while cluster.ops[backup]:
+        cluster.complete(backup)
+    assert cluster.holders(PRIMARY_GROUP) == [home, backup]
+    assert {"t": "stonith", "node": home, "result": "n_stnth"} in cluster.messages(backup)
+
+    cluster.feed(backup, PartitionHealed(home))   # it hears the home node again
+    cluster.settle()                              # the home node reads what was queued
+    assert cluster.holders(PRIMARY_GROUP) == [home]
+    assert cluster.holders(BACKUP_GROUP) == [backup]
+    announced = [node for node, key in cluster.reannounced if key == PRIMARY_GROUP]
+    assert announced.count(home) >= 2, cluster.reannounced   # at once and after the release
+    assert backup not in announced
+    assert any("declared us dead" in text for text in cluster.log_texts(home))

@@ -425,6 +425,7 @@ class ResourceCoordinator:
         self._jobs: list[_Job] = []
         self._handover_at: dict[str, int] = {}
         self._reannounce_pending: set[str] = set()
+        self._healing = False                 # a split brain's hand-back not yet confirmed
         self._last_status = self.resource_status
         self.ping_node_status: dict[str, str] = {}
 
@@ -691,6 +692,8 @@ class ResourceCoordinator:
             return
         was_dead = self._peer_status == DEAD
         self._peer_status = event.new
+        if event.new == DEAD:
+            self._healing = False
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
                 self._on_peer_shutdone(out)
@@ -725,6 +728,7 @@ class ResourceCoordinator:
         ours if it held them; we do not take its groups (that would race its start-up)."""
         peer_held = self._other_holds
         self._peer_shutting_down = False
+        self._healing = False
         self._other_holds = NONE
         self._forget_peer_requests()
         if self._peer_status == DEAD or self._shutdown_in_progress:
@@ -888,9 +892,18 @@ class ResourceCoordinator:
             self._go_standby(out, OTHER, rtype)
 
     def _on_partition_healed(self, out: list) -> None:
-        """Split brain: every group goes to its home node; the loser stops it."""
+        """Split brain: every group goes to its home node; the loser stops it.  Seen twice in
+        one episode (our membership's PartitionHealed and the peer's stonith naming us),
+        the second time only re-announces."""
         peer = self._peer
         self._peer_status = "active"
+        if self._healing:
+            for key in self._keys_of(LOCAL):
+                if self._groups[key].state == RUNNING:
+                    out.append(ReannounceAddresses(key))
+                    self._reannounce_pending.add(key)
+            return
+        self._healing = True
         out.append(Log("critical", f"Split brain with {peer} healed: resource groups go to "
                                    "their haresources node"))
         if self._standby != NOT or self._standby_deadline is not None:
@@ -948,6 +961,24 @@ class ResourceCoordinator:
             which = {"local": "foreign", "foreign": "local"}.get(
                 _text(message, "rsc_hold") or "all", "all")
             self._on_standby_request(out, which)
+        elif kind == "stonith":
+            self._on_declared_dead_by_peer(out, message)
+
+    def _on_declared_dead_by_peer(self, out: list, message: Any) -> None:
+        """The peer's ``t=stonith node=<us>``: it declared us dead (we were frozen, or cut off,
+        for longer than its deadtime) and is taking our groups over while we still hold them.
+        Our membership reports ``PartitionHealed`` only if it too saw the peer dead, which a
+        node waking from SIGSTOP usually does not (it reads the peer's queued heartbeats before
+        its own timers run); without this the home node kept the VIP without a gratuitous ARP
+        and clients stayed on the peer's MAC after the peer let it go (soak, freeze of the
+        holder).  So it is the same split brain, seen from this side: handle it as one."""
+        if _text(message, "node") != self._local or self._shutdown_in_progress:
+            return
+        if not self._held_bits():
+            return                                # nothing here that the peer could double
+        out.append(Log("warning", f"{self._peer} declared us dead while we held resources "
+                                  "(frozen or cut off longer than its deadtime)"))
+        self._on_partition_healed(out)
 
     def _on_starting(self, out: list) -> None:
         """A peer's t=starting: answer with what we hold (C: process_resources)."""
@@ -1047,6 +1078,7 @@ class ResourceCoordinator:
             self._announce(out, "T_RESOURCES(them)")
 
     def _flush_reannounce(self, out: list) -> None:
+        self._healing = False                     # the peer is stable again: episode over
         for key in sorted(self._reannounce_pending):
             if self._groups[key].state == RUNNING:
                 out.append(ReannounceAddresses(key))
