@@ -105,6 +105,12 @@ Deviations from the C daemon (each deliberate):
   through the start-up handshake.  The loser stops its groups; the winner re-sends gratuitous
   ARP at once and again when the peer next reports.
 * No STONITH: ``stonith`` devices in ha.cf are logged as unsupported and ``n_stnth`` is sent.
+* A peer's ``stonith node=<us>`` while we hold groups (we were frozen or cut off longer than its
+  deadtime, and our membership did not see it dead) is handled as a healed split brain.  C
+  ignores it.
+* Legacy mode: a peer's ``ip-request-resp`` addressed to itself (it came up before hearing us
+  and takes its group without asking) makes us release that group if we hold it.  C ignores it
+  (rc.d/ip-request-resp acts only on ``dest`` = us), and both nodes keep the group.
 * In legacy mode ``i_hold`` (hence ``rscstatus``) follows the groups actually held (C leaves it
   ``none`` there).
 * A node's death after its ``shutdone`` is not seen twice (the membership core keeps it dead),
