@@ -152,7 +152,8 @@ timeout --preserve-status -s INT @AFTER@ \
     "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
     > "$interrupted/run.log" 2>&1
 echo $? > "$interrupted/rc"
-sleep 1
+# a condition with a deadline, not a fixed second: namespaces may take a moment to go
+for i in $(seq 50); do ip netns list | grep -q lvsdemo || break; sleep 0.2; done
 ip netns list > "$interrupted/netns_after"
 ps -eo pid,args > "$interrupted/ps_after"
 ls /run > "$interrupted/run_after"
