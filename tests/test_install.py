@@ -1,6 +1,9 @@
 """`make install` into a staging DESTDIR gives programs that run without the venv."""
 
+import shutil
 import subprocess
+
+import pytest
 
 from conftest import REPO, SHARED
 
@@ -26,3 +29,26 @@ def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
                             capture_output=True, text=True, env={}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "IPVS entries implied by lvs.alert lines" in result.stdout
+
+
+DROP_INS = ("alert.d/lvs.alert", "mon.d/fping.monitor", "mon.d/http.monitor",
+            "mon.d/ftp.monitor", "bin/heartbeat", "bin/cl_status", "bin/hb_standby",
+            "bin/hb_takeover")
+
+
+@pytest.mark.parametrize("drop_in", DROP_INS)
+def test_a_drop_in_copied_without_its_library_says_so_in_one_line(drop_in, tmp_path):
+    """An operator copies one file into /usr/lib/mon/mon.d (or over the heartbeat binary) on a
+    box without the project: one line naming what is missing and exit 1 (mon's and heartbeat's
+    failure status), never a traceback.  Debian's interpreter, isolated, as installed."""
+    target = tmp_path / "alone" / drop_in.rsplit("/", 1)[1]
+    target.parent.mkdir()
+    shutil.copy2(REPO / drop_in, target)
+    result = subprocess.run(["/usr/bin/python3", "-I", str(target), "-h", "10.0.0.1"],
+                            capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{target.name}: cannot load the lvs-compat library from ")
+    assert "No module named 'lvs_compat'" in line
