@@ -121,8 +121,11 @@ class Cluster:
         self.check()
         return actions
 
-    def start(self, node: str) -> None:
-        """Start (or restart) a node's daemon up to comm-up."""
+    def start(self, node: str, *, hears_peer_first: bool = True) -> None:
+        """Start (or restart) a node's daemon up to comm-up.  ``hears_peer_first=False``: its
+        comm-up comes before it has heard the live peer's status (its first heartbeat from the
+        peer is late); 3.0.6 then finds no active node and, in legacy mode, takes its groups
+        without asking (``req_resource`` with HA_DONTASK)."""
         peer = peer_of(node)
         self.wire[node].clear()                     # the old generation's packets are refused
         self.wire[peer].clear()                     # and what was sent to it is lost
@@ -130,7 +133,8 @@ class Cluster:
         self.nodes[node] = ResourceCoordinator(self.config, self.resources, node, self.options)
         self.undetected.discard(node)
         if self.alive(peer):
-            self.feed(node, NodeStatusChanged(peer, "init", "active", "status"))
+            if hears_peer_first:
+                self.feed(node, NodeStatusChanged(peer, "init", "active", "status"))
             if node in self.seen:
                 self.feed(peer, NodeRestarted(node, len(self.sent) + 1))
             self.feed(peer, NodeStatusChanged(node, "dead", "active", "status"))
@@ -139,24 +143,8 @@ class Cluster:
             self.feed(node, NodeStatusChanged(peer, "init", "dead", "deadtime"))
         self.seen.add(node)
         self.feed(node, NodeStatusChanged(node, "up", "active", "comm up"))
-
-    def start_before_hearing_peer(self, node: str) -> None:
-        """Restart a node whose comm-up comes before it has heard the live peer's status (its
-        first heartbeat from the peer is late): 3.0.6 then finds no active node and, in legacy
-        mode, takes its groups without asking (``req_resource`` with HA_DONTASK)."""
-        peer = peer_of(node)
-        assert self.alive(peer)
-        self.wire[node].clear()
-        self.wire[peer].clear()
-        self.ops[node].clear()
-        self.nodes[node] = ResourceCoordinator(self.config, self.resources, node, self.options)
-        self.undetected.discard(node)
-        if node in self.seen:
-            self.feed(peer, NodeRestarted(node, len(self.sent) + 1))
-        self.feed(peer, NodeStatusChanged(node, "dead", "active", "status"))
-        self.seen.add(node)
-        self.feed(node, NodeStatusChanged(node, "up", "active", "comm up"))
-        self.feed(node, NodeStatusChanged(peer, "init", "active", "status"))
+        if self.alive(peer) and not hears_peer_first:
+            self.feed(node, NodeStatusChanged(peer, "init", "active", "status"))
 
     def start_both(self) -> None:
         for node in NODES:

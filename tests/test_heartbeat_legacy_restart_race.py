@@ -65,10 +65,7 @@ def crash_then_restart_during_takeover(steps: int, *, hears_survivor_first: bool
         cluster.detect_death(HOME)
     done = [survivor_step(cluster) for _ in range(steps)]
     restart_at, cluster.restart_mark = cluster.now, len(cluster.sent)
-    if hears_survivor_first:
-        cluster.start(HOME)
-    else:
-        cluster.start_before_hearing_peer(HOME)
+    cluster.start(HOME, hears_peer_first=hears_survivor_first)
     cluster.settle()
     assert cluster.holders(PRIMARY_GROUP) == [HOME], (done, cluster.log_texts(SURVIVOR))
     assert cluster.holders(BACKUP_GROUP) == [SURVIVOR], done
@@ -115,7 +112,7 @@ def test_the_interop_failure_exactly_the_survivor_holds_when_the_home_node_takes
     while cluster.ops[SURVIVOR]:
         cluster.complete(SURVIVOR)
     assert cluster.holders(PRIMARY_GROUP) == [SURVIVOR]
-    cluster.start_before_hearing_peer(HOME)
+    cluster.start(HOME, hears_peer_first=False)
     while cluster.ops[HOME]:
         cluster.complete(HOME)            # the home node's takegroup: the address is up there
     assert cluster.holders(PRIMARY_GROUP) == [HOME, SURVIVOR]

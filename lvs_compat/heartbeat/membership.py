@@ -80,7 +80,6 @@ FLOW_TYPES_PREFIX = "NS_"          # [NOSEQ_PREFIX] no seq, no ld
 
 T_STATUS, T_ACK, T_REXMIT, T_NAK = "status", "NS_ackmsg", "NS_rexmit", "NS_nak_rexmit"
 T_REQNODES, T_REPNODES, T_SHUTDONE = "reqnodes", "repnodes", "shutdone"
-T_IP_REQUEST_RESP = "ip-request-resp"   # passed on even when not to us: see _should_drop
 _CONSUMED_TYPES = frozenset({T_STATUS, T_ACK, T_REXMIT, T_NAK, T_REQNODES, T_REPNODES,
                              T_SHUTDONE})
 
@@ -711,12 +710,11 @@ class Membership:
         if generation is None:
             self.counters["malformed"] += 1
             return "drop"
-        # A peer's grant to itself (legacy req_resource with no active node, SPEC §1e) is
-        # not to us, but the resource coordinator must see it: it means that node is taking a
-        # group now (C's rc.d ignores it and the group can end up on both nodes).
-        overheard = (message_type == T_IP_REQUEST_RESP and dest is not None
-                     and ascii_lower(dest) == node.name)
-        keep = "keep" if to_us or overheard else "drop"
+        # A node's message to itself is news for everyone (C drops it on the other nodes):
+        # e.g. legacy req_resource's ip-request-resp to itself (SPEC §1e) says that node is
+        # taking a group now, and the resource coordinator must see it.
+        to_itself = dest is not None and ascii_lower(dest) == node.name
+        keep = "keep" if to_us or to_itself else "drop"
         restarted = healed = False
         if generation < node.generation:
             self.counters["replay"] += 1

@@ -699,7 +699,7 @@ class ResourceCoordinator:
         was_dead = self._peer_status == DEAD
         self._peer_status = event.new
         if event.new == DEAD:
-            self._healing = False
+            self._healing = False                 # a later return is a new episode
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
                 self._on_peer_shutdone(out)
@@ -905,9 +905,8 @@ class ResourceCoordinator:
         self._peer_status = "active"
         if self._healing:
             for key in self._keys_of(LOCAL):
-                if self._groups[key].state == RUNNING:
-                    out.append(ReannounceAddresses(key))
-                    self._reannounce_pending.add(key)
+                if self._groups[key].state not in NOT_HELD:
+                    self._reannounce_now_and_later(out, key)
             return
         self._healing = True
         out.append(Log("critical", f"Split brain with {peer} healed: resource groups go to "
@@ -925,9 +924,7 @@ class ResourceCoordinator:
             if g.state in NOT_HELD and g.then is None:
                 continue
             if g.group.node == self._local:
-                if g.state == RUNNING:
-                    out.append(ReannounceAddresses(key))
-                self._reannounce_pending.add(key)
+                self._reannounce_now_and_later(out, key)
             else:
                 out.append(Log("warning", f"Split brain: giving resource group {key} back "
                                           f"to {g.group.node}"))
@@ -1082,6 +1079,13 @@ class ResourceCoordinator:
             if not self._auto_failback and self._other_holds & FOREIGN:
                 self._local_work_done = True
             self._announce(out, "T_RESOURCES(them)")
+
+    def _reannounce_now_and_later(self, out: list, key: str) -> None:
+        """A split brain's winner: gratuitous ARP now if the group is up, and again when the
+        peer next reports (it has released the group by then)."""
+        if self._groups[key].state == RUNNING:
+            out.append(ReannounceAddresses(key))
+        self._reannounce_pending.add(key)
 
     def _flush_reannounce(self, out: list) -> None:
         self._healing = False                     # the peer is stable again: episode over
