@@ -25,17 +25,17 @@ from pathlib import Path
 
 import pytest
 
+import demo_guest
 from lvs_compat.demo import cli, scenario
 from lvs_compat.demo.plot import write_plot
 
 REPO = Path(__file__).resolve().parent.parent
-VM = str(REPO / "tools" / "ipvs-vm")
-PYTHON = str(REPO / ".venv" / "bin" / "python")
-INTERRUPT_AFTER_S = 30
 
-needs_vm = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("qemu-system-x86_64") is None,
-    reason="needs root and qemu-system-x86 (make deps)")
+
+def needs_vm(test):
+    """A test that needs the guest: root and QEMU, and (marker guest) run at the end."""
+    return pytest.mark.guest(pytest.mark.skipif(not demo_guest.can_run(),
+                                                reason="needs root and qemu-system-x86 (make deps)")(test))
 
 
 # --- the seed's files, adapted per node (fast, no VM) ----------------------------------------
@@ -141,46 +141,21 @@ def test_preflight_alone_checks_root(monkeypatch):
     assert cli.main(["--preflight"]) == 0
 
 
-# --- the whole scenario, in one boot of the guest --------------------------------------------
-
-GUEST_JOB = r"""
-out=$1 interrupted=$2 python=$3
-"$python" -m lvs_compat.demo.scenario --fast "$out" > "$out/run.log" 2>&1
-echo $? > "$out/rc"
-mkdir -p "$interrupted"
-timeout --preserve-status -s INT @AFTER@ \
-    "$python" -m lvs_compat.demo.scenario --fast "$interrupted" \
-    > "$interrupted/run.log" 2>&1
-echo $? > "$interrupted/rc"
-# a condition with a deadline, not a fixed second: namespaces may take a moment to go
-for i in $(seq 50); do ip netns list | grep -q lvsdemo || break; sleep 0.2; done
-ip netns list > "$interrupted/netns_after"
-ps -eo pid,args > "$interrupted/ps_after"
-ls /run > "$interrupted/run_after"
-""".replace("@AFTER@", str(INTERRUPT_AFTER_S))
-
+# --- the whole scenario, in one boot of the guest (tests/demo_guest.py, started by conftest.py
+# at the first test and run beside the host-only tests) -----------------------------------------
 
 @pytest.fixture(scope="module")
-def guest(tmp_path_factory):
-    base = tmp_path_factory.mktemp("demo")
-    out, interrupted = base / "out", base / "interrupted"
-    out.mkdir()
-    job = base / "job.sh"
-    job.write_text(GUEST_JOB)
-    started = time.monotonic()
-    result = subprocess.run([VM, "run", "-t", "280", "-s", str(REPO), "-s", str(base), "--",
-                             "sh", str(job), str(out), str(interrupted), PYTHON],
-                            cwd=REPO, capture_output=True, text=True, check=False,
-                            stdin=subprocess.DEVNULL, timeout=400)
-    elapsed = time.monotonic() - started
+def guest(demo_guest_run):
+    run = demo_guest_run
+    out, interrupted = run.out, run.interrupted
     log = (out / "run.log").read_text(errors="replace") if (out / "run.log").exists() else ""
-    assert result.returncode == 0, (f"tools/ipvs-vm exited {result.returncode}: "
-                                    f"{result.stderr[-3000:]}")
+    assert run.returncode == 0, f"tools/ipvs-vm exited {run.returncode}: {run.stderr()[-3000:]}"
     assert (out / "rc").read_text().strip() == "0", log[-6000:]
-    print(f"demo scenario in the guest: {elapsed:.0f} s (one boot, with the interrupted run)")
+    print(f"demo scenario in the guest: {run.elapsed:.0f} s (one boot, with the interrupted run, "
+          f"beside the host tests)")
     record = json.loads((out / "record.json").read_text())
     return {"record": record, "log": log, "out": out, "interrupted": interrupted,
-            "elapsed": elapsed}
+            "elapsed": run.elapsed}
 
 
 def event(record, prefix):

@@ -21,6 +21,7 @@ from lvs_compat.ipvs import parse_saved_table
 
 VM_TIMEOUT_SECONDS = 600
 SEED_SERVICE = "tcp 10.0.0.3:80"
+pytestmark = pytest.mark.guest
 FOREIGN_SERVICE = "-A -u 10.0.0.9:53 -s rr"
 
 

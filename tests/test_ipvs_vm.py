@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from lvs_alert_support import REPO
 
 TOOL = str(REPO / "tools" / "ipvs-vm")
 
 
+@pytest.mark.guest
 def test_a_timeout_kills_the_vm_and_exits_124():
     result = subprocess.run([TOOL, "run", "-t", "1", "--", "sleep", "600"], cwd=REPO, capture_output=True,
                             text=True, timeout=300, check=False)
@@ -17,6 +20,7 @@ def test_a_timeout_kills_the_vm_and_exits_124():
     assert "timed out after 1 s" in result.stderr
 
 
+@pytest.mark.guest
 def test_a_vm_that_cannot_boot_exits_125(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()

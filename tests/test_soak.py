@@ -78,6 +78,7 @@ def assert_every_fault_ran_and_nothing_was_left(record, summary):
     assert record["clean"], summary
 
 
+@pytest.mark.guest
 def test_two_minutes_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(tmp_path):
     before = host_state()
     result, record, summary = run_soak(tmp_path)
@@ -92,6 +93,7 @@ def test_two_minutes_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(tmp_p
     assert after["jobs"] == before["jobs"] and after["qemus"] == before["qemus"]
 
 
+@pytest.mark.guest
 @pytest.mark.slow      # 3.5 min; `make test-slow` (or `make soak SOAK_PEER=c`), not make test
 def test_a_half_migrated_pair_survives_the_chaos_but_the_c_node_never_re_announces(tmp_path):
     # The home director runs Debian's 3.0.6, the backup ours.  The goal is not asserted: the
