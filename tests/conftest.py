@@ -4,9 +4,10 @@
   namespaces available, so anything a test needs must be there (see README).
 * Hypothesis: no per-example deadline (2-core CI machines stall), a fixed,
   moderate number of examples so the run time is predictable.
-* Guests: the demo's tools/ipvs-vm run (tests/demo_guest.py) starts at the first
-  test and runs while the host-only tests do; tests that boot a guest of their own
-  (marker ``guest``) run last, each after that run has ended, one guest at a time.
+* Order and guests: lab tests (marker ``lab``) first, then the other host tests, then
+  those that boot a guest (marker ``guest``).  The soak's and the demo's guest runs
+  (tests/background_guests.py) start at the first test and run, one after the other,
+  beside the host tests; a ``guest`` test waits for them: one guest at a time.
 """
 
 import os
@@ -14,8 +15,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-import demo_guest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -43,37 +42,68 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped while CI=true (CI must run every test): {reason}"
 
 
-DEMO_GUEST = pytest.StashKey[demo_guest.DemoGuest]()
+
+# lab first (namespaces, real daemons: they wait on heartbeat's timers and leave the CPU to the
+# background guests), then the other host tests, then the tests that boot a guest themselves.
+_ORDER = {"lab": 0, "guest": 2}
+_CHAIN = pytest.StashKey[object]()
 
 
 def pytest_collection_modifyitems(config, items):
-    # Stable: the guest tests keep their order among themselves, at the end of the run.
-    items.sort(key=lambda item: item.get_closest_marker("guest") is not None)
+    def rank(item):
+        return min((_ORDER[mark.name] for mark in item.iter_markers() if mark.name in _ORDER),
+                   default=1)
+    items.sort(key=rank)    # stable: each group keeps its order
+
+
+_BACKGROUND = ("soak_run", "demo_run", "ipvs_real_run")     # the chain's order
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _demo_guest_in_background(request, tmp_path_factory):
-    wanted = any("demo_guest_run" in item.fixturenames for item in request.session.items)
-    if not (wanted and demo_guest.can_run()):
+def _guests_in_background(request, tmp_path_factory):
+    wanted = [name for name in _BACKGROUND
+              if any(name in item.fixturenames for item in request.session.items)]
+    if not wanted:
         yield
         return
-    running = demo_guest.start(tmp_path_factory.mktemp("demo"))
-    request.config.stash[DEMO_GUEST] = running
+    import background_guests as guests
+    if not guests.can_boot():
+        yield
+        return
+    runs = {name: getattr(guests, name)(tmp_path_factory.mktemp(name)) for name in wanted}
+    chain = guests.Chain(list(runs.values()))
+    request.config.stash[_CHAIN] = (chain, runs)
     yield
-    running.stop()
+    chain.stop()
+
+
+def _background(request, name):
+    chain, runs = request.config.stash.get(_CHAIN, (None, {}))
+    assert name in runs, f"the background guest run {name} was not started (needs root and QEMU)"
+    return chain.wait(runs[name])
 
 
 @pytest.fixture(scope="session")
-def demo_guest_run(request):
-    """The demo's guest run, ended (test_demo.py's guest tests read what it left)."""
-    running = request.config.stash.get(DEMO_GUEST, None)
-    assert running is not None, "the demo's guest run was not started (needs root and QEMU)"
-    running.wait()
-    return running
+def demo_run(request):
+    """The demo's guest run, ended (tests/background_guests.py)."""
+    return _background(request, "demo_run")
+
+
+@pytest.fixture(scope="session")
+def soak_run(request):
+    """The chaos soak's guest run, ended (tests/background_guests.py)."""
+    return _background(request, "soak_run")
+
+
+@pytest.fixture(scope="session")
+def ipvs_real_run(request):
+    """The real-IPVS scenario's guest run, ended (tests/background_guests.py)."""
+    return _background(request, "ipvs_real_run")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    running = item.config.stash.get(DEMO_GUEST, None)
-    if running is not None and item.get_closest_marker("guest"):
-        running.wait()
+    """One guest at a time: a test that boots its own waits for the background chain."""
+    chain, _ = item.config.stash.get(_CHAIN, (None, {}))
+    if chain is not None and item.get_closest_marker("guest"):
+        chain.wait_all()

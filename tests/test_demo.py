@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-import demo_guest
+import background_guests
 from lvs_compat.demo import cli, scenario
 from lvs_compat.demo.plot import write_plot
 
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def needs_vm(test):
     """A test that needs the guest: root and QEMU, and (marker guest) run at the end."""
-    return pytest.mark.guest(pytest.mark.skipif(not demo_guest.can_run(),
+    return pytest.mark.guest(pytest.mark.skipif(not background_guests.can_boot(),
                                                 reason="needs root and qemu-system-x86 (make deps)")(test))
 
 
@@ -141,21 +141,21 @@ def test_preflight_alone_checks_root(monkeypatch):
     assert cli.main(["--preflight"]) == 0
 
 
-# --- the whole scenario, in one boot of the guest (tests/demo_guest.py, started by conftest.py
-# at the first test and run beside the host-only tests) -----------------------------------------
+# --- the whole scenario, in one boot of the guest (tests/background_guests.py: started by
+# conftest.py at the first test, it runs beside the host tests) ---------------------------------
 
 @pytest.fixture(scope="module")
-def guest(demo_guest_run):
-    run = demo_guest_run
-    out, interrupted = run.out, run.interrupted
+def guest(demo_run):
+    out, interrupted = demo_run.base / "out", demo_run.base / "interrupted"
     log = (out / "run.log").read_text(errors="replace") if (out / "run.log").exists() else ""
-    assert run.returncode == 0, f"tools/ipvs-vm exited {run.returncode}: {run.stderr()[-3000:]}"
+    assert demo_run.returncode == 0, (f"tools/ipvs-vm exited {demo_run.returncode}: "
+                                      f"{demo_run.stderr()[-3000:]}")
     assert (out / "rc").read_text().strip() == "0", log[-6000:]
-    print(f"demo scenario in the guest: {run.elapsed:.0f} s (one boot, with the interrupted run, "
-          f"beside the host tests)")
+    print(f"demo scenario in the guest: {demo_run.elapsed:.0f} s (one boot, with the "
+          f"interrupted run, beside the host tests)")
     record = json.loads((out / "record.json").read_text())
     return {"record": record, "log": log, "out": out, "interrupted": interrupted,
-            "elapsed": run.elapsed}
+            "elapsed": demo_run.elapsed}
 
 
 def event(record, prefix):

@@ -18,7 +18,8 @@ import pytest
 
 from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
 
 KEEPALIVE_S = 0.5
 DEADTIME_S = 2.0

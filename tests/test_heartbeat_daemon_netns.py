@@ -17,7 +17,8 @@ from heartbeat_lab import Lab, ha_cf, have_lab, wait_for
 from lvs_compat.heartbeat import statefiles, wire
 from lvs_compat.config.authkeys import parse_authkeys
 
-pytestmark = pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))]
 
 KEEPALIVE_S = 0.5
 DEADTIME_S = 2.0

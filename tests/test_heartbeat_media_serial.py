@@ -8,8 +8,9 @@ import pytest
 
 from heartbeat_lab import Lab, ha_cf, have_lab, pty_pair, wait_for  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.skipif(shutil.which("socat") is None or have_lab() is not None,
-                                reason="needs socat and root (network namespaces)")
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(shutil.which("socat") is None or have_lab() is not None,
+                                reason="needs socat and root (network namespaces)")]
 
 DEADTIME_S = 2.0
 KEEPALIVE_S = 0.5

@@ -26,7 +26,8 @@ from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  #
 from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
                                         records, rscstatus, stop_async)
 
-pytestmark = pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
 
 DEADTIME_S = 2.0
 BONUS_S = 2.0          # dt is deadtime + 2 s during a node's first 5 s (SPEC §1d)

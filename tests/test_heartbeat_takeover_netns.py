@@ -23,7 +23,8 @@ from heartbeat_takeover_support import (VIP, TakeoverLab, clear_records, hb_tool
                                         block_heartbeats, install_recorders, records,
                                         rscstatus, stop_async)
 
-pytestmark = pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))]
 
 KEEPALIVE = "200ms"
 DEADTIME_S = 1.0

@@ -10,37 +10,30 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 
 import pytest
 
 from ipvs_vm_support import SCENARIO_EXIT_STATUS
-from lvs_alert_support import REPO
 from lvs_compat.ipvs import parse_saved_table
 
-VM_TIMEOUT_SECONDS = 600
-SEED_SERVICE = "tcp 10.0.0.3:80"
 pytestmark = pytest.mark.guest
+SEED_SERVICE = "tcp 10.0.0.3:80"
 FOREIGN_SERVICE = "-A -u 10.0.0.9:53 -s rr"
 
 
 @pytest.fixture(scope="module")
-def record():
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(REPO / "tools" / "ipvs-vm"), "run", "-t", str(VM_TIMEOUT_SECONDS), "--",
-         str(REPO / ".venv" / "bin" / "python"), "tests/ipvs_vm_support.py"],
-        cwd=REPO, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-    elapsed = time.monotonic() - started
-    assert result.returncode == SCENARIO_EXIT_STATUS, (
-        f"tools/ipvs-vm exited {result.returncode} after {elapsed:.0f} s "
+def record(ipvs_real_run):
+    # one boot, started by conftest.py at the first test (tests/background_guests.py)
+    run = ipvs_real_run
+    assert run.returncode == SCENARIO_EXIT_STATUS, (
+        f"tools/ipvs-vm exited {run.returncode} after {run.elapsed:.0f} s "
         f"(124 timeout, 125 VM failure; the scenario itself ends with {SCENARIO_EXIT_STATUS}):\n"
-        f"{result.stderr[-4000:]}")
+        f"{run.stderr()[-4000:]}")
     marker = "=== ipvs-vm scenario record ===\n"
-    assert marker in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    print(f"real-IPVS scenario: one VM boot, {elapsed:.1f} s")
-    return json.loads(result.stdout.split(marker, 1)[1])
+    stdout = run.stdout()
+    assert marker in stdout, stdout[-2000:] + run.stderr()[-2000:]
+    print(f"real-IPVS scenario: one VM boot, {run.elapsed:.1f} s")
+    return json.loads(stdout.split(marker, 1)[1])
 
 
 def table(step) -> dict:

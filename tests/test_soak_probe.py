@@ -72,7 +72,8 @@ def _why_not() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
 
 
 class Net:
