@@ -107,3 +107,13 @@ def pytest_runtest_setup(item):
     chain, _ = item.config.stash.get(_CHAIN, (None, {}))
     if chain is not None and item.get_closest_marker("guest"):
         chain.wait_all()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The background guest runs are no test's duration: say how long each took."""
+    chain, runs = config.stash.get(_CHAIN, (None, {}))
+    if runs:
+        parts = [f"{run.name} {run.elapsed:.0f} s (exit {run.returncode})"
+                 if run.elapsed is not None else f"{run.name} not run" for run in runs.values()]
+        terminalreporter.write_line("guest runs in the background, one after the other: "
+                                    + ", ".join(parts))
