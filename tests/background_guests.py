@@ -127,6 +127,12 @@ def soak_run(base: Path) -> Run:
                base, SOAK_TIMEOUT_S)
 
 
+def _terminate_with_parent() -> None:
+    """In the child: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 class Chain:
     """Runs one after the other in a thread; ``wait(run)`` until that one has ended."""
 
@@ -153,9 +159,11 @@ class Chain:
                 open(run.base / "run.stderr", "wb") as stderr, self._lock:
             if self._stopping:
                 return
-            # its own process group: stop() reaches tools/ipvs-vm under the soak's Python too
+            # its own process group: stop() reaches tools/ipvs-vm under the soak's Python too;
+            # SIGTERM when this thread's process dies (pytest killed: no finalizer runs)
             self._current = subprocess.Popen(run.argv, cwd=REPO, stdout=stdout, stderr=stderr,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, start_new_session=True,
+                                             preexec_fn=_terminate_with_parent)
         try:
             run.returncode = self._current.wait(timeout=run.timeout_s)
         except subprocess.TimeoutExpired:

@@ -30,6 +30,9 @@ from lvs_compat.demo import cli, scenario
 from lvs_compat.demo.plot import write_plot
 
 REPO = Path(__file__).resolve().parent.parent
+# what the headless run waits for before it fails (upper bounds); its timers are FAST's
+MON_REACTION_S, TAKEOVER_S = scenario.reaction_limits(scenario.FAST)
+KEEPALIVE_S = float(scenario.FAST.keepalive)
 
 
 def needs_vm(test):
@@ -183,8 +186,7 @@ def test_client_requests_are_balanced_over_both_web_servers(guest):
 @needs_vm
 def test_mon_removes_a_stopped_web_server_within_interval_and_timeout(guest):
     down = event(guest["record"], "www1's web server stops")
-    # interval 3 s; the monitor and lvs.alert start in well under 10 s even emulated
-    assert down["took_s"] is not None and down["took_s"] <= down["details"]["interval_s"] + 10
+    assert down["took_s"] is not None and down["took_s"] <= MON_REACTION_S
     after = [s for s in guest["record"]["samples"] if s["t"] >= down["reacted_t"]][0]
     assert after["servers"] == {"www2": 5}
 
@@ -192,7 +194,7 @@ def test_mon_removes_a_stopped_web_server_within_interval_and_timeout(guest):
 @needs_vm
 def test_mon_adds_it_back_when_it_answers_again(guest):
     back = event(guest["record"], "www1's web server starts again")
-    assert back["took_s"] is not None and back["took_s"] <= back["details"]["interval_s"] + 10
+    assert back["took_s"] is not None and back["took_s"] <= MON_REACTION_S
     assert (REPO / "mon.d").exists()
     mail = (guest["out"] / "nodes" / "lvs1" / "mail.log").read_text()
     assert "mail.alert -s http -g www1 -h 192.168.0.1" in mail and " -u " in mail
@@ -203,9 +205,12 @@ def test_lvs2_takes_vip_lvs_and_mon_when_lvs1_dies_and_the_client_keeps_getting_
     record = guest["record"]
     crash = event(record, "lvs1 dies")
     details = crash["details"]
-    assert details["vip_s"] <= details["deadtime_s"] + 15   # lvs starts first: ~5 s emulated
-    assert details["resources_s"] <= details["deadtime_s"] + 20
-    assert details["client_answered_s"] <= details["deadtime_s"] + 25
+    # not before heartbeat may declare lvs1 dead (its last heartbeat up to a keepalive before
+    # the crash); after that, the resources' start-up under emulation (seconds, more on a
+    # loaded machine: the takeover's own timing is measured in the namespace tests)
+    assert details["deadtime_s"] - KEEPALIVE_S <= details["vip_s"] <= TAKEOVER_S
+    assert details["vip_s"] <= details["resources_s"] <= TAKEOVER_S
+    assert details["client_answered_s"] <= details["resources_s"] + 20
     taken = [s for s in record["samples"] if s["holders"] == ["lvs2"] and s["mon"] == ["lvs2"]]
     assert taken and taken[0]["servers"] == {"www1": 5, "www2": 5}
     answered_after = [who for t, ok, who in record["requests"]
@@ -242,7 +247,7 @@ def test_the_timeline_and_the_plot_are_written(guest):
     assert "Timeline (seconds since start" in guest["log"]
     assert f"plot: {guest['out'] / 'timeline.png'}" in guest["log"]
     assert (guest["out"] / "timeline.png").read_bytes()[:4] == b"\x89PNG"
-    assert guest["record"]["duration_s"] < 150
+    assert [e["name"] for e in guest["record"]["events"] if e.get("reacted_t") is None] == []
 
 
 @needs_vm

@@ -88,6 +88,15 @@ class ScenarioFailed(Exception):
     pass
 
 
+def reaction_limits(timers: Timers) -> tuple[int, int]:
+    """How long the scenario waits (seconds) for mon to react to a web server (two intervals,
+    then the monitor's and lvs.alert's start-up) and for a takeover (deadtime, then the
+    resources' start-up), before it fails.  Generous: under emulation a Python program's
+    start-up alone takes seconds, more on a loaded machine."""
+    interval = timers.mon_interval_s or SEED_MON_INTERVAL_S
+    return interval * 2 + 20, timers.deadtime_s + 45
+
+
 # --- the seed's files, per node ------------------------------------------------------------
 
 def ha_cf_text(timers: Timers, node_dir: Path) -> str:
@@ -533,8 +542,7 @@ class Scenario:
         timers = self.timers
         interval = timers.mon_interval_s or SEED_MON_INTERVAL_S
         randstart = timers.mon_randstart_s or SEED_RANDSTART_S
-        mon_reaction_s = interval * 2 + 20          # interval + monitor and alert start-up
-        takeover_s = timers.deadtime_s + 45         # deadtime + the resources' start-up
+        mon_reaction_s, takeover_s = reaction_limits(timers)
         self.say(f"lvs-compat demo: building the seed's network in namespaces "
                  f"{self.topology.prefix}-* (client {CLIENT_ADDRESS}, lvs1 10.0.0.1, "
                  f"lvs2 10.0.0.2, www1 192.168.0.1, www2 192.168.0.2, VIP {VIP}, "
