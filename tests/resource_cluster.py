@@ -25,7 +25,7 @@ from lvs_compat.heartbeat.membership import (Log, MessageReceived, NodeRestarted
 from lvs_compat.heartbeat.resources import (CoordinatorOptions, GroupStarted,
                                             GroupStopped, QueryGroupStatus,
                                             ReannounceAddresses, ResourceCoordinator,
-                                            SendMessage, ShutdownComplete, StartGroup,
+                                            Send, ShutdownComplete, StartGroup,
                                             StatusResult, StopGroup, Tick)
 
 NODES = ("hbanode1", "hbanode2")
@@ -106,7 +106,7 @@ class Cluster:
             return []
         actions = coordinator.handle(event, self.now)
         for action in actions:
-            if isinstance(action, SendMessage):
+            if isinstance(action, Send):
                 self.sent.append((node, action.fields))
                 self.wire[node].append((self.now, action.fields))   # lost if nobody is there
             elif isinstance(action, (StartGroup, StopGroup, QueryGroupStatus)):

@@ -16,7 +16,7 @@ from lvs_compat.heartbeat.membership import (Log, MessageReceived, NodeRestarted
 from lvs_compat.heartbeat.resources import (CoordinatorOptions, GroupStarted, GroupStopped,
                                             PingNodeStatus, QueryGroupStatus, RebootNode,
                                             ReannounceAddresses, ResourceCoordinator,
-                                            ResourceStateChanged, SendMessage,
+                                            ResourceStateChanged, Send,
                                             ShutdownComplete, ShutdownRequest, StandbyRequest,
                                             StartGroup, StatusResult, StopGroup,
                                             TakeoverRequest, Tick)
@@ -45,7 +45,7 @@ def resource(rsc_hold, isstable, info=None, src="hbanode1"):
 
 
 def sent(actions):
-    return [dict(a.fields) for a in actions if isinstance(a, SendMessage)]
+    return [dict(a.fields) for a in actions if isinstance(a, Send)]
 
 
 def logs(actions):

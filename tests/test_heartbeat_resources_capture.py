@@ -23,7 +23,7 @@ from lvs_compat.config.hacf import parse_ha_cf
 from lvs_compat.config.haresources import parse_haresources
 from lvs_compat.heartbeat.membership import MessageReceived, NodeRestarted, NodeStatusChanged
 from lvs_compat.heartbeat.resources import (CoordinatorOptions, GroupStarted, GroupStopped,
-                                            ResourceCoordinator, SendMessage, ShutdownRequest,
+                                            ResourceCoordinator, Send, ShutdownRequest,
                                             StartGroup, StopGroup, Tick)
 from lvs_compat.heartbeat.wire import decode
 from pcap_support import read_udp
@@ -161,7 +161,7 @@ def replay(run: str, node: str, peer: str) -> list[list[tuple]]:
 
     def feed(event, now):
         for action in coordinator.handle(event, now):
-            if isinstance(action, SendMessage):
+            if isinstance(action, Send):
                 sent[-1].append(action.fields)
             elif isinstance(action, StartGroup):
                 feed(GroupStarted(action.key, True), now)

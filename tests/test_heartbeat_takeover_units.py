@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lvs_compat.heartbeat import fifo, resources
-from lvs_compat.heartbeat.core_adapter import ResourceWorker
+from lvs_compat.heartbeat.worker import ResourceWorker
 from lvs_compat.heartbeat.membership import Log
 
 from conftest import REPO

@@ -74,3 +74,23 @@ def load_ha_dir(directory: str) -> HaDirectory:
         warnings.append(ConfigWarning(Location(authkeys_path), "no authkeys: heartbeat will "
                                       "refuse to start without authkeys"))
     return HaDirectory(directory, config_path, ha_cf, haresources, authkeys, tuple(warnings))
+
+
+def load_heartbeat_dir(directory: str, node_name: str) -> HaDirectory:
+    """The ha.d directory as the heartbeat daemon needs it: ``load_ha_dir`` plus authkeys
+    present, this node declared (or ``autojoin any``), a heartbeat medium, and v1 resource
+    management (crm off).  ``ConfigError`` (located) on the first problem."""
+    ha_dir = load_ha_dir(directory)
+    ha_cf = ha_dir.ha_cf
+    if ha_dir.authkeys is None:
+        raise ConfigError(Location(os.path.join(directory, "authkeys")),
+                          "Cannot open keyfile: heartbeat needs authkeys")
+    if not ha_cf.has_node(node_name) and ha_cf.autojoin != "any":
+        raise ConfigError(Location(ha_cf.path), f"Current node [{node_name}] not in "
+                          "configuration (node directives); use --node-name or nodeinfo")
+    if not [m for m in ha_cf.media if m.kind not in ("ping", "ping6", "ping_group")]:
+        raise ConfigError(Location(ha_cf.path), "No heartbeat media defined")
+    if not ha_cf.manages_resources:
+        raise ConfigError(Location(ha_cf.path), "crm/pacemaker on is not supported by this "
+                          "heartbeat (v1 haresources mode only): set crm off")
+    return ha_dir

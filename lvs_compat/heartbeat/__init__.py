@@ -7,3 +7,6 @@ timers and subprocesses live in a thin shell around them (see ``../shared/STYLE.
 
 Nothing is imported by this file, so that a program pays only for what it uses.
 """
+
+VERSION = "3.0.6"          # the heartbeat we are wire- and command-compatible with
+PRODUCT = "lvs-compat"

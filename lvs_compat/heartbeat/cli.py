@@ -32,19 +32,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import time
 
 from ..oneline import one_line
-
-VERSION = "3.0.6"
-PRODUCT = "lvs-compat"
+from . import PRODUCT, VERSION
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/heartbeat"
 DEFAULT_RUN_DIR = "/run/heartbeat"
 DEFAULT_PID_FILE = "/run/heartbeat.pid"
-STOP_TIMEOUT_S = 60
 
 # What `heartbeat -D` prints in 3.0.6 (LAB: the same list, same defaults).
 _DEFAULTS = (
@@ -131,76 +126,12 @@ def local_node_name(config_dir: str, override: str | None = None) -> str:
                                         "abcdefghijklmnopqrstuvwxyz"))
 
 
-def _status(options) -> int:
-    from .statefiles import running_pid
-    pid = running_pid(pid_file_of(options))
-    if pid is None:
-        print("heartbeat is stopped. No process")
-        return 3
-    name = local_node_name(options.config_dir, options.node_name)
-    print(f"heartbeat OK [pid {pid} et al] is running on {name} [{name}]...")
-    return 0
-
-
-def _stop(options) -> int:
-    from .statefiles import running_pid
-    pid_file = pid_file_of(options)
-    pid = running_pid(pid_file)
-    if pid is None:
-        sys.stderr.write("INFO: Heartbeat already stopped.\n")
-        return 0
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return 0
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if running_pid(pid_file) != pid:
-            return 0
-        time.sleep(0.05)
-    sys.stderr.write(f"heartbeat: pid {pid} did not stop within {STOP_TIMEOUT_S} s\n")
-    return 1
-
-
-def _reload(options) -> int:
-    from .statefiles import running_pid
-    pid = running_pid(pid_file_of(options))
-    if pid is None:
-        print("heartbeat is stopped. No process")
-        return 3
-    os.kill(pid, signal.SIGHUP)
-    return 0
-
-
 def _defaults() -> int:
     print(f"{'Directive':<25}{'Default':<10}Description")
     print("-" * 80)
     for name, default, description in _DEFAULTS:
         print(f"{name:<25}{default:<10}{description}")
     return 0
-
-
-def load_config(config_dir: str, node_name: str):
-    """The ha.d directory, checked as the daemon needs it; ConfigError on any problem."""
-    from ..config.errors import ConfigError, Location
-    from ..config.hadir import load_ha_dir
-    ha_dir = load_ha_dir(config_dir)
-    ha_cf = ha_dir.ha_cf
-    if ha_dir.authkeys is None:
-        raise ConfigError(Location(os.path.join(config_dir, "authkeys")),
-                          "Cannot open keyfile: heartbeat needs authkeys")
-    if not ha_cf.has_node(node_name) and ha_cf.autojoin != "any":
-        raise ConfigError(Location(ha_cf.path), f"Current node [{node_name}] not in "
-                          "configuration (node directives); use --node-name or nodeinfo")
-    if not [m for m in ha_cf.media if m.kind not in ("ping", "ping6", "ping_group")]:
-        raise ConfigError(Location(ha_cf.path), "No heartbeat media defined")
-    if not ha_cf.manages_resources:
-        raise ConfigError(Location(ha_cf.path), "crm/pacemaker on is not supported by this "
-                          "heartbeat (v1 haresources mode only): set crm off")
-    if ha_dir.haresources is not None:
-        from .agents import check_group_scripts
-        check_group_scripts(ha_dir.haresources, config_dir)
-    return ha_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,14 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if options.action == "defaults":
         return _defaults()
-    if options.action == "status":
-        return _status(options)
-    if options.action == "stop":
-        return _stop(options)
-    if options.action == "reload":
-        return _reload(options)
+    if options.action in ("status", "stop", "reload"):
+        from . import running
+        pid_file = pid_file_of(options)
+        if options.action == "status":
+            return running.status(pid_file, local_node_name(options.config_dir,
+                                                            options.node_name))
+        return running.stop(pid_file) if options.action == "stop" else running.reload(pid_file)
 
     from ..config.errors import ConfigError
+    from .daemon import DaemonError, load_config, run_daemon
     node_name = local_node_name(options.config_dir, options.node_name)
     try:
         ha_dir = load_config(options.config_dir, node_name)
@@ -230,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
                          + "\n")
         return 2
 
-    from .daemon import DaemonError, run_daemon
     try:
         return run_daemon(ha_dir, options, node_name, pid_file_of(options))
     except DaemonError as error:

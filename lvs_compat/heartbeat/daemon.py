@@ -1,9 +1,9 @@
-"""The heartbeat daemon: the thin I/O shell around the pure membership core.
+"""The heartbeat daemon: the thin I/O shell around one pure ``node.Node``.
 
 One thread, one selector: the media's receive sockets (and serial ports), the control socket,
 the FIFO (``fifo``), the resource worker's result socket and a wake-up pipe for signals.
-Everything the protocol decides is the cores' (``membership``, ``resources``, wired together in
-``core_adapter``); this file only
+Everything the protocol decides is the node's (its cores ``membership`` and ``resources``,
+wired together in ``node``); this file only
 
 * reads packets, decodes and authenticates them (``wire``) and hands them to the core with the
   link they came in on and the real clock (``now_ms``);
@@ -12,7 +12,7 @@ Everything the protocol decides is the cores' (``membership``, ``resources``, wi
   ``cl_status``;
 * runs the core's timers (``tick``) at the time it asks for, at least every 250 ms (the C
   daemon's POLL_INTERVAL);
-* hands resource group operations to one worker thread (``core_adapter.ResourceWorker``) and
+* hands resource group operations to one worker thread (``worker.ResourceWorker``) and
   its results back to the coordinator, so a script never holds up a heartbeat;
 * SIGTERM/SIGINT (``heartbeat -k``): graceful stop: every group is stopped (right to left), then
   ``shutdone`` is sent and we exit about a second later; a stop that cannot finish (a group that
@@ -31,22 +31,31 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import selectors
 import signal
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
-from . import wire
-from .cli import PRODUCT, VERSION
+from . import PRODUCT, VERSION, wire
+from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
+                     NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
+                     SendMessage)
 from .hblog import HbLog
 from .media import MediumError, open_media
+from .node import Node
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
                          remove_pid_file, write_pid_file)
 
 POLL_INTERVAL_MS = 250
 BAD_PACKET_LOG_INTERVAL_S = 1.0
+REBOOT_ARGV = ("reboot", "-nf")
+# Log levels of the cores (events.Log) as the C daemon writes them
+_LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
+           "critical": "CRIT"}
 
 
 class DaemonError(Exception):
@@ -197,7 +206,9 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.core = make_core(self)
+        self.core = Node(cfg, self.ha_dir.haresources, self.node_name, generation,
+                         self.clock.now_ms(), self.coordinator_options,
+                         seed=random.SystemRandom().random())
         if self.core.has_groups:
             if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
                 # inherited (a SIGHUP re-exec of a realtime daemon): not for the worker
@@ -228,7 +239,7 @@ class Daemon:
 
     def _start_worker(self) -> None:
         """The executor lives in the final process (its ARP threads must not cross a fork)."""
-        from .core_adapter import ResourceWorker
+        from .worker import ResourceWorker
         from .agents import AgentTimeouts, GroupExecutor
         # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
         executor = GroupExecutor.from_ha_dir(
@@ -245,7 +256,6 @@ class Daemon:
         self.worker.submit(action)
 
     def _worker_results(self) -> None:
-        from .membership import Log
         for result in self.worker.results():
             if isinstance(result, Log):
                 self.execute([result])
@@ -270,7 +280,6 @@ class Daemon:
     def _ping_changes(self, changes) -> None:
         """Ping node status changes: logged as C does, shown by cl_status, told to the
         coordinator (which moves nothing on them in v1, see ``pingnodes``)."""
-        from .resources import PingNodeStatus
         for node, old, new in changes:
             self.node_status[node] = new
             if new == "dead":
@@ -362,7 +371,6 @@ class Daemon:
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
         A configuration that does not load is refused and the running one kept."""
         from ..config.errors import ConfigError
-        from .cli import load_config
         ha_cf_mtime, authkeys_mtime = self._mtimes()
         try:
             ha_dir = load_config(self.config_dir, self.node_name)
@@ -438,7 +446,40 @@ class Daemon:
 
     def execute(self, actions) -> None:
         for action in actions or ():
-            execute_action(self, action)
+            self._execute(action)
+
+    def _execute(self, action) -> None:
+        """One action of the node (``node.Node``): the only place they become I/O."""
+        if isinstance(action, SendMessage):
+            cfg = self.ha_cf
+            message = wire.add_control_fields(
+                wire.Message.from_pairs(action.fields), src=self.node_name, srcuuid=self.uuid,
+                seq=action.seq, generation=self.generation, timestamp=int(self.clock.wall()),
+                load=read_loadavg(), ttl=len(cfg.nodes) + cfg.hopfudge)
+            self.send(message)
+        elif isinstance(action, Log):
+            self.log(_LEVELS.get(action.level, "info"), action.text)
+        elif isinstance(action, NodeStatusChanged):
+            self.set_node_status(action.node, action.new)
+        elif isinstance(action, LinkStatusChanged):
+            self.set_link_status(action.node, action.link, action.new)
+        elif isinstance(action, LocalHeartbeatLost):
+            self.log("ERROR", "no local heartbeat: our own packets do not come back on any "
+                     "medium")
+        elif isinstance(action, EXECUTOR_ACTIONS):
+            self.run_resource_action(action)
+        elif isinstance(action, ResourceStateChanged):
+            self.log("debug", f"resource state {action.old} -> {action.new}")
+        elif isinstance(action, RebootNode):
+            self.log("CRIT", f"Rebooting this node: {action.reason} (failed_stop_action reboot)")
+            try:
+                subprocess.run(list(REBOOT_ARGV), timeout=30, check=False,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired) as error:
+                self.log("CRIT", f"reboot failed: {error}")
+        # ShutdownComplete: Node.stopped() says so.  MessageReceived, NodeRestarted,
+        # HeartbeatLate, PartitionHealed: the coordinator has them; the core logged them.
 
     # --- control socket ---------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -524,16 +565,17 @@ def _parameters(cfg) -> dict:
     }
 
 
-# --- the core and its actions --------------------------------------------------------------------
+# --- the configuration --------------------------------------------------------------------
 
-def make_core(daemon: "Daemon"):
-    from .core_adapter import CoreAdapter
-    return CoreAdapter(daemon)
-
-
-def execute_action(daemon: "Daemon", action) -> None:
-    from .core_adapter import execute
-    execute(daemon, action)
+def load_config(config_dir: str, node_name: str):
+    """The ha.d directory, checked as the daemon needs it (``config.hadir``), and every
+    resource script of haresources found; ``ConfigError`` on any problem."""
+    from ..config.hadir import load_heartbeat_dir
+    ha_dir = load_heartbeat_dir(config_dir, node_name)
+    if ha_dir.haresources is not None:
+        from .agents import check_group_scripts
+        check_group_scripts(ha_dir.haresources, config_dir)
+    return ha_dir
 
 
 # --- process plumbing ------------------------------------------------------------------------

@@ -53,15 +53,17 @@ import random
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, Union
+from typing import Any, Iterable
 
 from ..config.hacf import HaConfig, ascii_lower
+from .events import (ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, HeartbeatLate,
+                     LinkStatusChanged, LocalHeartbeatLost, LocalProtocolError, Log,
+                     MembershipAction, MembershipEvent, MessageLike, MessageReceived,
+                     NodeRestarted, NodeStatusChanged, PartitionHealed, Received, Send,
+                     SendMessage, Start, Tick, text_of)
 
 # --------------------------------------------------------------------------------------------
 # Constants (C names in brackets; SPEC section)
-
-INIT, UP, ACTIVE, DEAD = "init", "up", "active", "dead"  # node status words (SPEC §1d st=)
-LINK_UP, LINK_DEAD = "up", "dead"                         # link status words ("Link X:if up.")
 
 STARTUP_DEADTIME_BONUS_MS = 2000   # dt is deadtime + 2 s ...
 STARTUP_BONUS_PERIOD_MS = 5000     # ... for the first 5 s (LAB: 2ee0, then 2710 at 4.995 s)
@@ -123,117 +125,8 @@ COMM_TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-class LocalProtocolError(RuntimeError):
-    """A transition this module's tables do not allow: a bug here, never bad input."""
-
-
-# --------------------------------------------------------------------------------------------
-# Events in
-
-
-class MessageLike(Protocol):
-    def get(self, name: str, /) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Start:
-    """First event: the local node starts sending heartbeats."""
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Time has passed; call at ``next_deadline_ms()`` at the latest."""
-
-
-@dataclass(frozen=True)
-class Received:
-    message: MessageLike
-    link: str | None          # medium name ("eth0", "/dev/ttyS0"); None: FIFO / unknown
-    authenticated: bool
-
-
-@dataclass(frozen=True)
-class Send:
-    fields: tuple[tuple[str, str], ...]   # originator fields in wire order, "t" among them
-
-
-Event = Union[Start, Tick, Received, Send]
-
-# --------------------------------------------------------------------------------------------
-# Actions out
-
-
-@dataclass(frozen=True)
-class SendMessage:
-    """Send to all media.  ``seq``: put it in (hex) unless None (``NS_`` types)."""
-    fields: tuple[tuple[str, str], ...]
-    seq: int | None
-    retransmission: bool = False
-
-    @property
-    def message_type(self) -> str:
-        return dict(self.fields).get("t", "")
-
-    def get(self, name: str) -> str | None:
-        return dict(self.fields).get(name)
-
-
-@dataclass(frozen=True)
-class Log:
-    level: str   # "debug" | "info" | "warning" | "error" | "critical" (C: LOG_WARNING = "WARN")
-    text: str
-
-
-@dataclass(frozen=True)
-class NodeStatusChanged:
-    node: str
-    old: str
-    new: str
-    reason: str  # "status", "started", "comm up", "deadtime", "late heartbeat", "shutdown"
-
-
-@dataclass(frozen=True)
-class LinkStatusChanged:
-    node: str
-    link: str
-    new: str     # "up" | "dead"
-
-
-@dataclass(frozen=True)
-class NodeRestarted:
-    node: str
-    generation: int
-
-
-@dataclass(frozen=True)
-class HeartbeatLate:
-    node: str
-    silent_ms: int
-
-
-@dataclass(frozen=True)
-class PartitionHealed:
-    """A dead node talks again without restarting (split brain).  C gives up its resources
-    and restarts 2 s later in haresources mode; that is the shell's decision."""
-    node: str
-
-
-@dataclass(frozen=True)
-class LocalHeartbeatLost:
-    """We did not process our own heartbeat for our dead time (C: "No local heartbeat.
-    Forcing restart.").  The shell should restart the daemon."""
-
-
-@dataclass(frozen=True)
-class MessageReceived:
-    node: str
-    message_type: str
-    message: MessageLike
-    link: str | None
-
-
-Action = Union[SendMessage, Log, NodeStatusChanged, LinkStatusChanged, NodeRestarted,
-               HeartbeatLate, PartitionHealed, LocalHeartbeatLost, MessageReceived]
+Event = MembershipEvent
+Action = MembershipAction
 
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -267,14 +160,7 @@ def _atoi(text: str | None) -> int:
     return int(m.group(1))
 
 
-def _text(message: MessageLike, name: str) -> str | None:
-    value = message.get(name)
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    return value if isinstance(value, str) else None
+_text = text_of
 
 
 class _Loopback:

@@ -33,8 +33,8 @@ Events in (``handle``):
 
 Actions out:
 
-* ``SendMessage(fields)``: originator fields in C's wire order; give them to the membership
-  core as ``membership.Send(fields)``.
+* ``Send(fields)``: originator fields in C's wire order; the membership core's own ``Send``
+  event (``events``), handed to it as is.
 * ``StartGroup(key)``: run the group's resources left to right (``status`` first: skip a
   running one; else ``start``), stop at the first failure and report ``GroupStarted(key,
   ok=False, failed_resource=name)`` without releasing anything: the coordinator then asks
@@ -139,12 +139,16 @@ live peer at comm-up the state goes straight to RSCRCVD, so ``RQSTDELAY`` later 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from ..config.haresources import HaResources, ResourceGroup
 from ..config.hacf import HaConfig, ascii_lower
-from .membership import (DEAD, Log, MessageReceived, NodeRestarted, NodeStatusChanged,
-                         PartitionHealed)
+from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, GroupStopped,
+                     LocalProtocolError, Log, MessageReceived, NodeRestarted, NodeStatusChanged,
+                     PartitionHealed, PingNodeStatus, QueryGroupStatus, ReannounceAddresses,
+                     RebootNode, ResourceStateChanged, Send, ShutdownComplete, ShutdownRequest,
+                     StandbyRequest, StartGroup, StatusResult, StopGroup, TakeoverRequest, Tick,
+                     text_of)
 
 # --------------------------------------------------------------------------------------------
 # Constants (C names in brackets; SPEC §1e)
@@ -210,118 +214,8 @@ STANDBY_TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-class LocalProtocolError(RuntimeError):
-    """A transition this module's tables do not allow: a bug here, never bad input."""
-
-
-# --------------------------------------------------------------------------------------------
-# Events in (besides the membership core's NodeStatusChanged, NodeRestarted, PartitionHealed,
-# MessageReceived)
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Time has passed; call at ``next_deadline_ms()`` at the latest."""
-
-
-@dataclass(frozen=True)
-class StandbyRequest:
-    which: str = "all"     # all | local | foreign | failback (= foreign), as hb_standby
-
-
-@dataclass(frozen=True)
-class TakeoverRequest:
-    which: str = "all"     # all | local | foreign | failback (= local), as hb_takeover
-
-
-@dataclass(frozen=True)
-class ShutdownRequest:
-    """``heartbeat -k`` / SIGTERM: release everything, then ``t=shutdone``."""
-
-
-@dataclass(frozen=True)
-class GroupStarted:
-    key: str
-    ok: bool
-    failed_resource: str | None = None   # the resource whose start failed (for the log)
-
-
-@dataclass(frozen=True)
-class GroupStopped:
-    key: str
-    ok: bool
-
-
-@dataclass(frozen=True)
-class StatusResult:
-    key: str
-    running: bool
-
-
-@dataclass(frozen=True)
-class PingNodeStatus:
-    node: str
-    status: str            # "ping" (alive) | "dead"
-
-
-Event = Union[Tick, StandbyRequest, TakeoverRequest, ShutdownRequest, GroupStarted,
-              GroupStopped, StatusResult, PingNodeStatus, NodeStatusChanged, NodeRestarted,
-              PartitionHealed, MessageReceived]
-
-# --------------------------------------------------------------------------------------------
-# Actions out (plus membership.Log)
-
-
-@dataclass(frozen=True)
-class SendMessage:
-    fields: tuple[tuple[str, str], ...]
-
-    @property
-    def message_type(self) -> str:
-        return dict(self.fields).get("t", "")
-
-    def get(self, name: str) -> str | None:
-        return dict(self.fields).get(name)
-
-
-@dataclass(frozen=True)
-class StartGroup:
-    key: str
-
-
-@dataclass(frozen=True)
-class StopGroup:
-    key: str
-
-
-@dataclass(frozen=True)
-class QueryGroupStatus:
-    key: str
-
-
-@dataclass(frozen=True)
-class ReannounceAddresses:
-    key: str
-
-
-@dataclass(frozen=True)
-class ResourceStateChanged:
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class ShutdownComplete:
-    """``t=shutdone`` has been sent: every group is stopped."""
-
-
-@dataclass(frozen=True)
-class RebootNode:
-    reason: str
-
-
-Action = Union[SendMessage, StartGroup, StopGroup, QueryGroupStatus, ReannounceAddresses,
-               ResourceStateChanged, ShutdownComplete, RebootNode, Log]
+Event = CoordinatorEvent
+Action = CoordinatorAction
 
 
 @dataclass(frozen=True)
@@ -344,14 +238,7 @@ class CoordinatorOptions:
 # Internals
 
 
-def _text(message: Any, name: str) -> str | None:
-    value = message.get(name)
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    return value if isinstance(value, str) else None
+_text = text_of
 
 
 def _mirror(bits: int) -> int:
@@ -649,7 +536,7 @@ class ResourceCoordinator:
     # -- sending (and processing our own message, as C does) ----------------------------------
 
     def _send(self, out: list, *fields: tuple[str, str]) -> None:
-        out.append(SendMessage(tuple(fields)))
+        out.append(Send(tuple(fields)))
         message = dict(fields)
         kind = message["t"]
         if kind == "resource":

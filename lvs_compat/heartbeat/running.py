@@ -1,0 +1,52 @@
+"""The running daemon, seen from the command line: ``heartbeat -s``, ``-k`` and ``-r`` find it
+by its pid file and print what 3.0.6 prints."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from .statefiles import running_pid
+
+STOP_TIMEOUT_S = 60
+
+
+def status(pid_file: str, name: str) -> int:
+    """``heartbeat -s``: C's words and exit codes (LAB)."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        print("heartbeat is stopped. No process")
+        return 3
+    print(f"heartbeat OK [pid {pid} et al] is running on {name} [{name}]...")
+    return 0
+
+
+def stop(pid_file: str) -> int:
+    """``heartbeat -k``: SIGTERM, then wait for the daemon to exit (its groups stopped)."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        sys.stderr.write("INFO: Heartbeat already stopped.\n")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return 0
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if running_pid(pid_file) != pid:
+            return 0
+        time.sleep(0.05)
+    sys.stderr.write(f"heartbeat: pid {pid} did not stop within {STOP_TIMEOUT_S} s\n")
+    return 1
+
+
+def reload(pid_file: str) -> int:
+    """``heartbeat -r``: SIGHUP to the running daemon."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        print("heartbeat is stopped. No process")
+        return 3
+    os.kill(pid, signal.SIGHUP)
+    return 0
