@@ -208,7 +208,7 @@ class Daemon:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.core = Node(cfg, self.ha_dir.haresources, self.node_name, generation,
                          self.clock.now_ms(), self.coordinator_options,
-                         seed=random.SystemRandom().random())
+                         seed=random.SystemRandom().random(), uuid=uuid)
         if self.core.has_groups:
             if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
                 # inherited (a SIGHUP re-exec of a realtime daemon): not for the worker
@@ -451,12 +451,7 @@ class Daemon:
     def _execute(self, action) -> None:
         """One action of the node (``node.Node``): the only place they become I/O."""
         if isinstance(action, SendMessage):
-            cfg = self.ha_cf
-            message = wire.add_control_fields(
-                wire.Message.from_pairs(action.fields), src=self.node_name, srcuuid=self.uuid,
-                seq=action.seq, generation=self.generation, timestamp=int(self.clock.wall()),
-                load=read_loadavg(), ttl=len(cfg.nodes) + cfg.hopfudge)
-            self.send(message)
+            self.send(self.core.wire_message(action, self.clock.wall(), read_loadavg()))
         elif isinstance(action, Log):
             self.log(_LEVELS.get(action.level, "info"), action.text)
         elif isinstance(action, NodeStatusChanged):

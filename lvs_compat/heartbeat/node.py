@@ -24,18 +24,14 @@ Events and actions are ``events``' classes.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 from ..config.hacf import HaConfig
 from ..config.haresources import HaResources, parse_haresources
-from . import membership, resources
+from . import membership, resources, wire
 from .events import (MessageReceived, NodeRestarted, NodeStatusChanged,
                      PartitionHealed, Received, Send, ShutdownComplete, ShutdownRequest, Start,
-                     Tick)
+                     SendMessage, Tick)
 from .resources import CoordinatorOptions
-
-if TYPE_CHECKING:
-    from . import wire
 
 # membership actions the coordinator consumes
 _TO_COORDINATOR = (NodeStatusChanged, NodeRestarted, PartitionHealed, MessageReceived)
@@ -51,7 +47,9 @@ class Node:
 
     def __init__(self, ha_cf: HaConfig, haresources: HaResources | None, node_name: str,
                  generation: int, now_ms: int, options: CoordinatorOptions | None = None,
-                 seed: float | None = None):
+                 seed: float | None = None, uuid: bytes | None = None):
+        self.name, self.generation, self.uuid = node_name, generation, uuid
+        self._ttl = len(ha_cf.nodes) + ha_cf.hopfudge
         self.core = membership.Membership(ha_cf, node_name, generation, now_ms,
                                           seed=random.random() if seed is None else seed)
         haresources = haresources or parse_haresources("", "haresources")
@@ -96,6 +94,14 @@ class Node:
             self._stopped_at = now_ms
             return out
         return self._coordinate(ShutdownRequest(), now_ms)
+
+    def wire_message(self, action: SendMessage, wall_s: float, load: str) -> wire.Message:
+        """The message a ``SendMessage`` puts on the wire: its fields and the control fields
+        (src, srcuuid, seq, hg, ts, ld, ttl); the medium encodes and signs it."""
+        return wire.add_control_fields(
+            wire.Message.from_pairs(action.fields), src=self.name, srcuuid=self.uuid,
+            seq=action.seq, generation=self.generation, timestamp=int(wall_s), load=load,
+            ttl=self._ttl)
 
     # -- queries ----------------------------------------------------------------------------
     def stopped(self, now_ms: int) -> bool:

@@ -807,7 +807,13 @@ class ResourceCoordinator:
         self._other_holds = ALL
         self._other_is_stable = False
         lose = []
+        # a takeover of the peer's groups still queued (mach_down behind another job) would
+        # start them after this: it is dropped, they stay with their home node
+        queued = [job for job in self._jobs if job.direction == "start" and not job.started]
         for key, g in self._groups.items():
+            if g.group.node != self._local:
+                for job in queued:
+                    job.keys = tuple(k for k in job.keys if k != key)
             if g.state in NOT_HELD and g.then is None:
                 continue
             if g.group.node == self._local:

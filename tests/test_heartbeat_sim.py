@@ -1,0 +1,267 @@
+"""Failover stories on the simulator (tests/heartbeat_sim.py): two real ``Node``s, the real codec,
+a fake bus and a fake clock, in milliseconds (issue 14, item 3).
+
+Timers: keepalive 500 ms, deadtime 4 s, initdead 8 s; a group's start or stop takes 100 ms.
+After every step the simulator checks that no group runs on both machines once the bus has
+been whole for deadtime + a keepalive + two operations + 1 s; a story asserts that no violation
+was seen, besides its own outcome.  The namespace tests (test_heartbeat_takeover_netns.py) keep
+one run per story for the wiring, the interop tests the compatibility with 3.0.6.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heartbeat_sim import HOME, NODES, OP_MS, VIP, VIP2, Sim
+from lvs_compat.heartbeat.membership import STARTUP_BONUS_PERIOD_MS
+from lvs_compat.heartbeat.resources import RQSTDELAY_MS
+
+DEADTIME_MS, KEEPALIVE_MS, INITDEAD_MS = 4000, 500, 8000
+BONUS_PERIOD_MS = STARTUP_BONUS_PERIOD_MS
+
+
+def booted(mode: str = "on", **kwargs) -> Sim:
+    sim = Sim(mode, **kwargs)
+    for name in NODES:
+        sim.start(name)
+    took = sim.run_until(at_home(sim), RQSTDELAY_MS + 5000)
+    assert took is not None, (sim.holders(VIP), sim.holders(VIP2))
+    # past the start-up bonus on dt (deadtime + 2 s for a node's first 5 s), so that a crash
+    # is seen within deadtime (legacy takes its groups at comm-up, well before RQSTDELAY)
+    sim.run_for(max(0, BONUS_PERIOD_MS + KEEPALIVE_MS - sim.now))
+    return sim
+
+
+def at_home(sim: Sim):
+    return lambda: all(sim.holders(key) == [home] for key, home in HOME.items())
+
+
+def settled(sim: Sim, within_ms: int = 3 * DEADTIME_MS) -> None:
+    took = sim.run_until(at_home(sim), within_ms)
+    assert took is not None, (sim.now, sim.holders(VIP), sim.holders(VIP2))
+    sim.run_for(2 * DEADTIME_MS)
+    assert at_home(sim)()
+    assert sim.violations == []
+
+
+def test_both_come_up_with_their_own_group_after_initdead():
+    sim = Sim()
+    for name in NODES:
+        sim.start(name)
+    took = sim.run_until(at_home(sim), RQSTDELAY_MS + 5000)
+    # comm-up when both are heard; neither side is stable yet, so each takes its local group
+    # when RQSTDELAY runs out (as C), plus the start
+    assert took is not None and RQSTDELAY_MS <= took <= RQSTDELAY_MS + KEEPALIVE_MS + OP_MS
+    assert sim.status("lvs1", "lvs2") == "active" and sim.status("lvs2", "lvs1") == "active"
+    assert sim.both == []
+
+
+def test_a_crash_moves_the_group_within_deadtime_and_failback_brings_it_home():
+    sim = booted()
+    sim.crash("lvs1")
+    took = sim.run_until(lambda: sim.holders(VIP) == ["lvs2"], DEADTIME_MS + 2000)
+    assert took is not None and took <= DEADTIME_MS + OP_MS + 50
+    sim.start("lvs1")
+    settled(sim)
+    assert sim.both == []                        # a failback stops first, then starts
+
+
+def test_auto_failback_off_leaves_the_group_where_it_is():
+    sim = booted("off")
+    sim.crash("lvs1")
+    assert sim.run_until(lambda: sim.holders(VIP) == ["lvs2"], DEADTIME_MS + 2000) is not None
+    sim.start("lvs1")
+    sim.run_for(INITDEAD_MS + 3 * DEADTIME_MS)
+    assert sim.holders(VIP) == ["lvs2"] and sim.holders(VIP2) == ["lvs2"]
+    assert sim.both == [] and sim.violations == []
+
+
+def test_legacy_auto_failback_gives_each_node_its_group_when_both_start():
+    sim = booted("legacy")
+    sim.run_for(3 * DEADTIME_MS)
+    assert at_home(sim)() and sim.violations == []
+
+
+def test_a_graceful_stop_hands_over_at_once_and_the_restart_takes_it_back():
+    sim = booted()
+    sim.shutdown("lvs1")
+    took = sim.run_until(lambda: sim.holders(VIP) == ["lvs2"], DEADTIME_MS)
+    assert took is not None and took < DEADTIME_MS / 2      # shutdone, not deadtime
+    assert sim.run_until(lambda: sim.machines["lvs1"].node is None, 5000) is not None
+    sim.start("lvs1")
+    settled(sim)
+    assert sim.both == []
+
+
+def test_standby_gives_everything_to_the_peer_and_never_both():
+    sim = booted()
+    sim.standby("lvs1")
+    took = sim.run_until(lambda: sim.holders(VIP) == ["lvs2"] and sim.holders(VIP2) == ["lvs2"],
+                         DEADTIME_MS)
+    assert took is not None
+    sim.run_for(2 * DEADTIME_MS)
+    assert sim.holders(VIP) == ["lvs2"] and sim.both == [] and sim.violations == []
+
+
+@pytest.mark.parametrize("kind", ["freeze", "partition"])
+def test_a_split_brain_longer_than_deadtime_ends_with_one_holder_that_re_announces(kind):
+    sim = booted()
+    if kind == "freeze":
+        sim.freeze("lvs1", 3 * DEADTIME_MS)
+    else:
+        sim.partition()
+    # the peer takes over meanwhile: two holders while the bus is not whole are allowed
+    assert sim.run_until(lambda: sim.holders(VIP) == ["lvs1", "lvs2"], 2 * DEADTIME_MS) is not None
+    if kind == "freeze":
+        sim.run_until(lambda: sim.machines["lvs1"].frozen_until is None, 3 * DEADTIME_MS)
+    else:
+        sim.run_for(2 * DEADTIME_MS)
+        sim.heal()
+    healed = sim.now
+    took = sim.run_until(lambda: len(sim.holders(VIP)) == 1 and len(sim.holders(VIP2)) == 1,
+                         sim.settle_ms)
+    assert took is not None, (sim.holders(VIP), sim.holders(VIP2))
+    winner = sim.holders(VIP)[0]
+    assert any(t >= healed and key == VIP for t, key in sim.machines[winner].reannounced)
+    settled(sim)
+
+
+@pytest.mark.parametrize("after_ms", range(0, DEADTIME_MS + 2000, 250))
+def test_a_restart_at_any_instant_of_the_takeover_ends_at_home(after_ms):
+    sim = booted()
+    sim.crash("lvs1")
+    sim.run_for(after_ms)
+    sim.start("lvs1")
+    settled(sim, INITDEAD_MS + 3 * DEADTIME_MS)
+
+
+@pytest.mark.parametrize("mode", ["on", "legacy"])
+@pytest.mark.parametrize("after_ms", range(0, DEADTIME_MS + 2000, 500))
+def test_a_restart_of_the_backup_during_failback_ends_at_home(mode, after_ms):
+    sim = booted(mode)
+    sim.crash("lvs1")
+    assert sim.run_until(lambda: sim.holders(VIP) == ["lvs2"], DEADTIME_MS + 2000) is not None
+    sim.start("lvs1")
+    sim.run_for(after_ms)
+    sim.crash("lvs2")
+    sim.run_for(1000)
+    sim.start("lvs2")
+    settled(sim, INITDEAD_MS + 3 * DEADTIME_MS)
+
+
+def test_one_percent_loss_moves_nothing():
+    sim = booted(loss=0.01, seed=7)
+    sim.run_for(120_000)
+    assert at_home(sim)() and sim.both == []
+
+
+# --- any sequence of faults --------------------------------------------------------------------
+
+def heard_peer(sim: Sim, name: str) -> None:
+    """A restarted node hears its live peer and runs past its start-up bonus on dt (5 s)
+    before the next fault: a fault in that window is the known case of the xfail test below
+    (both sides then disagree on whether there was a split brain)."""
+    started = sim.now
+    peer = next(other for other in NODES if other != name)
+    if sim.machines[peer].node is not None:
+        sim.run_until(lambda: sim.status(name, peer) == "active", INITDEAD_MS)
+    sim.run_for(max(0, started + BONUS_PERIOD_MS + KEEPALIVE_MS - sim.now))
+
+
+def after_a_restart(fault: str) -> Sim:
+    """The two cases the property test below found (seed 0): lvs1 crashes, restarts after
+    100 ms, and 100 ms later is frozen, or cut off, for about deadtime."""
+    sim = booted()
+    sim.crash("lvs1")
+    sim.run_for(100)
+    sim.start("lvs1")
+    sim.run_for(100)
+    if fault == "freeze":
+        sim.freeze("lvs1", 3901)
+        sim.run_for(3901)
+    else:
+        sim.partition()
+        sim.run_for(4001)
+        sim.heal()
+    return sim
+
+
+def one_holder_each(sim: Sim) -> bool:
+    return all(len(sim.holders(key)) == 1 for key in HOME)
+
+
+def test_a_takeover_still_queued_when_the_split_brain_heals_is_dropped():
+    # Found by the property test: lvs1 on standby (lvs2 holds everything), then frozen past
+    # deadtime.  Waking, it declares lvs2 dead and queues the takeover of lvs2's group behind
+    # its own; the split brain heals before that starts, and the queued takeover used to start
+    # it anyway: on both for good ("Both machines own foreign resources!").
+    sim = booted(seed=99)
+    sim.standby("lvs1")
+    sim.run_for(8700)
+    sim.freeze("lvs1", 4582)
+    sim.run_for(4582 + 4 * DEADTIME_MS)
+    assert one_holder_each(sim) and sim.violations == [], (sim.holders(VIP), sim.holders(VIP2))
+
+
+@pytest.mark.xfail(strict=True, reason="known, for issue 19: the restarted node declares its "
+                   "peer dead and takes its group; the peer's next status then counts as the "
+                   "first one from it (no generation known yet) or, cut off, as a late "
+                   "heartbeat seen by one side only, so no split brain is seen and both keep "
+                   "the group (reporting the late heartbeat as a healed split brain made the "
+                   "other side give a group away that nobody then took: worse)")
+@pytest.mark.parametrize("fault", ["freeze", "partition"])
+def test_a_fault_right_after_a_restart_before_the_peer_is_heard(fault):
+    sim = after_a_restart(fault)
+    sim.run_for(4 * DEADTIME_MS)
+    assert one_holder_each(sim) and sim.violations == [], (sim.holders(VIP), sim.holders(VIP2))
+
+
+FAULTS = st.sampled_from(["crash", "freeze", "partition", "shutdown", "standby", "quiet"])
+STEP = st.tuples(FAULTS, st.sampled_from(NODES), st.integers(100, 3 * DEADTIME_MS))
+
+
+@settings(max_examples=150, deadline=None, print_blob=True)
+@given(steps=st.lists(STEP, min_size=1, max_size=8), seed=st.integers(0, 2**16),
+       loss=st.sampled_from([0.0, 0.0, 0.02]))
+def test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home(steps, seed, loss):
+    sim = booted(seed=seed, loss=loss)
+    for fault, name, ms in steps:
+        machine = sim.machines[name]
+        if fault == "crash" and machine.node is not None:
+            sim.crash(name)
+            sim.run_for(ms)
+            sim.start(name)
+            heard_peer(sim, name)
+        elif fault == "freeze" and machine.node is not None:
+            sim.freeze(name, ms)
+        elif fault == "partition":
+            sim.partition()
+            sim.run_for(ms)
+            sim.heal()
+        elif fault == "shutdown" and machine.node is not None and not machine.stopping:
+            sim.shutdown(name)
+            sim.run_until(lambda: machine.node is None, 3 * DEADTIME_MS)
+            if machine.node is None:
+                sim.start(name)
+                heard_peer(sim, name)
+        elif fault == "standby" and machine.node is not None and not machine.stopping:
+            sim.standby(name)
+        sim.run_for(ms)
+        assert sim.violations == [], sim.violations
+    for name in NODES:                  # heal everything, then auto_failback brings all home
+        machine = sim.machines[name]
+        if machine.node is None and not machine.stopping:
+            sim.start(name)
+    sim.heal()
+    sim.run_until(lambda: all(m.frozen_until is None for m in sim.machines.values()),
+                  3 * DEADTIME_MS)
+    # one holder per group (home, unless a standby handed it over: it stays with the peer)
+    one = lambda: all(len(sim.holders(key)) == 1 for key in HOME)   # noqa: E731
+    assert sim.run_until(one, INITDEAD_MS + RQSTDELAY_MS + 4 * DEADTIME_MS) is not None, (
+        sim.now, sim.holders(VIP), sim.holders(VIP2))
+    sim.run_for(2 * DEADTIME_MS)
+    assert one() and sim.violations == []
+    if not any(fault == "standby" for fault, _, _ in steps):
+        assert at_home(sim)()
