@@ -116,6 +116,34 @@ def test_the_web_server_keeps_http11_open_and_closes_http10():
     assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"www1\n")
 
 
+def test_a_second_interrupt_during_the_clean_up_does_not_stop_it(monkeypatch, tmp_path):
+    # coreutils timeout sends its signal to the child and then to the process group: the
+    # second SIGINT came while the namespaces were being removed, and some were left
+    closed = []
+
+    class Interrupted:
+        client = None
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def run(self):
+            raise KeyboardInterrupt
+
+        def close(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            closed.append(True)
+
+    monkeypatch.setattr(scenario, "Scenario", Interrupted)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert scenario.main([str(tmp_path)]) == 130
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert closed == [True]
+
+
 # --- bad input: a missing prerequisite is one line, before anything is created ----------------
 
 def test_not_root_says_how_to_fix_it(monkeypatch, capsys):

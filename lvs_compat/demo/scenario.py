@@ -729,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
         (out / "traceback.txt").write_text(traceback.format_exc())
         status = 1
     finally:
+        # the clean-up must finish: a second Ctrl-C (or coreutils timeout's signal to the
+        # process group after the one to us) would stop it halfway and leave namespaces
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         scenario.close()
     if record is None and status != 130:
         record = scenario.record() if scenario.client else None
