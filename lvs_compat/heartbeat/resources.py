@@ -809,11 +809,8 @@ class ResourceCoordinator:
         lose = []
         # a takeover of the peer's groups still queued (mach_down behind another job) would
         # start them after this: it is dropped, they stay with their home node
-        queued = [job for job in self._jobs if job.direction == "start" and not job.started]
+        self._drop_queued_starts(self._keys_of(FOREIGN))
         for key, g in self._groups.items():
-            if g.group.node != self._local:
-                for job in queued:
-                    job.keys = tuple(k for k in job.keys if k != key)
             if g.state in NOT_HELD and g.then is None:
                 continue
             if g.group.node == self._local:
@@ -1284,6 +1281,13 @@ class ResourceCoordinator:
         if ok == "OK" and not self._shutdown_in_progress:
             self._job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
 
+    def _drop_queued_starts(self, keys) -> None:
+        """Take ``keys`` out of every start job not yet begun (queued behind another job):
+        those groups stay where they are."""
+        for job in self._jobs:
+            if job.direction == "start" and not job.started:
+                job.keys = tuple(k for k in job.keys if k not in keys)
+
     def _on_peer_takes_without_asking(self, out: list, key: str, message: Any) -> None:
         """Legacy mode: the peer answered its own request (``req_resource`` with HA_DONTASK:
         it found no other *active* node when it came up) and its rc.d/ip-request-resp now runs
@@ -1294,15 +1298,14 @@ class ResourceCoordinator:
         if self._nice or _text(message, "ok") != "OK" or self._set_of(key) != FOREIGN:
             return
         g = self._groups[key]
-        queued = [job for job in self._jobs
-                  if job.direction == "start" and key in job.keys and not job.started]
+        queued = any(job.direction == "start" and key in job.keys and not job.started
+                     for job in self._jobs)
         if g.state in NOT_HELD and g.then != "start" and not queued:
             return
         out.append(Log("warning", f"{self._peer} takes resource group {key} without asking "
                                   "(it found no active node when it came up): releasing it "
                                   "here"))
-        for job in queued:
-            job.keys = tuple(k for k in job.keys if k != key)
+        self._drop_queued_starts((key,))
         self._job("yield to home node", "stop", (key,), lambda job, out: None)
 
     # -- executor results ---------------------------------------------------------------------
