@@ -205,12 +205,16 @@ class Soak:
             if number:
                 time.sleep(0.2)
             readings.append({name: (sum(rss_kib(pid) for pid in daemon.pids()),
-                                    sum(open_fds(pid) for pid in daemon.pids()))
+                                    sum(open_fds(pid) for pid in daemon.pids()),
+                                    sum(rss_kib(pid, "RssAnon") for pid in daemon.pids()),
+                                    sum(rss_kib(pid, "RssFile") for pid in daemon.pids()))
                              for name, daemon in self.daemons.items()})
         return {name: {"pid": daemon.main_pid(), "kind": daemon.kind,
                        "processes": len(daemon.pids()),
                        "rss_kib": min(reading[name][0] for reading in readings),
-                       "fds": min(reading[name][1] for reading in readings)}
+                       "fds": min(reading[name][1] for reading in readings),
+                       "anon_kib": min(reading[name][2] for reading in readings),
+                       "file_kib": min(reading[name][3] for reading in readings)}
                 for name, daemon in self.daemons.items()}
 
     # --- faults -------------------------------------------------------------------------------
@@ -402,7 +406,9 @@ def run_here(args, out: Path) -> int:
     (out / "soak.json").write_text(json.dumps(record, indent=1, default=list))
     say("report:\n" + format_report(report))
     for name in DIRECTORS:
-        say(f"daemon {name}: RSS {before[name]['rss_kib']} -> {after[name]['rss_kib']} KiB, "
+        say(f"daemon {name}: RSS {before[name]['rss_kib']} -> {after[name]['rss_kib']} KiB "
+            f"(anonymous {before[name]['anon_kib']} -> {after[name]['anon_kib']}, files "
+            f"{before[name]['file_kib']} -> {after[name]['file_kib']}), "
             f"fds {before[name]['fds']} -> {after[name]['fds']}, pid {before[name]['pid']} -> "
             f"{after[name]['pid']}, stopped by -k: {record['stopped_gracefully'][name]}")
     say(f"survivor {survivor}: RSS change {100 * growth:+.1f}% (limit {RSS_TOLERANCE:.0%}); "

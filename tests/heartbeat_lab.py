@@ -65,12 +65,14 @@ def run(argv, timeout=20, check=True, **kwargs) -> subprocess.CompletedProcess:
                           **kwargs)
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process (0 once it is gone)."""
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process (0 once it is gone): ``VmRSS`` all of it, ``RssAnon`` its
+    private heap and stacks (what a leak grows), ``RssFile`` the mapped files' pages it has
+    touched (code and libraries: grows with first-time code paths, shrinks under reclaim)."""
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except OSError:
         pass
