@@ -45,12 +45,15 @@ from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Lo
                      NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
                      SendMessage)
 from .hblog import HbLog
-from .media import MediumError, open_media
+from .media import MediumDown, MediumError, open_media
 from .node import Node
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
                          remove_pid_file, write_pid_file)
 
 POLL_INTERVAL_MS = 250
+# a medium that went down (MediumDown) is tried again after 1 s, then 2, 4, 8 s between tries
+MEDIUM_RETRY_FIRST_MS = 1000
+MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
@@ -120,6 +123,8 @@ class Daemon:
         self.log = log
         self.clock = clock or Clock()
         self.media = []
+        self._down_media: dict = {}      # medium -> (next try ms, back-off ms, down was logged)
+        self._reopened_media: dict = {}  # medium -> (when it was opened again, back-off then)
         self.selector = selectors.DefaultSelector()
         self.control = None
         self.core = None
@@ -319,6 +324,8 @@ class Daemon:
                     self._drain_wakeup()
             self._handle_signals()
             now = self.clock.now_ms()
+            if self._down_media:
+                self._retry_media(now)
             self.execute(self.core.tick(now))
             if self.ping_nodes:
                 self._ping_changes(self.ping_nodes.tick(now))
@@ -397,7 +404,12 @@ class Daemon:
 
     # --- packets in ------------------------------------------------------------------------
     def _receive(self, medium) -> None:
-        for packet in medium.read():
+        try:
+            packets = medium.read()
+        except MediumDown as error:
+            self._medium_down(medium, str(error))
+            return
+        for packet in packets:
             data, peer = packet if isinstance(packet, tuple) else (packet, None)
             try:
                 frame = wire.decode_frame(data, self.authkeys)
@@ -412,6 +424,39 @@ class Daemon:
                                  f"{type(error).__name__}: {error}")
                 continue
             self.execute(actions)
+
+    def _medium_down(self, medium, reason: str) -> None:
+        """Stop reading a medium that failed and close it; ``_retry_media`` opens it again.
+        Its peers' links over it go dead by the usual deadtime, as when a cable is pulled."""
+        self.selector.unregister(medium)
+        medium.close()
+        now = self.clock.now_ms()
+        backoff, logged = MEDIUM_RETRY_FIRST_MS, True
+        reopened_ms, last_backoff = self._reopened_media.pop(medium, (None, 0))
+        if reopened_ms is not None and now - reopened_ms < MEDIUM_RETRY_MAX_MS:
+            # down again soon after it was opened again: a flapping line backs off further,
+            # and is not logged each time
+            backoff, logged = min(2 * last_backoff, MEDIUM_RETRY_MAX_MS), False
+        else:
+            self.log.warn(f"{reason}: {medium.kind} {medium.name} closed, tried again every "
+                          f"{MEDIUM_RETRY_FIRST_MS // 1000}-{MEDIUM_RETRY_MAX_MS // 1000} s")
+        self._down_media[medium] = (now + backoff, backoff, logged)
+
+    def _retry_media(self, now: int) -> None:
+        for medium, (due, backoff, logged) in list(self._down_media.items()):
+            if now < due:
+                continue
+            try:
+                medium.reopen()
+            except MediumError:
+                backoff = min(2 * backoff, MEDIUM_RETRY_MAX_MS)
+                self._down_media[medium] = (now + backoff, backoff, logged)
+                continue
+            del self._down_media[medium]
+            self._reopened_media[medium] = (now, backoff)
+            self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
+            if logged:
+                self.log.info(f"{medium.kind} {medium.name} open again")
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")

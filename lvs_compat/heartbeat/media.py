@@ -43,6 +43,12 @@ class MediumError(Exception):
     """A medium that cannot be opened; ``str()`` is a one-line message."""
 
 
+class MediumDown(Exception):
+    """A medium that failed while running (a serial line whose far end hung up): ``read()``
+    raises it once; the medium is closed and the daemon stops reading it until ``reopen()``
+    succeeds.  ``str()`` is a one-line message."""
+
+
 def _bind_to_device(sock: socket.socket, interface: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, interface.encode() + b"\0")
 
@@ -205,17 +211,30 @@ class SerialMedium:
         self.name = device
         self.baud = baud
         self._sleep = sleep
-        try:
-            self.port = serial.Serial(device, baudrate=baud, bytesize=serial.EIGHTBITS,
-                                      parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE,
-                                      rtscts=True, timeout=0, write_timeout=2, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as error:
-            raise MediumError(f"serial {device}: cannot open: {error}") from None
+        self._serial = serial
         self._serial_errors = (serial.SerialException, OSError)
+        self.port = self._open()
         self._buffer = bytearray()
         self._in_message = False
         self.send_errors = 0
         self.last_send_error: str | None = None
+
+    def _open(self):
+        serial = self._serial
+        try:
+            return serial.Serial(self.name, baudrate=self.baud, bytesize=serial.EIGHTBITS,
+                                 parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE,
+                                 rtscts=True, timeout=0, write_timeout=2, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as error:
+            raise MediumError(f"serial {self.name}: cannot open: {error}") from None
+
+    def reopen(self) -> None:
+        """Open the device again after ``MediumDown`` (its far end may be back); raises
+        ``MediumError`` while it cannot be opened.  A half-read message is forgotten."""
+        self.close()
+        self._buffer.clear()
+        self._in_message = False
+        self.port = self._open()
 
     def fileno(self) -> int:
         return self.port.fileno()
@@ -223,8 +242,11 @@ class SerialMedium:
     def read(self) -> list[tuple[bytes, None]]:
         try:
             data = self.port.read(65536)
-        except self._serial_errors:
-            return []
+        except self._serial_errors as error:
+            # EIO (a pty whose far end closed, a line that hung up) or "readiness to read but
+            # no data": the descriptor stays readable for ever, so going on reading it would
+            # spin the daemon's loop at 100 % CPU, under SCHED_RR too
+            raise MediumDown(f"serial {self.name}: {error}") from None
         self._buffer += data
         return [(message, None) for message in self._split()]
 
