@@ -48,7 +48,7 @@ test: venv
 	$(VPY) -m pytest
 
 # Tests kept out of make test for their length (pytest -m slow): the half-migrated pair's
-# 2-minute soak (3.0.6 home + ours), about 3.5 minutes.
+# soak (3.0.6 home + ours, two rounds of every fault), about 5 minutes.
 test-slow: venv
 	$(VPY) -m pytest -m slow
 
@@ -66,7 +66,7 @@ demo:
 # namespaces (soak/run.py): kill -9, SIGSTOP longer than deadtime, links down, tc netem loss and
 # delay, heartbeat -r; samples the VIP holders and the client every 100 ms and prints the figures.
 # Runs in the tools/ipvs-vm guest when this kernel has no sch_netem.  Not part of make test
-# (tests/test_soak.py runs a 2-minute version there).  Results go to $(SOAK_DIR).
+# (tests/test_soak.py runs two rounds of faults there).  Results go to $(SOAK_DIR).
 # SOAK_PEER=c: the home director runs Debian's heartbeat 3.0.6, the backup ours (half migrated).
 SOAK_MINUTES ?= 10
 SOAK_SEED ?=

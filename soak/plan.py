@@ -19,8 +19,9 @@ Faults (issue 8, item 1):
   directors;
 * ``reload``: ``heartbeat -r`` on one director, ``RELOADS_PER_FAULT`` times one second apart.
 
-``survivor`` is never killed: its daemon lives through the whole soak, so its RSS and open file
-descriptors before and after measure what the soak leaks (item 5).  The driver makes the backup
+``survivor`` is never killed: its daemon lives through the whole soak, so its memory after the
+first round and at the end, and its open file descriptors before and after, measure what the
+soak leaks (item 5).  The driver makes the backup
 the survivor, so ``kill`` hits the home director, the VIP's holder whenever the cluster is
 healthy; every other fault hits either director at random.
 """
@@ -43,11 +44,17 @@ class Fault:
     duration_s: float    # from injection to healing (0 for an instant fault)
     quiet_s: float       # calm after healing, before the next fault
     medium: str = ""     # link-one: the interface taken down
+    round: int = 1       # every kind runs once per round
+    last_of_round: bool = False
 
 
 def fault_plan(seed: int, directors: tuple[str, str], survivor: str, media: tuple[str, ...],
                deadtime_s: float, kinds: tuple[str, ...] = KINDS) -> Iterator[Fault]:
-    """Faults for ever: every kind once in a shuffled first round, then kinds at random."""
+    """Faults for ever, in rounds: every kind once per round, in a shuffled order.
+
+    Rounds let the soak judge a leak: the first round runs every code path once (and leaves
+    the daemons' memory at its high-water mark: buffers, history, allocator arenas); growth
+    between the end of the first round and the end of a later one is what the faults leak."""
     unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
         raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown)) or '(none given)'}")
@@ -55,10 +62,14 @@ def fault_plan(seed: int, directors: tuple[str, str], survivor: str, media: tupl
         raise ValueError(f"survivor {survivor!r} is not one of {directors}")
     rng = random.Random(seed)
     allowance_s = deadtime_s + 1
-    first_round = list(kinds)
-    rng.shuffle(first_round)
+    this_round: list[str] = []
+    round_number = 0
     while True:
-        kind = first_round.pop(0) if first_round else rng.choice(kinds)
+        if not this_round:
+            this_round = list(kinds)
+            rng.shuffle(this_round)
+            round_number += 1
+        kind = this_round.pop(0)
         node = rng.choice(directors)
         medium = ""
         if kind == "kill":
@@ -77,4 +88,4 @@ def fault_plan(seed: int, directors: tuple[str, str], survivor: str, media: tupl
         else:  # reload
             duration = RELOADS_PER_FAULT - 1.0
         yield Fault(kind, node, round(duration, 2), round(allowance_s + rng.uniform(2.0, 6.0), 2),
-                    medium)
+                    medium, round_number, not this_round)

@@ -132,6 +132,31 @@ def test_the_plan_is_seeded_and_starts_with_every_kind_once():
     assert sorted(f.kind for f in first(7, len(KINDS))) == sorted(KINDS)
 
 
+def test_the_plan_runs_in_rounds_of_every_kind_once_and_marks_each_round_s_end():
+    plan = list(itertools.islice(fault_plan(5, ("dira", "dirb"), "dirb", ("hb0", "hb1"),
+                                            deadtime_s=3), 4 * len(KINDS)))
+    for number in range(1, 5):
+        round_ = [f for f in plan if f.round == number]
+        assert sorted(f.kind for f in round_) == sorted(KINDS)
+        assert [f.last_of_round for f in round_] == [False] * (len(KINDS) - 1) + [True]
+    assert len({tuple(f.kind for f in plan if f.round == n) for n in range(1, 5)}) > 1
+
+
+def figures(anon_kib):
+    return {"dirb": {"anon_kib": anon_kib, "rss_kib": anon_kib + 10000}}
+
+
+def test_a_leak_is_judged_from_the_first_round_s_end_and_only_after_a_second_round():
+    from soak.run import leak_growth
+    # one-time growth in the first round (18 -> 21 MB) is not a leak; 21 -> 21.4 MB is +1.9 %
+    record = {"daemons_before": figures(18000), "daemons_after_first_round": figures(21000),
+              "daemons_after": figures(21400), "rounds_completed": 2}
+    assert abs(leak_growth(record, "dirb") - 400 / 21000) < 1e-9
+    assert leak_growth({**record, "daemons_after": figures(24000)}, "dirb") > 0.10
+    assert leak_growth({**record, "rounds_completed": 1}, "dirb") is None
+    assert leak_growth({**record, "daemons_after_first_round": None}, "dirb") is None
+
+
 def test_the_plan_never_kills_the_survivor_and_outlasts_deadtime_where_it_must():
     plan = list(itertools.islice(fault_plan(3, ("dira", "dirb"), "dira", ("hb0", "hb1"),
                                             deadtime_s=3), 300))
