@@ -68,7 +68,7 @@ stops first and then says so (``ask_resources info=done``, ``ip-request-resp``, 
 or the holder is dead.  ``STARTUP_TRANSITIONS``, ``STANDBY_TRANSITIONS`` and the ``Job`` kinds
 below are all the ways the state moves; anything else is a bug here (``LocalProtocolError``).
 
-Work that C forks (``req_our_resources``, ``go_standby``, the shutdown give-up) is a ``_Job``
+Work that C forks (``req_our_resources``, ``go_standby``, the shutdown give-up) is a ``Job``
 here: a set of groups to start or stop plus what to send when they are done.  Work C queues
 through ``harc`` (``mach_down``, ``ip-request``, ``ip-request-resp``) is a *queued* job that
 starts only when no other job runs, as ``StartNextRemoteRscReq`` does; that is also why the
@@ -138,10 +138,9 @@ live peer at comm-up the state goes straight to RSCRCVD, so ``RQSTDELAY`` later 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..config.haresources import HaResources, ResourceGroup
+from ..config.haresources import HaResources
 from ..config.hacf import HaConfig, ascii_lower
 from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, GroupStopped,
                      LocalProtocolError, Log, MessageReceived, NodeRestarted, NodeStatusChanged,
@@ -149,21 +148,14 @@ from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, Gr
                      RebootNode, ResourceStateChanged, Send, ShutdownComplete, ShutdownRequest,
                      StandbyRequest, StartGroup, StatusResult, StopGroup, TakeoverRequest, Tick,
                      text_of)
+from .groups import RUNNING, STARTING, STOPPED, Groups, Job
+from .resource_terms import (ALL, AUTO_FAILBACK_RETRY_MS, FAILED_START_HANDOVER_MS, FOREIGN,
+                             LOCAL, NONE, RQSTDELAY_MS, SET_NAMES, STANDBY_INIT_TIMEOUT_MS,
+                             STANDBY_RESOURCE_TIMEOUT_MS, STOP_RETRY_INTERVAL_MS,
+                             STOP_RETRY_MAX, TRANSITION, CoordinatorOptions, mirror)
 
 # --------------------------------------------------------------------------------------------
 # Constants (C names in brackets; SPEC §1e)
-
-NONE, LOCAL, FOREIGN, ALL = 0, 1, 2, 3               # [HB_NO_RSC ... HB_ALL_RSC], bit fields
-SET_NAMES = ("none", "local", "foreign", "all")      # [rsc_msg]: rsc_hold words
-TRANSITION = "transition"                             # rscstatus while not stable
-
-RQSTDELAY_MS = 10_000                 # [RQSTDELAY] take local groups if nobody got stable
-STANDBY_INIT_TIMEOUT_MS = 10_000      # [STANDBY_INIT_TO_MS] first reply to ask_resources me
-STANDBY_RESOURCE_TIMEOUT_MS = 3_600_000  # [HB_STANDBY_RSC_TO_MS] the whole exchange
-AUTO_FAILBACK_RETRY_MS = 1_000        # [AutoFailbackProc] "Auto failback delayed."
-FAILED_START_HANDOVER_MS = 30_000     # ResourceManager: (sleep 30; hb_standby ...) &
-STOP_RETRY_INTERVAL_MS = 1_000        # ResourceManager: sleep 1 between stop retries
-STOP_RETRY_MAX = 10                   # [HA_STOPRETRYMAX]
 
 INFO_STANDBY_ABORTED = "standby_aborted"   # ours: a standby we could not finish (failed stop)
 
@@ -173,12 +165,6 @@ R_INIT, R_STARTING, R_BOTHSTARTING, R_RSCRCVD, R_STABLE, R_SHUTDOWN = (
 # going_standby [enum standby]
 NOT, ME, OTHER, DONE = "not", "me", "other", "done"
 _STANDBY_NUMBER = {NOT: 0, ME: 1, OTHER: 2, DONE: 3}   # C logs the state as a number
-
-# group states (ours: what the executor was last told and answered)
-STOPPED, STARTING, RUNNING, STOPPING, STOP_FAILED = (
-    "stopped", "starting", "running", "stopping", "stop failed")
-CLEANING = "cleaning"   # a stop of a group we do not hold (shutdown stops every group)
-NOT_HELD = (STOPPED, CLEANING)
 
 # --------------------------------------------------------------------------------------------
 # Theory of operation: the transition tables (see the module docstring).
@@ -218,57 +204,11 @@ Event = CoordinatorEvent
 Action = CoordinatorAction
 
 
-@dataclass(frozen=True)
-class CoordinatorOptions:
-    rqstdelay_ms: int = RQSTDELAY_MS
-    standby_init_timeout_ms: int = STANDBY_INIT_TIMEOUT_MS
-    standby_resource_timeout_ms: int = STANDBY_RESOURCE_TIMEOUT_MS
-    failed_start_handover_ms: int = FAILED_START_HANDOVER_MS
-    stop_retry_interval_ms: int = STOP_RETRY_INTERVAL_MS
-    stop_retry_max: int = STOP_RETRY_MAX
-    failed_stop_action: str = "hold"      # "hold" (keep it, never both) | "reboot" (C)
-
-    def __post_init__(self) -> None:
-        if self.failed_stop_action not in ("hold", "reboot"):
-            raise ValueError(f"failed_stop_action must be 'hold' or 'reboot', "
-                             f"not {self.failed_stop_action!r}")
-
-
 # --------------------------------------------------------------------------------------------
 # Internals
 
 
 _text = text_of
-
-
-def _mirror(bits: int) -> int:
-    """A set seen from the other node: its local is our foreign."""
-    return {NONE: NONE, LOCAL: FOREIGN, FOREIGN: LOCAL, ALL: ALL}[bits]
-
-
-@dataclass
-class _Group:
-    group: ResourceGroup
-    state: str = STOPPED
-    then: str | None = None               # "start" | "stop" queued behind the running op
-    retries: int = 0
-    retry_at: int | None = None           # next StopGroup retry
-    awaiting_status: bool = False
-
-
-@dataclass
-class _Job:
-    """Forked work in C: groups to start or stop, then what to do (``on_done``)."""
-    name: str
-    direction: str                        # "start" | "stop"
-    keys: tuple[str, ...]
-    on_done: Callable[["_Job", list], None]
-    queued: bool = False                  # harc queue: starts when no other job runs
-    before_start: Callable[[list], None] | None = None
-    started: bool = False
-    void: bool = False                    # its requester is gone: do the work, say nothing
-    pending: set[str] = field(default_factory=set)
-    stuck: list[str] = field(default_factory=list)
 
 
 class ResourceCoordinator:
@@ -288,7 +228,7 @@ class ResourceCoordinator:
         self._options = options or CoordinatorOptions()
         self._nice = config.auto_failback in ("on", "off")       # nice_failback
         self._auto_failback = config.auto_failback == "on"
-        self._groups = {group.key: _Group(group) for group in resources.groups}
+        self._groups = Groups(resources, self._local, self._options)
         self._now = 0
         # C's globals
         self._state = R_INIT
@@ -315,8 +255,6 @@ class ResourceCoordinator:
         self._local_work_done = False
         self._foreign_work_done = False
         self._announced = False
-        self._jobs: list[_Job] = []
-        self._handover_at: dict[str, int] = {}
         self._reannounce_pending: set[str] = set()
         self._healing = False                 # a split brain's hand-back not yet confirmed
         self._last_status = self.resource_status
@@ -337,12 +275,12 @@ class ResourceCoordinator:
         return self._standby
 
     def group_state(self, key: str) -> str:
-        return self._groups[key].state
+        return self._groups.state(key)
 
     @property
     def held_groups(self) -> tuple[str, ...]:
         """Groups that may have something running here (started, or not yet stopped)."""
-        return tuple(key for key, g in self._groups.items() if g.state not in NOT_HELD)
+        return self._groups.held_keys()
 
     @property
     def holds(self) -> str:
@@ -350,7 +288,7 @@ class ResourceCoordinator:
 
     def is_stable(self) -> bool:
         """C: hb_rsc_isstable."""
-        if self._jobs:
+        if self._groups.jobs:
             return False
         if not self._nice:
             return True
@@ -373,8 +311,7 @@ class ResourceCoordinator:
         times = [t for t in (self._standby_deadline, self._auto_failback_at,
                              self._local_takeover_at if self._state == R_RSCRCVD else None)
                  if t is not None]
-        times += self._handover_at.values()
-        times += [g.retry_at for g in self._groups.values() if g.retry_at is not None]
+        times += self._groups.deadlines()
         # C: "cmp_longclock(now, local_takeover_time) > 0": the timer fires 1 ms after
         return min(times) if times else None
 
@@ -398,11 +335,11 @@ class ResourceCoordinator:
             if event.node == self._peer:
                 self._on_partition_healed(out)
         elif isinstance(event, GroupStarted):
-            self._on_group_started(out, event)
+            self._groups.on_started(out, event, now_ms, hand_over=not self._shutdown_in_progress)
         elif isinstance(event, GroupStopped):
-            self._on_group_stopped(out, event)
+            self._groups.on_stopped(out, event, now_ms)
         elif isinstance(event, StatusResult):
-            self._on_status_result(out, event)
+            self._groups.on_status(out, event)
         elif isinstance(event, StandbyRequest):
             self._on_standby_request(out, event.which)
         elif isinstance(event, TakeoverRequest):
@@ -430,95 +367,10 @@ class ResourceCoordinator:
             raise LocalProtocolError(f"standby state {self._standby!r} has no {trigger!r}")
         self._standby = new
 
-    # -- sets and groups ----------------------------------------------------------------------
-
-    def _keys_of(self, bits: int) -> tuple[str, ...]:
-        """Keys of our local (1) and/or foreign (2) groups, in haresources order."""
-        return tuple(key for key, g in self._groups.items()
-                     if bits & (LOCAL if g.group.node == self._local else FOREIGN))
-
-    def _set_of(self, key: str) -> int:
-        return LOCAL if self._groups[key].group.node == self._local else FOREIGN
-
-    def _held_bits(self) -> int:
-        bits = NONE
-        for key, g in self._groups.items():
-            if g.state not in NOT_HELD:
-                bits |= self._set_of(key)
-        return bits
-
-    def _start(self, out: list, key: str) -> None:
-        g = self._groups[key]
-        self._handover_at.pop(key, None)
-        if g.state in (STOPPED, STOP_FAILED):
-            g.state, g.then = STARTING, None
-            out.append(StartGroup(key))
-        elif g.state in (STOPPING, CLEANING):
-            g.then = "start"
-        else:                                   # starting or running
-            g.then = None
-
-    def _stop(self, out: list, key: str, *, even_if_stopped: bool = False) -> None:
-        g = self._groups[key]
-        if g.state in (RUNNING, STOP_FAILED) or (g.state == STOPPED and even_if_stopped):
-            g.state = CLEANING if g.state == STOPPED else STOPPING
-            g.then, g.retries, g.awaiting_status = None, 0, False
-            out.append(StopGroup(key))
-        elif g.state == STARTING:
-            g.then = "stop"
-        elif g.state in (STOPPING, CLEANING):
-            g.then = None
-
-    # -- jobs (C's forked children and harc queue) --------------------------------------------
-
-    def _job(self, name: str, direction: str, keys: tuple[str, ...],
-             on_done: Callable[[_Job, list], None], *, queued: bool = False,
-             before_start: Callable[[list], None] | None = None) -> _Job:
-        job = _Job(name, direction, keys, on_done, queued, before_start)
-        self._jobs.append(job)
-        return job
-
-    def _run_job(self, out: list, job: _Job) -> None:
-        job.started = True
-        if job.before_start:
-            job.before_start(out)
-        for key in job.keys:
-            if job.direction == "start":
-                self._start(out, key)
-            else:
-                self._stop(out, key, even_if_stopped=job.name == "giveup")
-        job.pending = {key for key in job.keys if not self._job_key_done(job, key)}
-
-    def _job_key_done(self, job: _Job, key: str) -> bool:
-        g = self._groups[key]
-        if job.direction == "start":
-            return g.state in (RUNNING, STOP_FAILED) or (g.state == STOPPED and g.then is None)
-        if g.state == STOP_FAILED:
-            if key not in job.stuck:
-                job.stuck.append(key)
-            return True
-        return g.state == STOPPED
-
     def _settle(self, out: list) -> None:
         """Start, finish and chain jobs until nothing moves; then the shutdown and rscstatus."""
         for _ in range(1000):
-            moved = False
-            for job in list(self._jobs):
-                if not job.started and not job.queued:
-                    self._run_job(out, job)
-                    moved = True
-            for job in list(self._jobs):
-                if job.started:
-                    job.pending = {k for k in job.pending if not self._job_key_done(job, k)}
-                    if not job.pending:
-                        self._jobs.remove(job)
-                        job.on_done(job, out)
-                        moved = True
-            if not any(job.started for job in self._jobs):
-                queued = next((job for job in self._jobs if job.queued), None)
-                if queued is not None:
-                    self._run_job(out, queued)
-                    moved = True
+            moved = self._groups.step_jobs(out)
             if self._shutdown_requested and not self._shutdown_in_progress and self.is_stable():
                 self._giveup_resources(out)
                 moved = True
@@ -527,7 +379,7 @@ class ResourceCoordinator:
         else:  # pragma: no cover - a loop here would be a bug in the job chaining
             raise LocalProtocolError("resource jobs do not settle")
         if not self._nice:
-            self._i_hold = self._held_bits()
+            self._i_hold = self._groups.held_bits()
         status = self.resource_status
         if status != self._last_status:
             out.append(ResourceStateChanged(self._last_status, status))
@@ -552,11 +404,11 @@ class ResourceCoordinator:
         if info not in ("standby", "shutdown"):   # those two say "going away" (C's values)
             # ours: never announce less than what is still up or moving here (C announces
             # its intent, which a restarted or starting peer may take for a release)
-            hold |= self._held_bits()
+            hold |= self._groups.held_bits()
         if self._shutdown_in_progress and info is None:
             # ours: what is still being stopped, and why (C says "none" here), so that a
             # peer starting meanwhile does not take it when its RQSTDELAY expires
-            hold, info = self._held_bits(), "shutdown"
+            hold, info = self._groups.held_bits(), "shutdown"
         fields = [("t", "resource"), ("rsc_hold", SET_NAMES[hold]), ("rtype", "full"),
                   ("isstable", "1" if stable else "0")]
         if info:
@@ -630,7 +482,7 @@ class ResourceCoordinator:
             out.append(Log("info", "Cancelling pending standby operation"))
             self._standby_to("cancel")
             self._standby_deadline = None
-        self._i_hold |= self._held_bits()          # what a cancelled acquisition started
+        self._i_hold |= self._groups.held_bits()          # what a cancelled acquisition started
         if self._giving_up:
             # the daemon that was to take them is gone: take back what our standby released
             given, self._giving_up = self._giving_up, NONE
@@ -638,13 +490,13 @@ class ResourceCoordinator:
                                    "for the cancelled standby"))
             self._i_hold |= given
             self._rsc_needs_failback = bool(given & FOREIGN) or self._rsc_needs_failback
-            self._job("standby cancelled", "start", self._keys_of(given),
+            self._groups.job("standby cancelled", "start", self._groups.keys_of(given),
                       lambda job, out: self._send_resources_held(out, True))
         self._other_is_stable = False
         if self._nice:
             missing = peer_held & FOREIGN or not self._i_hold & LOCAL
         else:
-            missing = any(self._groups[k].state in NOT_HELD for k in self._keys_of(LOCAL))
+            missing = not all(self._groups.is_held(k) for k in self._groups.keys_of(LOCAL))
         if missing:
             out.append(Log("info", f"{self._peer} restarted without being declared dead: "
                                    "taking our resources back"))
@@ -653,12 +505,7 @@ class ResourceCoordinator:
     def _forget_peer_requests(self) -> None:
         """The peer's daemon is gone: its ip-requests get no answer (a new daemon of it would
         take the answer for its own; ours, C's queue would still answer)."""
-        for job in list(self._jobs):
-            if job.name == "ip-request":
-                if job.started:
-                    job.void = True
-                else:
-                    self._jobs.remove(job)
+        self._groups.forget_jobs("ip-request")
 
     def _recover_dead_resources(self, out: list, *, heard: bool) -> None:
         """C: hb_rsc_recover_dead_resources (a peer died without shutdone)."""
@@ -706,13 +553,13 @@ class ResourceCoordinator:
             out.append(Log("info", "Resource takeover cancelled - shutdown in progress."))
             return
         out.append(Log("info", f"Resources being acquired from {node}."))
-        keys = tuple(key for key, g in self._groups.items() if g.group.node == node)
+        keys = self._groups.keys_homed_at(node)
 
         def announce_keys(out: list) -> None:
             for key in keys:
                 out.append(Log("info", f"Taking over resource group {key}"))
 
-        def mach_down_done(job: _Job, out: list) -> None:
+        def mach_down_done(job: Job, out: list) -> None:
             if self._nice:
                 out.append(Log("info", "mach_down: nice_failback: foreign resources acquired"))
             out.append(Log("info", f"mach_down takeover complete for node {node}."))
@@ -720,7 +567,7 @@ class ResourceCoordinator:
                 self._send(out, ("t", "resource"), ("rsc_hold", "foreign"),
                            ("info", "mach_down"))
 
-        self._job("mach_down", "start", keys, mach_down_done, queued=True,
+        self._groups.job("mach_down", "start", keys, mach_down_done, queued=True,
                   before_start=announce_keys)
         if self._nice:
             self._i_hold |= FOREIGN
@@ -739,14 +586,14 @@ class ResourceCoordinator:
                 out.append(Log("info", "Local Resource acquisition completed. (none)"))
                 return
             self._i_hold |= LOCAL
-        keys = self._keys_of(LOCAL)
+        keys = self._groups.keys_of(LOCAL)
         alone = self._peer_status != "active"
         asking = not self._nice and not alone
-        start_keys = () if asking else tuple(k for k in keys if self._groups[k].state != RUNNING)
+        start_keys = () if asking else tuple(k for k in keys if self._groups.state(k) != RUNNING)
 
         def request(out: list) -> None:
             for key in keys:
-                if self._groups[key].state in (RUNNING, STARTING):
+                if self._groups.state(key) in (RUNNING, STARTING):
                     continue                      # req_resource: status says we own it
                 if asking:
                     self._send(out, ("t", "ip-request"), ("ipaddr", key))
@@ -754,7 +601,7 @@ class ResourceCoordinator:
                     self._send(out, ("t", "ip-request-resp"), ("dest", self._local),
                                ("ipaddr", key), ("weown", "yes"), ("ok", "OK"))
 
-        def done(job: _Job, out: list) -> None:
+        def done(job: Job, out: list) -> None:
             if not keys:
                 out.append(Log("info", "No local resources [/usr/share/heartbeat/"
                                        f"ResourceManager listkeys {self._local}] to acquire."))
@@ -764,7 +611,7 @@ class ResourceCoordinator:
             self._announce(out, "req_our_resources")
             self._send_resources_held(out, True, "req_our_resources()")
 
-        self._job("req_our_resources", "start", start_keys, done, before_start=request)
+        self._groups.job("req_our_resources", "start", start_keys, done, before_start=request)
 
     def _on_peer_shutdone(self, out: list) -> None:
         """C: HBDoMsg_T_SHUTDONE + process_resources(T_SHUTDONE): take over at once."""
@@ -791,8 +638,8 @@ class ResourceCoordinator:
         peer = self._peer
         self._peer_status = "active"
         if self._healing:
-            for key in self._keys_of(LOCAL):
-                if self._groups[key].state not in NOT_HELD:
+            for key in self._groups.keys_of(LOCAL):
+                if self._groups.is_held(key):
                     self._reannounce_now_and_later(out, key)
             return
         self._healing = True
@@ -809,26 +656,26 @@ class ResourceCoordinator:
         lose = []
         # a takeover of the peer's groups still queued (mach_down behind another job) would
         # start them after this: it is dropped, they stay with their home node
-        self._drop_queued_starts(self._keys_of(FOREIGN))
-        for key, g in self._groups.items():
-            if g.state in NOT_HELD and g.then is None:
+        self._groups.drop_queued_starts(self._groups.keys_of(FOREIGN))
+        for key in self._groups.keys:
+            if not self._groups.wanted_here(key):
                 continue
-            if g.group.node == self._local:
+            if self._groups.home(key) == self._local:
                 self._reannounce_now_and_later(out, key)
             else:
                 out.append(Log("warning", f"Split brain: giving resource group {key} back "
-                                          f"to {g.group.node}"))
+                                          f"to {self._groups.home(key)}"))
                 lose.append(key)
 
-        def released(job: _Job, out: list) -> None:
-            self._i_hold = self._held_bits()
+        def released(job: Job, out: list) -> None:
+            self._i_hold = self._groups.held_bits()
             if job.stuck:
                 out.append(Log("critical", "Split brain: could not stop "
                                            f"{' '.join(job.stuck)}; still held here"))
             self._send_resources_held(out, True)
 
-        self._i_hold = self._held_bits()
-        self._job("split brain", "stop", tuple(lose), released)
+        self._i_hold = self._groups.held_bits()
+        self._groups.job("split brain", "stop", tuple(lose), released)
 
     def _on_ping_node(self, out: list, event: PingNodeStatus) -> None:
         old = self.ping_node_status.get(event.node)
@@ -867,7 +714,7 @@ class ResourceCoordinator:
         holder).  So it is the same split brain, seen from this side: handle it as one."""
         if _text(message, "node") != self._local or self._shutdown_in_progress:
             return
-        if not self._held_bits():
+        if not self._groups.held_bits():
             return                                # nothing here that the peer could double
         out.append(Log("warning", f"{self._peer} declared us dead while we held resources "
                                   "(frozen or cut off longer than its deadtime)"))
@@ -973,14 +820,14 @@ class ResourceCoordinator:
     def _reannounce_now_and_later(self, out: list, key: str) -> None:
         """A split brain's winner: gratuitous ARP now if the group is up, and again when the
         peer next reports (it has released the group by then)."""
-        if self._groups[key].state == RUNNING:
+        if self._groups.state(key) == RUNNING:
             out.append(ReannounceAddresses(key))
         self._reannounce_pending.add(key)
 
     def _flush_reannounce(self, out: list) -> None:
         self._healing = False                     # the peer is stable again: episode over
         for key in sorted(self._reannounce_pending):
-            if self._groups[key].state == RUNNING:
+            if self._groups.state(key) == RUNNING:
                 out.append(ReannounceAddresses(key))
         self._reannounce_pending.clear()
 
@@ -1001,7 +848,7 @@ class ResourceCoordinator:
         if self._peer_status == DEAD:
             return                                # it comes back through "starting"
         if (self._standby != NOT or not self._other_is_stable or self._state != R_STABLE
-                or self._jobs):                   # ours: not while a takeover still runs
+                or self._groups.jobs):                   # ours: not while a takeover still runs
             out.append(Log("debug", "Auto failback delayed."))
             self._auto_failback_at = self._now + AUTO_FAILBACK_RETRY_MS
             return
@@ -1037,7 +884,7 @@ class ResourceCoordinator:
                 out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
                                           "Other side is in flux."))
                 return
-            if self._state != R_STABLE or (self._jobs and not from_us):
+            if self._state != R_STABLE or (self._groups.jobs and not from_us):
                 # ours: also while groups are still being started or stopped here
                 out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
                                           "local resources in flux."))
@@ -1099,7 +946,7 @@ class ResourceCoordinator:
                     if self._auto_failback:
                         self._local_work_done = True
                         self._announce(out, "auto_failback")
-                    self._i_hold |= _mirror(rtype)
+                    self._i_hold |= mirror(rtype)
                 else:
                     out.append(Log("info", "Other node completed standby takeover of "
                                            f"{SET_NAMES[rtype]} resources."))
@@ -1120,11 +967,11 @@ class ResourceCoordinator:
             self._send_resources_held(out, False, "standby")
             act = resourceset
         else:
-            act = _mirror(resourceset)
+            act = mirror(resourceset)
         verb = "give up" if who == ME else "acquire"
         out.append(Log("info", f"{verb} {SET_NAMES[act]} HA resources (standby)."))
 
-        def done(job: _Job, out: list) -> None:
+        def done(job: Job, out: list) -> None:
             if job.stuck:
                 self._abort_standby(out, job.stuck)
                 return
@@ -1133,22 +980,22 @@ class ResourceCoordinator:
                                    "(standby)."))
             self._send_standby(out, DONE, rsctype_now)
 
-        self._job("go_standby", "stop" if who == ME else "start", self._keys_of(act), done)
+        self._groups.job("go_standby", "stop" if who == ME else "start", self._groups.keys_of(act), done)
 
     def _abort_standby(self, out: list, stuck: list[str]) -> None:
         out.append(Log("critical", f"Standby aborted: resource group(s) {' '.join(stuck)} "
                                    "could not be stopped and stay held here; the other node "
                                    "is not told to take them"))
         for key in stuck:
-            self._i_hold |= self._set_of(key)
+            self._i_hold |= self._groups.set_of(key)
         self._standby_to("cancel")
         self._standby_deadline = None
         given, self._giving_up = self._giving_up, NONE
         self._i_hold |= given
         self._send_resources_held(out, True, INFO_STANDBY_ABORTED)
         # nobody takes the rest of the set now: start again what was stopped for it
-        self._job("standby aborted", "start",
-                  tuple(k for k in self._keys_of(given) if self._groups[k].state in NOT_HELD),
+        self._groups.job("standby aborted", "start",
+                  tuple(k for k in self._groups.keys_of(given) if not self._groups.is_held(k)),
                   lambda job, out: None)
 
     def _standby_refusal(self, rtype: int) -> str | None:
@@ -1167,7 +1014,7 @@ class ResourceCoordinator:
             return f"standby message [me] from {me} ignored.  No other node is active."
         if not self._other_is_stable:
             return f"standby message [me] from {me} ignored.  Other side is in flux."
-        if self._state != R_STABLE or self._jobs:
+        if self._state != R_STABLE or self._groups.jobs:
             return f"standby message [me] from {me} ignored.  local resources in flux."
         return None
 
@@ -1203,7 +1050,7 @@ class ResourceCoordinator:
 
     def _on_shutdown_request(self, out: list) -> None:
         """C: hb_giveup_resources (through hb_shutdown_if_needed when not stable)."""
-        if self._shutdown_in_progress and not self._jobs and not self._shutdone_sent:
+        if self._shutdown_in_progress and not self._groups.jobs and not self._shutdone_sent:
             self._giveup_all(out)                 # retry a blocked shutdown
             return
         self._shutdown_requested = True
@@ -1216,7 +1063,7 @@ class ResourceCoordinator:
         self._shutdown_in_progress = True
         self._i_hold = NONE
         self._auto_failback_at = None
-        self._handover_at.clear()
+        self._groups.cancel_handovers()
         if self._state != R_SHUTDOWN:
             self._to("shutdown")
         self._send_resources_held(out, False, "shutdown")
@@ -1228,9 +1075,9 @@ class ResourceCoordinator:
         address left by a crash of an earlier daemon goes too."""
         out.append(Log("info", "Giving up all HA resources."))
 
-        def done(job: _Job, out: list) -> None:
+        def done(job: Job, out: list) -> None:
             if job.stuck:
-                self._i_hold = self._held_bits()
+                self._i_hold = self._groups.held_bits()
                 out.append(Log("critical", "Shutdown blocked: resource group(s) "
                                            f"{' '.join(job.stuck)} could not be stopped; not "
                                            "sending shutdone, so the other node does not take "
@@ -1241,7 +1088,7 @@ class ResourceCoordinator:
             self._shutdone_sent = True
             out.append(ShutdownComplete())
 
-        self._job("giveup", "stop", tuple(self._groups), done)
+        self._groups.job("giveup", "stop", self._groups.keys, done)
 
     # -- legacy ip-request / ip-request-resp (rc.d scripts) -----------------------------------
 
@@ -1250,13 +1097,12 @@ class ResourceCoordinator:
             out.append(Log("warning", f"ip-request for unknown resource group [{key}]"))
             return
         peer = self._peer
-        g = self._groups[key]
         weown = []
 
         def check(out: list) -> None:                 # rc.d/ip-request: status, when it runs
-            weown.append(g.state not in NOT_HELD or g.then == "start")
+            weown.append(self._groups.wanted_here(key))
 
-        def reply(job: _Job, out: list) -> None:
+        def reply(job: Job, out: list) -> None:
             if job.void:
                 return
             if job.stuck:
@@ -1266,7 +1112,7 @@ class ResourceCoordinator:
             self._send(out, ("t", "ip-request-resp"), ("dest", peer), ("ipaddr", key),
                        ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
 
-        self._job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
+        self._groups.job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
 
     def _on_ip_request_resp(self, out: list, message: Any) -> None:
         key = _text(message, "ipaddr")
@@ -1279,14 +1125,7 @@ class ResourceCoordinator:
         ok, weown = _text(message, "ok"), _text(message, "weown")
         out.append(Log("info", f"received ip-request-resp {key} {ok} {weown}"))
         if ok == "OK" and not self._shutdown_in_progress:
-            self._job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
-
-    def _drop_queued_starts(self, keys) -> None:
-        """Take ``keys`` out of every start job not yet begun (queued behind another job):
-        those groups stay where they are."""
-        for job in self._jobs:
-            if job.direction == "start" and not job.started:
-                job.keys = tuple(k for k in job.keys if k not in keys)
+            self._groups.job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
 
     def _on_peer_takes_without_asking(self, out: list, key: str, message: Any) -> None:
         """Legacy mode: the peer answered its own request (``req_resource`` with HA_DONTASK:
@@ -1295,80 +1134,15 @@ class ResourceCoordinator:
         after its death: it came up before it heard us, so it did not ask.  C ignores the
         message on the other node and both keep the group; here the group's home is the
         peer, so we give it up (cancel our queued takeover, stop what we started)."""
-        if self._nice or _text(message, "ok") != "OK" or self._set_of(key) != FOREIGN:
+        if self._nice or _text(message, "ok") != "OK" or self._groups.set_of(key) != FOREIGN:
             return
-        g = self._groups[key]
-        queued = any(job.direction == "start" and key in job.keys and not job.started
-                     for job in self._jobs)
-        if g.state in NOT_HELD and g.then != "start" and not queued:
+        if not self._groups.wanted_here(key) and not self._groups.start_queued_for(key):
             return
         out.append(Log("warning", f"{self._peer} takes resource group {key} without asking "
                                   "(it found no active node when it came up): releasing it "
                                   "here"))
-        self._drop_queued_starts((key,))
-        self._job("yield to home node", "stop", (key,), lambda job, out: None)
-
-    # -- executor results ---------------------------------------------------------------------
-
-    def _on_group_started(self, out: list, event: GroupStarted) -> None:
-        g = self._groups.get(event.key)
-        if g is None or g.state != STARTING:
-            out.append(Log("error", f"unexpected start result for resource group "
-                                    f"{event.key}"))
-            return
-        if event.ok:
-            g.state = RUNNING
-            if g.then == "stop":
-                self._stop(out, event.key)
-            return
-        out.append(Log("critical", "Giving up resources due to failure of "
-                                   f"{event.failed_resource or event.key}"))
-        g.state, g.then = RUNNING, None
-        self._stop(out, event.key)
-        if not self._shutdown_in_progress:
-            self._handover_at[event.key] = self._now + self._options.failed_start_handover_ms
-
-    def _on_group_stopped(self, out: list, event: GroupStopped) -> None:
-        g = self._groups.get(event.key)
-        if (g is None or g.state not in (STOPPING, CLEANING) or g.retry_at is not None
-                or g.awaiting_status):
-            out.append(Log("error", f"unexpected stop result for resource group "
-                                    f"{event.key}"))
-            return
-        if event.ok:
-            g.state, g.retries = STOPPED, 0
-            if g.then == "start":
-                self._start(out, event.key)
-            return
-        if g.retries < self._options.stop_retry_max:
-            g.retries += 1
-            g.retry_at = self._now + self._options.stop_retry_interval_ms
-            out.append(Log("info", f"Retrying failed stop operation [{event.key}]"))
-            return
-        g.awaiting_status = True
-        out.append(QueryGroupStatus(event.key))
-
-    def _on_status_result(self, out: list, event: StatusResult) -> None:
-        g = self._groups.get(event.key)
-        if g is None or not g.awaiting_status:
-            return
-        g.awaiting_status = False
-        key = event.key
-        if not event.running:
-            out.append(Log("error", f"Resource script for {key} probably not LSB-compliant."))
-            out.append(Log("warning", f"it ({key}) MUST succeed on a stop when already "
-                                      "stopped"))
-            out.append(Log("warning", "Machine reboot narrowly avoided!"))
-            g.state = STOPPED
-            if g.then == "start":
-                self._start(out, key)
-            return
-        g.state, g.then = STOP_FAILED, None
-        out.append(Log("critical", f"Resource group {key} could not be stopped after "
-                                   f"{self._options.stop_retry_max} retries and is still "
-                                   "running: it stays held by this node"))
-        if self._options.failed_stop_action == "reboot":
-            out.append(RebootNode(f"failed stop of resource group {key}"))
+        self._groups.drop_queued_starts((key,))
+        self._groups.job("yield to home node", "stop", (key,), lambda job, out: None)
 
     # -- timers -------------------------------------------------------------------------------
 
@@ -1381,10 +1155,7 @@ class ResourceCoordinator:
             self._giving_up = NONE
             out.append(Log("warning", "No reply to standby request.  Standby request "
                                       "cancelled."))
-        for key, g in self._groups.items():
-            if g.retry_at is not None and now >= g.retry_at:
-                g.retry_at = None
-                out.append(StopGroup(key))
+        self._groups.retry_due_stops(out, now)
         if (self._nice and self._state == R_RSCRCVD and self._local_takeover_at is not None
                 and now >= self._local_takeover_at):
             self._to("rqstdelay")
@@ -1398,17 +1169,14 @@ class ResourceCoordinator:
             self._audit(out)
         if self._auto_failback_at is not None and now >= self._auto_failback_at:
             self._perform_auto_failback(out)
-        for key, due in sorted(self._handover_at.items()):
-            if now < due:
-                continue
-            del self._handover_at[key]
-            if self._groups[key].state != STOPPED or self._shutdown_requested:
+        for key in self._groups.due_handovers(now):
+            if self._groups.state(key) != STOPPED or self._shutdown_requested:
                 continue                          # taken again meanwhile, or stopping for good
-            which = SET_NAMES[self._set_of(key)]
+            which = SET_NAMES[self._groups.set_of(key)]
             out.append(Log("info", f"Handing the {which} resources to the other node after "
                                    f"the failed start of {key}"))
             if (not self._on_standby_request(out, which) and self._nice
                     and self._peer_status not in (DEAD, None)):
                 # ours: C runs hb_standby once; a refusal while in flux would leave the
                 # group down for good, so ask again a second later.
-                self._handover_at[key] = now + AUTO_FAILBACK_RETRY_MS
+                self._groups.hand_over_later(key, now + AUTO_FAILBACK_RETRY_MS)
