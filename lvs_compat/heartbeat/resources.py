@@ -65,14 +65,25 @@ keep a group on one node (C's comment above ``HB_UPD_RSC``): take unclaimed reso
 the other side is stable (or dead), and take only *local* ones when a timer (``RQSTDELAY``)
 expires without anyone becoming stable.  Every other move is a hand-over in which the holder
 stops first and then says so (``ask_resources info=done``, ``ip-request-resp``, ``shutdone``),
-or the holder is dead.  ``STARTUP_TRANSITIONS``, ``STANDBY_TRANSITIONS`` and the ``Job`` kinds
-below are all the ways the state moves; anything else is a bug here (``LocalProtocolError``).
+or the holder is dead.  ``STARTUP_TRANSITIONS`` (``takeover``), ``STANDBY_TRANSITIONS``
+(``standby``), ``GROUP_TRANSITIONS`` and the ``Job`` kinds (``groups``) are all the ways the
+state moves; anything else is a bug (``LocalProtocolError``).
 
 Work that C forks (``req_our_resources``, ``go_standby``, the shutdown give-up) is a ``Job``
-here: a set of groups to start or stop plus what to send when they are done.  Work C queues
-through ``harc`` (``mach_down``, ``ip-request``, ``ip-request-resp``) is a *queued* job that
-starts only when no other job runs, as ``StartNextRemoteRscReq`` does; that is also why the
-messages come out in the order of the lab captures.
+(``groups``): a set of groups to start or stop plus what to send when they are done.  Work C
+queues through ``harc`` (``mach_down``, ``ip-request``, ``ip-request-resp``) is a *queued* job
+that starts only when no other job runs, as ``StartNextRemoteRscReq`` does; that is also why
+the messages come out in the order of the lab captures.
+
+How it is built: this module is the facade (the one entry point, C's shared globals, sending,
+the shutdown, the legacy ``ip-request`` exchange and the ``rscstatus`` bookkeeping) over three
+machines, each with its rules and transition table at the top of its module: ``groups`` (the
+executor's side: group states, jobs, the only stop-retry policy), ``takeover`` (start-up
+handshake, takeovers, split brain, auto-failback) and ``standby`` (the 3-phase hand-over, with
+its one cancel path).  The machines are handed this coordinator and share C's globals through
+it (``i_hold``, ``other_holds``, ``other_is_stable``, ``peer_status``); everything any of them
+sends goes through ``send``, which processes our own message at once, as C does, so the
+actions come out in the same order as before the split.
 
 Deviations from the C daemon (each deliberate):
 
@@ -148,24 +159,36 @@ from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, Gr
                      RebootNode, ResourceStateChanged, Send, ShutdownComplete, ShutdownRequest,
                      StandbyRequest, StartGroup, StatusResult, StopGroup, TakeoverRequest, Tick,
                      text_of)
-from .groups import RUNNING, STARTING, STOPPED, Groups, Job
-from .standby import (DONE, INFO_STANDBY_ABORTED, ME, NOT, OTHER, STANDBY_TRANSITIONS,
-                      Standby)
-from .takeover import (R_BOTHSTARTING, R_INIT, R_RSCRCVD, R_SHUTDOWN, R_STABLE, R_STARTING,
-                       STARTUP_TRANSITIONS, next_startup_state)
+from .groups import (CLEANING, GROUP_TRANSITIONS, NOT_HELD, RUNNING, STARTING, STOP_FAILED,
+                     STOPPED, STOPPING, Groups, Job)
 from .resource_terms import (ALL, AUTO_FAILBACK_RETRY_MS, FAILED_START_HANDOVER_MS, FOREIGN,
                              LOCAL, NONE, RQSTDELAY_MS, SET_NAMES, STANDBY_INIT_TIMEOUT_MS,
                              STANDBY_RESOURCE_TIMEOUT_MS, STOP_RETRY_INTERVAL_MS,
-                             STOP_RETRY_MAX, TRANSITION, CoordinatorOptions, mirror)
+                             STOP_RETRY_MAX, TRANSITION, CoordinatorOptions)
+from .standby import (DONE, INFO_STANDBY_ABORTED, ME, NOT, OTHER, STANDBY_TRANSITIONS,
+                      Standby)
+from .takeover import (R_BOTHSTARTING, R_INIT, R_RSCRCVD, R_SHUTDOWN, R_STABLE, R_STARTING,
+                       STARTUP_TRANSITIONS, Takeover)
+
+# What callers have always imported from here: the coordinator, its options, the events and
+# actions it speaks, and the states and constants of its machines (each defined in its module).
+__all__ = [
+    "ResourceCoordinator", "CoordinatorOptions", "LocalProtocolError",
+    "GroupStarted", "GroupStopped", "MessageReceived", "NodeRestarted", "NodeStatusChanged",
+    "PartitionHealed", "PingNodeStatus", "QueryGroupStatus", "ReannounceAddresses",
+    "RebootNode", "ResourceStateChanged", "Send", "ShutdownComplete", "ShutdownRequest",
+    "StandbyRequest", "StartGroup", "StatusResult", "StopGroup", "TakeoverRequest", "Tick",
+    "NONE", "LOCAL", "FOREIGN", "ALL", "SET_NAMES", "TRANSITION", "RQSTDELAY_MS",
+    "STANDBY_INIT_TIMEOUT_MS", "STANDBY_RESOURCE_TIMEOUT_MS", "AUTO_FAILBACK_RETRY_MS",
+    "FAILED_START_HANDOVER_MS", "STOP_RETRY_INTERVAL_MS", "STOP_RETRY_MAX",
+    "INFO_STANDBY_ABORTED", "NOT", "ME", "OTHER", "DONE", "STANDBY_TRANSITIONS",
+    "R_INIT", "R_STARTING", "R_BOTHSTARTING", "R_RSCRCVD", "R_STABLE", "R_SHUTDOWN",
+    "STARTUP_TRANSITIONS", "STOPPED", "STARTING", "RUNNING", "STOPPING", "STOP_FAILED",
+    "CLEANING", "NOT_HELD", "GROUP_TRANSITIONS",
+]
 
 Event = CoordinatorEvent
 Action = CoordinatorAction
-
-
-# --------------------------------------------------------------------------------------------
-# Internals
-
-
 _text = text_of
 
 
@@ -174,7 +197,6 @@ class ResourceCoordinator:
 
     def __init__(self, config: HaConfig, resources: HaResources, local_node: str,
                  options: CoordinatorOptions | None = None):
-        self._config = config
         self.local_node = ascii_lower(local_node)
         names = [node.name for node in config.nodes]
         if self.local_node not in names:
@@ -188,30 +210,18 @@ class ResourceCoordinator:
         self.auto_failback = config.auto_failback == "on"
         self.groups = Groups(resources, self.local_node, self.options)
         self.now = 0
-        # C's globals
-        self._state = R_INIT
-        self.standby = Standby(self)
+        # C's globals, shared by the machines
         self.i_hold = NONE
         self.other_holds = NONE
         self.other_is_stable = False
-        self._takeover_in_progress = False
-        self._rsc_needs_failback = False
-        self._auto_failback_at: int | None = None
-        self._local_takeover_at: int | None = None
-        self._local_takeover_armed = False
+        self.peer_status = "init" if self.peer else DEAD
         self.shutdown_requested = False
         self.shutdown_in_progress = False
+        # the machines
+        self.takeover = Takeover(self, stonith_configured=bool(config.stonith))
+        self.standby = Standby(self)
         self._shutdown_delay_logged = False
         self._shutdone_sent = False
-        self._comm_up = False
-        self.peer_status = "init" if self.peer else DEAD
-        self._peer_heard = False              # anypacketsyet
-        self._peer_shutting_down = False
-        self._local_work_done = False
-        self._foreign_work_done = False
-        self._announced = False
-        self._reannounce_pending: set[str] = set()
-        self._healing = False                 # a split brain's hand-back not yet confirmed
         self._last_status = self.resource_status
         self.ping_node_status: dict[str, str] = {}
 
@@ -219,7 +229,7 @@ class ResourceCoordinator:
 
     @property
     def state(self) -> str:
-        return self._state
+        return self.takeover.state
 
     @property
     def standby_state(self) -> str:
@@ -243,11 +253,11 @@ class ResourceCoordinator:
             return False
         if not self.nice:
             return True
-        if self.shutdown_in_progress and self._state == R_INIT:
+        if self.shutdown_in_progress and self.state == R_INIT:
             return True
-        return (self.other_is_stable and not self._takeover_in_progress
+        return (self.other_is_stable and not self.takeover.in_progress
                 and not self.standby.pending
-                and self._state in (R_STABLE, R_SHUTDOWN, R_INIT))
+                and self.state in (R_STABLE, R_SHUTDOWN, R_INIT))
 
     @property
     def resource_status(self) -> str:
@@ -259,11 +269,8 @@ class ResourceCoordinator:
         return self._shutdone_sent
 
     def next_deadline_ms(self) -> int | None:
-        times = [t for t in (self.standby.deadline, self._auto_failback_at,
-                             self._local_takeover_at if self._state == R_RSCRCVD else None)
-                 if t is not None]
-        times += self.groups.deadlines()
-        # C: "cmp_longclock(now, local_takeover_time) > 0": the timer fires 1 ms after
+        times = [self.standby.deadline] if self.standby.deadline is not None else []
+        times += self.takeover.deadlines() + self.groups.deadlines()
         return min(times) if times else None
 
     # -- the one entry point ------------------------------------------------------------------
@@ -275,16 +282,15 @@ class ResourceCoordinator:
             self._tick(out)
         elif isinstance(event, MessageReceived):
             if event.node != self.local_node and event.node == self.peer:
-                self._peer_heard = True
                 self._on_message(out, event.message_type, event.message)
         elif isinstance(event, NodeStatusChanged):
-            self._on_node_status(out, event)
+            self.takeover.on_node_status(out, event)
         elif isinstance(event, NodeRestarted):
             if event.node == self.peer:
-                self._on_peer_restarted(out)
+                self.takeover.on_peer_restarted(out)
         elif isinstance(event, PartitionHealed):
             if event.node == self.peer:
-                self._on_partition_healed(out)
+                self.takeover.on_partition_healed(out)
         elif isinstance(event, GroupStarted):
             self.groups.on_started(out, event, now_ms, hand_over=not self.shutdown_in_progress)
         elif isinstance(event, GroupStopped):
@@ -304,13 +310,14 @@ class ResourceCoordinator:
         self._settle(out)
         return out
 
-    # -- state changes through the tables -----------------------------------------------------
-
+    # the machines' tables, as the tests of the tables reach them
     def _to(self, trigger: str) -> None:
-        self._state = next_startup_state(self._state, trigger)
+        self.takeover.to(trigger)
 
-    def _standby_to(self, trigger: str) -> None:      # kept for the tests of the tables
+    def _standby_to(self, trigger: str) -> None:
         self.standby.to(trigger)
+
+    # -- jobs, shutdown and rscstatus ---------------------------------------------------------
 
     def _settle(self, out: list) -> None:
         """Start, finish and chain jobs until nothing moves; then the shutdown and rscstatus."""
@@ -337,7 +344,7 @@ class ResourceCoordinator:
         message = dict(fields)
         kind = message["t"]
         if kind == "resource":
-            self._on_resource(out, message, from_us=True)
+            self.takeover.on_resource(out, message, from_us=True)
         elif kind == "ask_resources":
             self.standby.on_message(out, message, from_us=True)
 
@@ -360,257 +367,7 @@ class ResourceCoordinator:
             fields.append(("info", info))
         self.send(out, *fields)
 
-    def local_work_done(self, out: list, reason: str) -> None:
-        self._local_work_done = True
-        self._announce(out, reason)
-
-    def _announce(self, out: list, reason: str) -> None:
-        """C: AnnounceTakeover."""
-        if self._announced or not (self._local_work_done and self._foreign_work_done):
-            return
-        out.append(Log("info", f"Initial resource acquisition complete ({reason})"))
-        self._announced = True
-
     # -- membership events --------------------------------------------------------------------
-
-    def _on_node_status(self, out: list, event: NodeStatusChanged) -> None:
-        if event.node == self.local_node:
-            if event.new == "active" and not self._comm_up:
-                self._comm_up_action(out)
-            return
-        if event.node != self.peer:
-            return
-        was_dead = self.peer_status == DEAD
-        self.peer_status = event.new
-        if event.new == DEAD:
-            self._healing = False                 # a later return is a new episode
-        if event.new == DEAD and not was_dead:
-            if event.reason == "shutdown":
-                self._on_peer_shutdone(out)
-            else:
-                self._recover_dead_resources(out, heard=event.old != "init")
-            self._peer_heard = False
-
-    def _comm_up_action(self, out: list) -> None:
-        """C: comm_up_resource_action."""
-        self._comm_up = True
-        if self.peer is None or self.peer_status == DEAD:
-            self._foreign_work_done = True      # C: deadcount == 0 ... (nobody to take from)
-        if not self.nice:
-            self._req_our_resources(out, anyway=False)
-            return
-        self.send(out, ("t", "starting"))
-        if self._state == R_INIT:
-            if self.peer is None or self.peer_status == DEAD:
-                self._to("comm up alone")
-                self._arm_rqstdelay()
-            else:
-                self._to("comm up")
-
-    def _arm_rqstdelay(self) -> None:
-        if not self._local_takeover_armed:            # C arms local_takeover_time once
-            self._local_takeover_armed = True
-            self._local_takeover_at = self.now + self.options.rqstdelay_ms
-
-    def _on_peer_restarted(self, out: list) -> None:
-        """The peer's daemon restarted; unless we saw it die, its new daemon holds nothing
-        and will take its own (home) groups through the start-up handshake.  We take back
-        ours if it held them; we do not take its groups (that would race its start-up)."""
-        peer_held = self.other_holds
-        self._peer_shutting_down = False
-        self._healing = False
-        self.other_holds = NONE
-        self._forget_peer_requests()
-        if self.peer_status == DEAD or self.shutdown_in_progress:
-            return
-        given = NONE
-        if self.standby.pending:
-            given = self.standby.cancel(out, Log("info", "Cancelling pending standby operation"))
-        self.i_hold |= self.groups.held_bits()          # what a cancelled acquisition started
-        if given:
-            # the daemon that was to take them is gone: take back what our standby released
-            out.append(Log("info", f"taking back the {SET_NAMES[given]} resources released "
-                                   "for the cancelled standby"))
-            self.i_hold |= given
-            self._rsc_needs_failback = bool(given & FOREIGN) or self._rsc_needs_failback
-            self.groups.job("standby cancelled", "start", self.groups.keys_of(given),
-                      lambda job, out: self.send_resources_held(out, True))
-        self.other_is_stable = False
-        if self.nice:
-            missing = peer_held & FOREIGN or not self.i_hold & LOCAL
-        else:
-            missing = not all(self.groups.is_held(k) for k in self.groups.keys_of(LOCAL))
-        if missing:
-            out.append(Log("info", f"{self.peer} restarted without being declared dead: "
-                                   "taking our resources back"))
-            self._req_our_resources(out, anyway=True)
-
-    def _forget_peer_requests(self) -> None:
-        """The peer's daemon is gone: its ip-requests get no answer (a new daemon of it would
-        take the answer for its own; ours, C's queue would still answer)."""
-        self.groups.forget_jobs("ip-request")
-
-    def _recover_dead_resources(self, out: list, *, heard: bool) -> None:
-        """C: hb_rsc_recover_dead_resources (a peer died without shutdone)."""
-        peer = self.peer
-        self._forget_peer_requests()
-        self._peer_shutting_down = False
-        if self.standby.pending:
-            self.standby.cancel(out, Log("info", "Cancelling pending standby operation"))
-            if not self.other_is_stable and self.i_hold == ALL:
-                self.other_is_stable = True
-        if self._state in (R_STARTING, R_BOTHSTARTING):
-            self._to("peer dead")
-            self._arm_rqstdelay()
-        if self.shutdown_in_progress:
-            return                                # we are stopping everything anyway
-        self._rsc_needs_failback = True
-        need_stonith = True
-        if heard and (self.other_holds == NONE if self.nice else False):
-            need_stonith = False
-        if need_stonith:
-            if self._config.stonith:
-                out.append(Log("warning", "STONITH devices in ha.cf are not supported: "
-                                          f"{peer} is not reset"))
-            self.send(out, ("t", "stonith"), ("node", peer), ("result", "n_stnth"))
-            out.append(Log("warning", "No STONITH device configured."))
-            out.append(Log("warning", "Shared disks are not protected."))
-            self._takeover_from_node(out, peer)
-            return
-        out.append(Log("info", f"Dead node {peer} gave up resources."))
-        self.send(out, ("t", "stonith"), ("node", peer), ("result", "unneeded"))
-        if self.i_hold == ALL:
-            self.other_is_stable = True
-            return
-        if not self.i_hold & LOCAL:
-            self._req_our_resources(out, anyway=True)
-        if not self.i_hold & FOREIGN:
-            self._takeover_from_node(out, peer)
-
-    def _takeover_from_node(self, out: list, node: str) -> None:
-        """C: takeover_from_node: mach_down (queued) and req_our_resources(anyway)."""
-        if self.shutdown_in_progress:
-            out.append(Log("info", "Resource takeover cancelled - shutdown in progress."))
-            return
-        out.append(Log("info", f"Resources being acquired from {node}."))
-        keys = self.groups.keys_homed_at(node)
-
-        def announce_keys(out: list) -> None:
-            for key in keys:
-                out.append(Log("info", f"Taking over resource group {key}"))
-
-        def mach_down_done(job: Job, out: list) -> None:
-            if self.nice:
-                out.append(Log("info", "mach_down: nice_failback: foreign resources acquired"))
-            out.append(Log("info", f"mach_down takeover complete for node {node}."))
-            if self.nice:
-                self.send(out, ("t", "resource"), ("rsc_hold", "foreign"),
-                           ("info", "mach_down"))
-
-        self.groups.job("mach_down", "start", keys, mach_down_done, queued=True,
-                  before_start=announce_keys)
-        if self.nice:
-            self.i_hold |= FOREIGN
-            self.other_holds = NONE
-            self.other_is_stable = True
-            self._takeover_in_progress = True
-        self._req_our_resources(out, anyway=True)
-
-    def _req_our_resources(self, out: list, *, anyway: bool) -> None:
-        """C: req_our_resources + req_resource for every key of ``listkeys <us>``."""
-        if self.shutdown_in_progress:
-            return
-        if self.nice:
-            if ((self.other_holds & FOREIGN or self.i_hold & LOCAL) and not anyway
-                    and not self.standby.active):
-                out.append(Log("info", "Local Resource acquisition completed. (none)"))
-                return
-            self.i_hold |= LOCAL
-        keys = self.groups.keys_of(LOCAL)
-        alone = self.peer_status != "active"
-        asking = not self.nice and not alone
-        start_keys = () if asking else tuple(k for k in keys if self.groups.state(k) != RUNNING)
-
-        def request(out: list) -> None:
-            for key in keys:
-                if self.groups.state(key) in (RUNNING, STARTING):
-                    continue                      # req_resource: status says we own it
-                if asking:
-                    self.send(out, ("t", "ip-request"), ("ipaddr", key))
-                else:
-                    self.send(out, ("t", "ip-request-resp"), ("dest", self.local_node),
-                               ("ipaddr", key), ("weown", "yes"), ("ok", "OK"))
-
-        def done(job: Job, out: list) -> None:
-            if not keys:
-                out.append(Log("info", "No local resources [/usr/share/heartbeat/"
-                                       f"ResourceManager listkeys {self.local_node}] to acquire."))
-            else:
-                out.append(Log("info", "Local Resource acquisition completed."))
-            self._local_work_done = True
-            self._announce(out, "req_our_resources")
-            self.send_resources_held(out, True, "req_our_resources()")
-
-        self.groups.job("req_our_resources", "start", start_keys, done, before_start=request)
-
-    def _on_peer_shutdone(self, out: list) -> None:
-        """C: HBDoMsg_T_SHUTDONE + process_resources(T_SHUTDONE): take over at once."""
-        peer = self.peer
-        self._peer_shutting_down = False
-        self._forget_peer_requests()
-        held_before = self.i_hold
-        self.other_is_stable = True
-        self.other_holds = NONE
-        if self.standby.pending:
-            self.standby.cancel(out)
-        self._takeover_from_node(out, peer)
-        if self.nice and held_before != ALL and not self.shutdown_in_progress:
-            rtype = {FOREIGN: LOCAL, LOCAL: FOREIGN}.get(held_before, ALL)
-            self.standby.acquire_from_stopped_peer(out, rtype)
-
-    def _on_partition_healed(self, out: list) -> None:
-        """Split brain: every group goes to its home node; the loser stops it.  Seen twice in
-        one episode (our membership's PartitionHealed and the peer's stonith naming us),
-        the second time only re-announces."""
-        peer = self.peer
-        self.peer_status = "active"
-        if self._healing:
-            for key in self.groups.keys_of(LOCAL):
-                if self.groups.is_held(key):
-                    self._reannounce_now_and_later(out, key)
-            return
-        self._healing = True
-        out.append(Log("critical", f"Split brain with {peer} healed: resource groups go to "
-                                   "their haresources node"))
-        if self.standby.pending:
-            self.standby.cancel(out)
-        self._rsc_needs_failback = False
-        self._auto_failback_at = None
-        self.other_holds = ALL
-        self.other_is_stable = False
-        lose = []
-        # a takeover of the peer's groups still queued (mach_down behind another job) would
-        # start them after this: it is dropped, they stay with their home node
-        self.groups.drop_queued_starts(self.groups.keys_of(FOREIGN))
-        for key in self.groups.keys:
-            if not self.groups.wanted_here(key):
-                continue
-            if self.groups.home(key) == self.local_node:
-                self._reannounce_now_and_later(out, key)
-            else:
-                out.append(Log("warning", f"Split brain: giving resource group {key} back "
-                                          f"to {self.groups.home(key)}"))
-                lose.append(key)
-
-        def released(job: Job, out: list) -> None:
-            self.i_hold = self.groups.held_bits()
-            if job.stuck:
-                out.append(Log("critical", "Split brain: could not stop "
-                                           f"{' '.join(job.stuck)}; still held here"))
-            self.send_resources_held(out, True)
-
-        self.i_hold = self.groups.held_bits()
-        self.groups.job("split brain", "stop", tuple(lose), released)
 
     def _on_ping_node(self, out: list, event: PingNodeStatus) -> None:
         old = self.ping_node_status.get(event.node)
@@ -623,9 +380,9 @@ class ResourceCoordinator:
 
     def _on_message(self, out: list, kind: str, message: Any) -> None:
         if kind == "starting":
-            self._on_starting(out)
+            self.takeover.on_starting(out)
         elif kind == "resource":
-            self._on_resource(out, message, from_us=False)
+            self.takeover.on_resource(out, message, from_us=False)
         elif kind == "ask_resources":
             self.standby.on_message(out, message, from_us=False)
         elif kind == "ip-request":
@@ -637,154 +394,7 @@ class ResourceCoordinator:
                 _text(message, "rsc_hold") or "all", "all")
             self.standby.request(out, which)
         elif kind == "stonith":
-            self._on_declared_dead_by_peer(out, message)
-
-    def _on_declared_dead_by_peer(self, out: list, message: Any) -> None:
-        """The peer's ``t=stonith node=<us>``: it declared us dead (we were frozen, or cut off,
-        for longer than its deadtime) and is taking our groups over while we still hold them.
-        Our membership reports ``PartitionHealed`` only if it too saw the peer dead, which a
-        node waking from SIGSTOP usually does not (it reads the peer's queued heartbeats before
-        its own timers run); without this the home node kept the VIP without a gratuitous ARP
-        and clients stayed on the peer's MAC after the peer let it go (soak, freeze of the
-        holder).  So it is the same split brain, seen from this side: handle it as one."""
-        if _text(message, "node") != self.local_node or self.shutdown_in_progress:
-            return
-        if not self.groups.held_bits():
-            return                                # nothing here that the peer could double
-        out.append(Log("warning", f"{self.peer} declared us dead while we held resources "
-                                  "(frozen or cut off longer than its deadtime)"))
-        self._on_partition_healed(out)
-
-    def _on_starting(self, out: list) -> None:
-        """A peer's t=starting: answer with what we hold (C: process_resources)."""
-        if not self.nice:
-            return
-        self._peer_shutting_down = False
-        self._flush_reannounce(out)
-        if self._state == R_STARTING:
-            self._to("peer starting")
-            self._foreign_work_done = True
-            self._announce(out, "HB_R_BOTHSTARTING")
-        elif self._state not in (R_RSCRCVD, R_STABLE, R_SHUTDOWN):
-            out.append(Log("error", f"Received 'starting' message in state {self._state}"))
-            return
-        self.other_is_stable = False
-        if self._takeover_in_progress:
-            out.append(Log("warning", "T_STARTING received during takeover."))
-        self.send_resources_held(out, self._state == R_STABLE)
-
-    def _on_resource(self, out: list, message: Any, *, from_us: bool) -> None:
-        """C: process_resources for T_RESOURCES."""
-        if not self.nice:
-            return
-        rsc = _text(message, "rsc_hold")
-        if rsc is None:
-            out.append(Log("error", "resource message without rsc_hold field."))
-            return
-        if rsc in SET_NAMES:
-            bits = SET_NAMES.index(rsc)
-        else:
-            out.append(Log("error", f"encode_resources: bad resource type [{rsc}]"))
-            bits = NONE
-        full = _text(message, "rtype") == "full"
-        info = _text(message, "info")
-        if self._state in (R_STARTING, R_BOTHSTARTING):
-            self._to("resource")
-            if not self.auto_failback:
-                self._foreign_work_done = True
-                self._announce(out, "T_RESOURCES")
-        elif self._state == R_INIT and not from_us:
-            out.append(Log("error", f"resource message received in state {self._state}"))
-            return
-        if from_us:
-            self._on_own_resource(out, bits, full, info)
-        else:
-            self._on_peer_resource(out, bits, full, _text(message, "isstable"), info)
-        if self._state == R_RSCRCVD:
-            self._arm_rqstdelay()
-        self._audit(out)
-
-    def _on_own_resource(self, out: list, bits: int, full: bool, info: str | None) -> None:
-        self.i_hold = bits if full else (NONE if bits == NONE else bits | self.i_hold)
-        if self.i_hold & LOCAL:
-            self._local_work_done = True
-            self._announce(out, "T_RESOURCES(us)")
-        if info == "mach_down":
-            out.append(Log("info", "mach_down takeover complete."))
-            self._takeover_in_progress = False
-            self.i_hold |= FOREIGN
-            self._rsc_needs_failback = True
-            self.other_is_stable = True
-            self._foreign_work_done = True
-            self._announce(out, "mach_down")
-        elif info == "shutdown" and self._state != R_SHUTDOWN:
-            self._to("shutdown")
-
-    def _on_peer_resource(self, out: list, bits: int, full: bool, stable: str | None,
-                          info: str | None) -> None:
-        self.other_holds = bits if full else (NONE if bits == NONE else
-                                               bits | self.other_holds)
-        if info == "shutdown":
-            self._peer_shutting_down = True           # until its shutdone (or restart)
-        if info == INFO_STANDBY_ABORTED:
-            self.standby.on_peer_aborted(out, bits)
-        if stable == "1":
-            self._flush_reannounce(out)
-            if not self.other_is_stable:
-                out.append(Log("info", "remote resource transition completed."))
-                self.other_is_stable = True
-                self.send_resources_held(out, self._state == R_STABLE)
-                self._perform_auto_failback(out)
-        elif stable is not None:
-            self.other_is_stable = False
-        if self._state not in (R_STABLE, R_SHUTDOWN) and self.other_is_stable:
-            out.append(Log("info", "remote resource transition completed."))
-            self._req_our_resources(out, anyway=False)
-            self._to("peer stable")
-            self.send_resources_held(out, True)
-            self._perform_auto_failback(out)
-            self._foreign_work_done = True
-            if not self.auto_failback and self.other_holds & FOREIGN:
-                self._local_work_done = True
-            self._announce(out, "T_RESOURCES(them)")
-
-    def _reannounce_now_and_later(self, out: list, key: str) -> None:
-        """A split brain's winner: gratuitous ARP now if the group is up, and again when the
-        peer next reports (it has released the group by then)."""
-        if self.groups.state(key) == RUNNING:
-            out.append(ReannounceAddresses(key))
-        self._reannounce_pending.add(key)
-
-    def _flush_reannounce(self, out: list) -> None:
-        self._healing = False                     # the peer is stable again: episode over
-        for key in sorted(self._reannounce_pending):
-            if self.groups.state(key) == RUNNING:
-                out.append(ReannounceAddresses(key))
-        self._reannounce_pending.clear()
-
-    def _audit(self, out: list) -> None:
-        """C: AuditResources (logs only)."""
-        if self.i_hold & LOCAL and self.other_holds & FOREIGN:
-            out.append(Log("error", "Both machines own our resources!"))
-        if self.other_holds & LOCAL and self.i_hold & FOREIGN:
-            out.append(Log("error", "Both machines own foreign resources!"))
-
-    def _perform_auto_failback(self, out: list) -> None:
-        """C: PerformAutoFailback: the survivor offers the returner its groups back."""
-        self._auto_failback_at = None
-        if (self.shutdown_in_progress or not self.i_hold & FOREIGN
-                or not self._rsc_needs_failback or not self.auto_failback):
-            self._rsc_needs_failback = False
-            return
-        if self.peer_status == DEAD:
-            return                                # it comes back through "starting"
-        if (self.standby.active or not self.other_is_stable or self._state != R_STABLE
-                or self.groups.jobs):                   # ours: not while a takeover still runs
-            out.append(Log("debug", "Auto failback delayed."))
-            self._auto_failback_at = self.now + AUTO_FAILBACK_RETRY_MS
-            return
-        self._rsc_needs_failback = False
-        self.standby.offer_failback(out)
+            self.takeover.on_declared_dead_by_peer(out, message)
 
     # -- local requests -----------------------------------------------------------------------
 
@@ -816,10 +426,8 @@ class ResourceCoordinator:
     def _giveup_resources(self, out: list) -> None:
         self.shutdown_in_progress = True
         self.i_hold = NONE
-        self._auto_failback_at = None
         self.groups.cancel_handovers()
-        if self._state != R_SHUTDOWN:
-            self._to("shutdown")
+        self.takeover.begin_shutdown()
         self.send_resources_held(out, False, "shutdown")
         out.append(Log("info", "Heartbeat shutdown in progress."))
         self._giveup_all(out)
@@ -864,7 +472,7 @@ class ResourceCoordinator:
                                            "could not be stopped; not answering"))
                 return
             self.send(out, ("t", "ip-request-resp"), ("dest", peer), ("ipaddr", key),
-                       ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
+                      ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
 
         self.groups.job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
 
@@ -904,19 +512,7 @@ class ResourceCoordinator:
         now = self.now
         self.standby.tick(out, now)
         self.groups.retry_due_stops(out, now)
-        if (self.nice and self._state == R_RSCRCVD and self._local_takeover_at is not None
-                and now >= self._local_takeover_at):
-            self._to("rqstdelay")
-            if self._peer_shutting_down:
-                out.append(Log("info", f"{self.peer} is shutting down: waiting for its "
-                                       "shutdone before taking local resources"))
-            else:
-                self._req_our_resources(out, anyway=False)
-            out.append(Log("info", "local resource transition completed."))
-            self.send_resources_held(out, True)
-            self._audit(out)
-        if self._auto_failback_at is not None and now >= self._auto_failback_at:
-            self._perform_auto_failback(out)
+        self.takeover.tick(out, now)
         for key in self.groups.due_handovers(now):
             if self.groups.state(key) != STOPPED or self.shutdown_requested:
                 continue                          # taken again meanwhile, or stopping for good

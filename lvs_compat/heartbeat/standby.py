@@ -151,9 +151,9 @@ class Standby:
         self.to("peer shut down")
         self._go(out, OTHER, rtype)
 
-    def on_peer_aborted(self, out: list, bits: int) -> None:
-        """The peer's ``info=standby_aborted``: it could not stop the set, it keeps it."""
-        if self.state in (OTHER, DONE):
+    def on_peer_resource(self, out: list, bits: int, info: str | None) -> None:
+        """A peer's ``info=standby_aborted``: it could not stop the set, it keeps it."""
+        if info == INFO_STANDBY_ABORTED and self.state in (OTHER, DONE):
             self.cancel(out, Log("warning", f"{self._host.peer} aborted its standby: it "
                                             f"still holds {SET_NAMES[bits]} resources"))
 
@@ -264,7 +264,7 @@ class Standby:
         self.deadline, self.giving_up = None, NONE
         out.append(Log("info", f"Standby resource acquisition done [{SET_NAMES[rtype]}]."))
         if host.auto_failback:
-            host.local_work_done(out, "auto_failback")
+            host.takeover.local_work_done(out, "auto_failback")
         host.i_hold |= mirror(rtype)
         host.send_resources_held(out, True)
 
