@@ -1,8 +1,10 @@
 """Issue 14, item 1: imports in ``lvs_compat/heartbeat`` flow one way, with no circle.
 
-cli -> daemon -> node -> the cores (membership, resources) -> events.  Every import counts,
-the ones inside functions too (that is how the old circle between cli, daemon and core_adapter
-hid); only ``if TYPE_CHECKING:`` blocks, which never run, are left out.
+cli -> daemon -> node -> the cores (membership, resources) -> events; the resource coordinator
+(``resources``) is a facade over its machines (``groups``, ``takeover``, ``standby``), which
+share the words of ``resource_terms``.  Every import counts, the ones inside functions too (that
+is how the old circle between cli, daemon and core_adapter hid); only ``if TYPE_CHECKING:``
+blocks, which never run, are left out.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "lvs_compat" / "heartbeat"
 # the layers: a module may import only from a lower one (others are unranked: circle check only)
-LAYERS = {"events": 0, "membership": 1, "resources": 1, "node": 2, "daemon": 3, "cli": 4}
+LAYERS = {"events": 0, "resource_terms": 0, "membership": 1, "groups": 1, "takeover": 2,
+          "standby": 3, "resources": 4, "node": 5, "daemon": 6, "cli": 7}
 # the pure part: no socket, no thread, no clock, no subprocess, nothing of the shell
-PURE = ("events", "membership", "resources", "node")
+PURE = ("events", "membership", "resource_terms", "groups", "takeover", "standby", "resources",
+        "node")
 SHELL_MODULES = {"os", "socket", "selectors", "subprocess", "threading", "time", "signal"}
 
 

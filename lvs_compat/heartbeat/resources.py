@@ -65,14 +65,25 @@ keep a group on one node (C's comment above ``HB_UPD_RSC``): take unclaimed reso
 the other side is stable (or dead), and take only *local* ones when a timer (``RQSTDELAY``)
 expires without anyone becoming stable.  Every other move is a hand-over in which the holder
 stops first and then says so (``ask_resources info=done``, ``ip-request-resp``, ``shutdone``),
-or the holder is dead.  ``STARTUP_TRANSITIONS``, ``STANDBY_TRANSITIONS`` and the ``Job`` kinds
-below are all the ways the state moves; anything else is a bug here (``LocalProtocolError``).
+or the holder is dead.  ``STARTUP_TRANSITIONS`` (``takeover``), ``STANDBY_TRANSITIONS``
+(``standby``), ``GROUP_TRANSITIONS`` and the ``Job`` kinds (``groups``) are all the ways the
+state moves; anything else is a bug (``LocalProtocolError``).
 
-Work that C forks (``req_our_resources``, ``go_standby``, the shutdown give-up) is a ``_Job``
-here: a set of groups to start or stop plus what to send when they are done.  Work C queues
-through ``harc`` (``mach_down``, ``ip-request``, ``ip-request-resp``) is a *queued* job that
-starts only when no other job runs, as ``StartNextRemoteRscReq`` does; that is also why the
-messages come out in the order of the lab captures.
+Work that C forks (``req_our_resources``, ``go_standby``, the shutdown give-up) is a ``Job``
+(``groups``): a set of groups to start or stop plus what to send when they are done.  Work C
+queues through ``harc`` (``mach_down``, ``ip-request``, ``ip-request-resp``) is a *queued* job
+that starts only when no other job runs, as ``StartNextRemoteRscReq`` does; that is also why
+the messages come out in the order of the lab captures.
+
+How it is built: this module is the facade (the one entry point, C's shared globals, sending,
+the shutdown, the legacy ``ip-request`` exchange and the ``rscstatus`` bookkeeping) over three
+machines, each with its rules and transition table at the top of its module: ``groups`` (the
+executor's side: group states, jobs, the only stop-retry policy), ``takeover`` (start-up
+handshake, takeovers, split brain, auto-failback) and ``standby`` (the 3-phase hand-over, with
+its one cancel path).  The machines are handed this coordinator and share C's globals through
+it (``i_hold``, ``other_holds``, ``other_is_stable``, ``peer_status``); everything any of them
+sends goes through ``send``, which processes our own message at once, as C does, so the
+actions come out in the same order as before the split.
 
 Deviations from the C daemon (each deliberate):
 
@@ -138,10 +149,9 @@ live peer at comm-up the state goes straight to RSCRCVD, so ``RQSTDELAY`` later 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..config.haresources import HaResources, ResourceGroup
+from ..config.haresources import HaResources
 from ..config.hacf import HaConfig, ascii_lower
 from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, GroupStopped,
                      LocalProtocolError, Log, MessageReceived, NodeRestarted, NodeStatusChanged,
@@ -149,126 +159,37 @@ from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, Gr
                      RebootNode, ResourceStateChanged, Send, ShutdownComplete, ShutdownRequest,
                      StandbyRequest, StartGroup, StatusResult, StopGroup, TakeoverRequest, Tick,
                      text_of)
+from .groups import (CLEANING, GROUP_TRANSITIONS, NOT_HELD, RUNNING, STARTING, STOP_FAILED,
+                     STOPPED, STOPPING, Groups, Job)
+from .resource_terms import (ALL, AUTO_FAILBACK_RETRY_MS, FAILED_START_HANDOVER_MS, FOREIGN,
+                             LOCAL, NONE, RQSTDELAY_MS, SET_NAMES, STANDBY_INIT_TIMEOUT_MS,
+                             STANDBY_RESOURCE_TIMEOUT_MS, STOP_RETRY_INTERVAL_MS,
+                             STOP_RETRY_MAX, TRANSITION, CoordinatorOptions)
+from .standby import (DONE, INFO_STANDBY_ABORTED, ME, NOT, OTHER, STANDBY_TRANSITIONS,
+                      Standby)
+from .takeover import (R_BOTHSTARTING, R_INIT, R_RSCRCVD, R_SHUTDOWN, R_STABLE, R_STARTING,
+                       STARTUP_TRANSITIONS, Takeover)
 
-# --------------------------------------------------------------------------------------------
-# Constants (C names in brackets; SPEC §1e)
-
-NONE, LOCAL, FOREIGN, ALL = 0, 1, 2, 3               # [HB_NO_RSC ... HB_ALL_RSC], bit fields
-SET_NAMES = ("none", "local", "foreign", "all")      # [rsc_msg]: rsc_hold words
-TRANSITION = "transition"                             # rscstatus while not stable
-
-RQSTDELAY_MS = 10_000                 # [RQSTDELAY] take local groups if nobody got stable
-STANDBY_INIT_TIMEOUT_MS = 10_000      # [STANDBY_INIT_TO_MS] first reply to ask_resources me
-STANDBY_RESOURCE_TIMEOUT_MS = 3_600_000  # [HB_STANDBY_RSC_TO_MS] the whole exchange
-AUTO_FAILBACK_RETRY_MS = 1_000        # [AutoFailbackProc] "Auto failback delayed."
-FAILED_START_HANDOVER_MS = 30_000     # ResourceManager: (sleep 30; hb_standby ...) &
-STOP_RETRY_INTERVAL_MS = 1_000        # ResourceManager: sleep 1 between stop retries
-STOP_RETRY_MAX = 10                   # [HA_STOPRETRYMAX]
-
-INFO_STANDBY_ABORTED = "standby_aborted"   # ours: a standby we could not finish (failed stop)
-
-# resourcestate [hb_rsc_state]
-R_INIT, R_STARTING, R_BOTHSTARTING, R_RSCRCVD, R_STABLE, R_SHUTDOWN = (
-    "init", "starting", "both starting", "resources received", "stable", "shutdown")
-# going_standby [enum standby]
-NOT, ME, OTHER, DONE = "not", "me", "other", "done"
-_STANDBY_NUMBER = {NOT: 0, ME: 1, OTHER: 2, DONE: 3}   # C logs the state as a number
-
-# group states (ours: what the executor was last told and answered)
-STOPPED, STARTING, RUNNING, STOPPING, STOP_FAILED = (
-    "stopped", "starting", "running", "stopping", "stop failed")
-CLEANING = "cleaning"   # a stop of a group we do not hold (shutdown stops every group)
-NOT_HELD = (STOPPED, CLEANING)
-
-# --------------------------------------------------------------------------------------------
-# Theory of operation: the transition tables (see the module docstring).
-
-STARTUP_TRANSITIONS: dict[tuple[str, str], str] = {
-    (R_INIT, "comm up"): R_STARTING,                 # t=starting sent
-    (R_INIT, "comm up alone"): R_RSCRCVD,            # no live peer to answer: RQSTDELAY runs
-    (R_STARTING, "peer starting"): R_BOTHSTARTING,
-    (R_STARTING, "resource"): R_RSCRCVD,              # a resource message, theirs or ours
-    (R_BOTHSTARTING, "resource"): R_RSCRCVD,
-    (R_STARTING, "peer stable"): R_STABLE,
-    (R_BOTHSTARTING, "peer stable"): R_STABLE,
-    (R_RSCRCVD, "peer stable"): R_STABLE,             # "remote resource transition completed."
-    (R_RSCRCVD, "rqstdelay"): R_STABLE,               # "local resource transition completed."
-    (R_STARTING, "peer dead"): R_RSCRCVD,             # nobody will answer any more
-    (R_BOTHSTARTING, "peer dead"): R_RSCRCVD,
-    **{(state, "shutdown"): R_SHUTDOWN for state in
-       (R_INIT, R_STARTING, R_BOTHSTARTING, R_RSCRCVD, R_STABLE)},
-}
-# The 3-phase standby protocol (C: ask_for_resources).  The node giving resources up is ME,
-# the one taking them OTHER; both end in DONE until the last "done" arrives.
-STANDBY_TRANSITIONS: dict[tuple[str, str], str] = {
-    (NOT, "me from us"): ME,          # hb_standby / auto-failback: we want to give up a set
-    (NOT, "me from peer"): OTHER,     # we answer "other" and wait for their "done"
-    (ME, "other from peer"): ME,      # we stop the set, then send "done"
-    (ME, "done from us"): DONE,       # our set is stopped
-    (OTHER, "done from peer"): DONE,  # we start the set, then send "done"
-    (DONE, "done from us"): NOT,
-    (DONE, "done from peer"): NOT,
-    (DONE, "peer shut down"): DONE,   # shutdone: acquire the complement at once
-    (NOT, "peer shut down"): DONE,
-    **{(state, "cancel"): NOT for state in (NOT, ME, OTHER, DONE)},
-}
-
+# What callers have always imported from here: the coordinator, its options, the events and
+# actions it speaks, and the states and constants of its machines (each defined in its module).
+__all__ = [
+    "ResourceCoordinator", "CoordinatorOptions", "LocalProtocolError",
+    "GroupStarted", "GroupStopped", "MessageReceived", "NodeRestarted", "NodeStatusChanged",
+    "PartitionHealed", "PingNodeStatus", "QueryGroupStatus", "ReannounceAddresses",
+    "RebootNode", "ResourceStateChanged", "Send", "ShutdownComplete", "ShutdownRequest",
+    "StandbyRequest", "StartGroup", "StatusResult", "StopGroup", "TakeoverRequest", "Tick",
+    "NONE", "LOCAL", "FOREIGN", "ALL", "SET_NAMES", "TRANSITION", "RQSTDELAY_MS",
+    "STANDBY_INIT_TIMEOUT_MS", "STANDBY_RESOURCE_TIMEOUT_MS", "AUTO_FAILBACK_RETRY_MS",
+    "FAILED_START_HANDOVER_MS", "STOP_RETRY_INTERVAL_MS", "STOP_RETRY_MAX",
+    "INFO_STANDBY_ABORTED", "NOT", "ME", "OTHER", "DONE", "STANDBY_TRANSITIONS",
+    "R_INIT", "R_STARTING", "R_BOTHSTARTING", "R_RSCRCVD", "R_STABLE", "R_SHUTDOWN",
+    "STARTUP_TRANSITIONS", "STOPPED", "STARTING", "RUNNING", "STOPPING", "STOP_FAILED",
+    "CLEANING", "NOT_HELD", "GROUP_TRANSITIONS",
+]
 
 Event = CoordinatorEvent
 Action = CoordinatorAction
-
-
-@dataclass(frozen=True)
-class CoordinatorOptions:
-    rqstdelay_ms: int = RQSTDELAY_MS
-    standby_init_timeout_ms: int = STANDBY_INIT_TIMEOUT_MS
-    standby_resource_timeout_ms: int = STANDBY_RESOURCE_TIMEOUT_MS
-    failed_start_handover_ms: int = FAILED_START_HANDOVER_MS
-    stop_retry_interval_ms: int = STOP_RETRY_INTERVAL_MS
-    stop_retry_max: int = STOP_RETRY_MAX
-    failed_stop_action: str = "hold"      # "hold" (keep it, never both) | "reboot" (C)
-
-    def __post_init__(self) -> None:
-        if self.failed_stop_action not in ("hold", "reboot"):
-            raise ValueError(f"failed_stop_action must be 'hold' or 'reboot', "
-                             f"not {self.failed_stop_action!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Internals
-
-
 _text = text_of
-
-
-def _mirror(bits: int) -> int:
-    """A set seen from the other node: its local is our foreign."""
-    return {NONE: NONE, LOCAL: FOREIGN, FOREIGN: LOCAL, ALL: ALL}[bits]
-
-
-@dataclass
-class _Group:
-    group: ResourceGroup
-    state: str = STOPPED
-    then: str | None = None               # "start" | "stop" queued behind the running op
-    retries: int = 0
-    retry_at: int | None = None           # next StopGroup retry
-    awaiting_status: bool = False
-
-
-@dataclass
-class _Job:
-    """Forked work in C: groups to start or stop, then what to do (``on_done``)."""
-    name: str
-    direction: str                        # "start" | "stop"
-    keys: tuple[str, ...]
-    on_done: Callable[["_Job", list], None]
-    queued: bool = False                  # harc queue: starts when no other job runs
-    before_start: Callable[[list], None] | None = None
-    started: bool = False
-    void: bool = False                    # its requester is gone: do the work, say nothing
-    pending: set[str] = field(default_factory=set)
-    stuck: list[str] = field(default_factory=list)
 
 
 class ResourceCoordinator:
@@ -276,135 +197,108 @@ class ResourceCoordinator:
 
     def __init__(self, config: HaConfig, resources: HaResources, local_node: str,
                  options: CoordinatorOptions | None = None):
-        self._config = config
-        self._local = ascii_lower(local_node)
+        self.local_node = ascii_lower(local_node)
         names = [node.name for node in config.nodes]
-        if self._local not in names:
-            raise ValueError(f"local node {self._local!r} is not a node of {config.path}")
-        peers = [name for name in names if name != self._local]
+        if self.local_node not in names:
+            raise ValueError(f"local node {self.local_node!r} is not a node of {config.path}")
+        peers = [name for name in names if name != self.local_node]
         if len(peers) > 1:
             raise ValueError("v1 resource management (haresources) handles two nodes at most")
-        self._peer: str | None = peers[0] if peers else None
-        self._options = options or CoordinatorOptions()
-        self._nice = config.auto_failback in ("on", "off")       # nice_failback
-        self._auto_failback = config.auto_failback == "on"
-        self._groups = {group.key: _Group(group) for group in resources.groups}
-        self._now = 0
-        # C's globals
-        self._state = R_INIT
-        self._standby = NOT
-        self._i_hold = NONE
-        self._other_holds = NONE
-        self._other_is_stable = False
-        self._takeover_in_progress = False
-        self._standby_deadline: int | None = None
-        self._standby_rsctype = ALL
-        self._giving_up = NONE                # the set our standby (ME) is releasing
-        self._rsc_needs_failback = False
-        self._auto_failback_at: int | None = None
-        self._local_takeover_at: int | None = None
-        self._local_takeover_armed = False
-        self._shutdown_requested = False
-        self._shutdown_in_progress = False
+        self.peer: str | None = peers[0] if peers else None
+        self.options = options or CoordinatorOptions()
+        self.nice = config.auto_failback in ("on", "off")       # nice_failback
+        self.auto_failback = config.auto_failback == "on"
+        self.groups = Groups(resources, self.local_node, self.options)
+        self.now = 0
+        # C's globals, shared by the machines
+        self.i_hold = NONE
+        self.other_holds = NONE
+        self.other_is_stable = False
+        self.peer_status = "init" if self.peer else DEAD
+        self.shutdown_requested = False
+        self.shutdown_in_progress = False
+        # the machines
+        self.takeover = Takeover(self, stonith_configured=bool(config.stonith))
+        self.standby = Standby(self)
         self._shutdown_delay_logged = False
         self._shutdone_sent = False
-        self._comm_up = False
-        self._peer_status = "init" if self._peer else DEAD
-        self._peer_heard = False              # anypacketsyet
-        self._peer_shutting_down = False
-        self._local_work_done = False
-        self._foreign_work_done = False
-        self._announced = False
-        self._jobs: list[_Job] = []
-        self._handover_at: dict[str, int] = {}
-        self._reannounce_pending: set[str] = set()
-        self._healing = False                 # a split brain's hand-back not yet confirmed
         self._last_status = self.resource_status
         self.ping_node_status: dict[str, str] = {}
 
     # -- queries ------------------------------------------------------------------------------
 
     @property
-    def local_node(self) -> str:
-        return self._local
-
-    @property
     def state(self) -> str:
-        return self._state
+        return self.takeover.state
 
     @property
     def standby_state(self) -> str:
-        return self._standby
+        return self.standby.state
 
     def group_state(self, key: str) -> str:
-        return self._groups[key].state
+        return self.groups.state(key)
 
     @property
     def held_groups(self) -> tuple[str, ...]:
         """Groups that may have something running here (started, or not yet stopped)."""
-        return tuple(key for key, g in self._groups.items() if g.state not in NOT_HELD)
+        return self.groups.held_keys()
 
     @property
     def holds(self) -> str:
-        return SET_NAMES[self._i_hold]
+        return SET_NAMES[self.i_hold]
 
     def is_stable(self) -> bool:
         """C: hb_rsc_isstable."""
-        if self._jobs:
+        if self.groups.jobs:
             return False
-        if not self._nice:
+        if not self.nice:
             return True
-        if self._shutdown_in_progress and self._state == R_INIT:
+        if self.shutdown_in_progress and self.state == R_INIT:
             return True
-        return (self._other_is_stable and not self._takeover_in_progress
-                and self._standby == NOT and self._standby_deadline is None
-                and self._state in (R_STABLE, R_SHUTDOWN, R_INIT))
+        return (self.other_is_stable and not self.takeover.in_progress
+                and not self.standby.pending
+                and self.state in (R_STABLE, R_SHUTDOWN, R_INIT))
 
     @property
     def resource_status(self) -> str:
         """What ``cl_status rscstatus`` prints (C: hb_rsc_resource_state)."""
-        return SET_NAMES[self._i_hold] if self.is_stable() else TRANSITION
+        return SET_NAMES[self.i_hold] if self.is_stable() else TRANSITION
 
     @property
     def shutdown_complete(self) -> bool:
         return self._shutdone_sent
 
     def next_deadline_ms(self) -> int | None:
-        times = [t for t in (self._standby_deadline, self._auto_failback_at,
-                             self._local_takeover_at if self._state == R_RSCRCVD else None)
-                 if t is not None]
-        times += self._handover_at.values()
-        times += [g.retry_at for g in self._groups.values() if g.retry_at is not None]
-        # C: "cmp_longclock(now, local_takeover_time) > 0": the timer fires 1 ms after
+        times = [self.standby.deadline] if self.standby.deadline is not None else []
+        times += self.takeover.deadlines() + self.groups.deadlines()
         return min(times) if times else None
 
     # -- the one entry point ------------------------------------------------------------------
 
     def handle(self, event: Event, now_ms: int) -> list[Action]:
-        self._now = now_ms
+        self.now = now_ms
         out: list[Action] = []
         if isinstance(event, Tick):
             self._tick(out)
         elif isinstance(event, MessageReceived):
-            if event.node != self._local and event.node == self._peer:
-                self._peer_heard = True
+            if event.node != self.local_node and event.node == self.peer:
                 self._on_message(out, event.message_type, event.message)
         elif isinstance(event, NodeStatusChanged):
-            self._on_node_status(out, event)
+            self.takeover.on_node_status(out, event)
         elif isinstance(event, NodeRestarted):
-            if event.node == self._peer:
-                self._on_peer_restarted(out)
+            if event.node == self.peer:
+                self.takeover.on_peer_restarted(out)
         elif isinstance(event, PartitionHealed):
-            if event.node == self._peer:
-                self._on_partition_healed(out)
+            if event.node == self.peer:
+                self.takeover.on_partition_healed(out)
         elif isinstance(event, GroupStarted):
-            self._on_group_started(out, event)
+            self.groups.on_started(out, event, now_ms, hand_over=not self.shutdown_in_progress)
         elif isinstance(event, GroupStopped):
-            self._on_group_stopped(out, event)
+            self.groups.on_stopped(out, event, now_ms)
         elif isinstance(event, StatusResult):
-            self._on_status_result(out, event)
+            self.groups.on_status(out, event)
         elif isinstance(event, StandbyRequest):
-            self._on_standby_request(out, event.which)
+            self.standby.request(out, event.which)
         elif isinstance(event, TakeoverRequest):
             self._on_takeover_request(out, event.which)
         elif isinstance(event, ShutdownRequest):
@@ -416,118 +310,28 @@ class ResourceCoordinator:
         self._settle(out)
         return out
 
-    # -- state changes through the tables -----------------------------------------------------
-
+    # the machines' tables, as the tests of the tables reach them
     def _to(self, trigger: str) -> None:
-        new = STARTUP_TRANSITIONS.get((self._state, trigger))
-        if new is None:
-            raise LocalProtocolError(f"resource state {self._state!r} has no {trigger!r}")
-        self._state = new
+        self.takeover.to(trigger)
 
     def _standby_to(self, trigger: str) -> None:
-        new = STANDBY_TRANSITIONS.get((self._standby, trigger))
-        if new is None:
-            raise LocalProtocolError(f"standby state {self._standby!r} has no {trigger!r}")
-        self._standby = new
+        self.standby.to(trigger)
 
-    # -- sets and groups ----------------------------------------------------------------------
-
-    def _keys_of(self, bits: int) -> tuple[str, ...]:
-        """Keys of our local (1) and/or foreign (2) groups, in haresources order."""
-        return tuple(key for key, g in self._groups.items()
-                     if bits & (LOCAL if g.group.node == self._local else FOREIGN))
-
-    def _set_of(self, key: str) -> int:
-        return LOCAL if self._groups[key].group.node == self._local else FOREIGN
-
-    def _held_bits(self) -> int:
-        bits = NONE
-        for key, g in self._groups.items():
-            if g.state not in NOT_HELD:
-                bits |= self._set_of(key)
-        return bits
-
-    def _start(self, out: list, key: str) -> None:
-        g = self._groups[key]
-        self._handover_at.pop(key, None)
-        if g.state in (STOPPED, STOP_FAILED):
-            g.state, g.then = STARTING, None
-            out.append(StartGroup(key))
-        elif g.state in (STOPPING, CLEANING):
-            g.then = "start"
-        else:                                   # starting or running
-            g.then = None
-
-    def _stop(self, out: list, key: str, *, even_if_stopped: bool = False) -> None:
-        g = self._groups[key]
-        if g.state in (RUNNING, STOP_FAILED) or (g.state == STOPPED and even_if_stopped):
-            g.state = CLEANING if g.state == STOPPED else STOPPING
-            g.then, g.retries, g.awaiting_status = None, 0, False
-            out.append(StopGroup(key))
-        elif g.state == STARTING:
-            g.then = "stop"
-        elif g.state in (STOPPING, CLEANING):
-            g.then = None
-
-    # -- jobs (C's forked children and harc queue) --------------------------------------------
-
-    def _job(self, name: str, direction: str, keys: tuple[str, ...],
-             on_done: Callable[[_Job, list], None], *, queued: bool = False,
-             before_start: Callable[[list], None] | None = None) -> _Job:
-        job = _Job(name, direction, keys, on_done, queued, before_start)
-        self._jobs.append(job)
-        return job
-
-    def _run_job(self, out: list, job: _Job) -> None:
-        job.started = True
-        if job.before_start:
-            job.before_start(out)
-        for key in job.keys:
-            if job.direction == "start":
-                self._start(out, key)
-            else:
-                self._stop(out, key, even_if_stopped=job.name == "giveup")
-        job.pending = {key for key in job.keys if not self._job_key_done(job, key)}
-
-    def _job_key_done(self, job: _Job, key: str) -> bool:
-        g = self._groups[key]
-        if job.direction == "start":
-            return g.state in (RUNNING, STOP_FAILED) or (g.state == STOPPED and g.then is None)
-        if g.state == STOP_FAILED:
-            if key not in job.stuck:
-                job.stuck.append(key)
-            return True
-        return g.state == STOPPED
+    # -- jobs, shutdown and rscstatus ---------------------------------------------------------
 
     def _settle(self, out: list) -> None:
         """Start, finish and chain jobs until nothing moves; then the shutdown and rscstatus."""
         for _ in range(1000):
-            moved = False
-            for job in list(self._jobs):
-                if not job.started and not job.queued:
-                    self._run_job(out, job)
-                    moved = True
-            for job in list(self._jobs):
-                if job.started:
-                    job.pending = {k for k in job.pending if not self._job_key_done(job, k)}
-                    if not job.pending:
-                        self._jobs.remove(job)
-                        job.on_done(job, out)
-                        moved = True
-            if not any(job.started for job in self._jobs):
-                queued = next((job for job in self._jobs if job.queued), None)
-                if queued is not None:
-                    self._run_job(out, queued)
-                    moved = True
-            if self._shutdown_requested and not self._shutdown_in_progress and self.is_stable():
+            moved = self.groups.step_jobs(out)
+            if self.shutdown_requested and not self.shutdown_in_progress and self.is_stable():
                 self._giveup_resources(out)
                 moved = True
             if not moved:
                 break
         else:  # pragma: no cover - a loop here would be a bug in the job chaining
             raise LocalProtocolError("resource jobs do not settle")
-        if not self._nice:
-            self._i_hold = self._held_bits()
+        if not self.nice:
+            self.i_hold = self.groups.held_bits()
         status = self.resource_status
         if status != self._last_status:
             out.append(ResourceStateChanged(self._last_status, status))
@@ -535,300 +339,35 @@ class ResourceCoordinator:
 
     # -- sending (and processing our own message, as C does) ----------------------------------
 
-    def _send(self, out: list, *fields: tuple[str, str]) -> None:
+    def send(self, out: list, *fields: tuple[str, str]) -> None:
         out.append(Send(tuple(fields)))
         message = dict(fields)
         kind = message["t"]
         if kind == "resource":
-            self._on_resource(out, message, from_us=True)
+            self.takeover.on_resource(out, message, from_us=True)
         elif kind == "ask_resources":
-            self._ask_for_resources(out, message, from_us=True)
+            self.standby.on_message(out, message, from_us=True)
 
-    def _send_resources_held(self, out: list, stable: bool, info: str | None = None) -> None:
+    def send_resources_held(self, out: list, stable: bool, info: str | None = None) -> None:
         """C: hb_send_resources_held (nice_failback only)."""
-        if not self._nice:
+        if not self.nice:
             return
-        hold = self._i_hold
+        hold = self.i_hold
         if info not in ("standby", "shutdown"):   # those two say "going away" (C's values)
             # ours: never announce less than what is still up or moving here (C announces
             # its intent, which a restarted or starting peer may take for a release)
-            hold |= self._held_bits()
-        if self._shutdown_in_progress and info is None:
+            hold |= self.groups.held_bits()
+        if self.shutdown_in_progress and info is None:
             # ours: what is still being stopped, and why (C says "none" here), so that a
             # peer starting meanwhile does not take it when its RQSTDELAY expires
-            hold, info = self._held_bits(), "shutdown"
+            hold, info = self.groups.held_bits(), "shutdown"
         fields = [("t", "resource"), ("rsc_hold", SET_NAMES[hold]), ("rtype", "full"),
                   ("isstable", "1" if stable else "0")]
         if info:
             fields.append(("info", info))
-        self._send(out, *fields)
-
-    def _send_standby(self, out: list, state: str, rsctype: int | None = None) -> None:
-        rsc = SET_NAMES[self._standby_rsctype if rsctype is None else rsctype]
-        self._send(out, ("t", "ask_resources"), ("rsc_hold", rsc), ("info", state))
-
-    def _announce(self, out: list, reason: str) -> None:
-        """C: AnnounceTakeover."""
-        if self._announced or not (self._local_work_done and self._foreign_work_done):
-            return
-        out.append(Log("info", f"Initial resource acquisition complete ({reason})"))
-        self._announced = True
+        self.send(out, *fields)
 
     # -- membership events --------------------------------------------------------------------
-
-    def _on_node_status(self, out: list, event: NodeStatusChanged) -> None:
-        if event.node == self._local:
-            if event.new == "active" and not self._comm_up:
-                self._comm_up_action(out)
-            return
-        if event.node != self._peer:
-            return
-        was_dead = self._peer_status == DEAD
-        self._peer_status = event.new
-        if event.new == DEAD:
-            self._healing = False                 # a later return is a new episode
-        if event.new == DEAD and not was_dead:
-            if event.reason == "shutdown":
-                self._on_peer_shutdone(out)
-            else:
-                self._recover_dead_resources(out, heard=event.old != "init")
-            self._peer_heard = False
-
-    def _comm_up_action(self, out: list) -> None:
-        """C: comm_up_resource_action."""
-        self._comm_up = True
-        if self._peer is None or self._peer_status == DEAD:
-            self._foreign_work_done = True      # C: deadcount == 0 ... (nobody to take from)
-        if not self._nice:
-            self._req_our_resources(out, anyway=False)
-            return
-        self._send(out, ("t", "starting"))
-        if self._state == R_INIT:
-            if self._peer is None or self._peer_status == DEAD:
-                self._to("comm up alone")
-                self._arm_rqstdelay()
-            else:
-                self._to("comm up")
-
-    def _arm_rqstdelay(self) -> None:
-        if not self._local_takeover_armed:            # C arms local_takeover_time once
-            self._local_takeover_armed = True
-            self._local_takeover_at = self._now + self._options.rqstdelay_ms
-
-    def _on_peer_restarted(self, out: list) -> None:
-        """The peer's daemon restarted; unless we saw it die, its new daemon holds nothing
-        and will take its own (home) groups through the start-up handshake.  We take back
-        ours if it held them; we do not take its groups (that would race its start-up)."""
-        peer_held = self._other_holds
-        self._peer_shutting_down = False
-        self._healing = False
-        self._other_holds = NONE
-        self._forget_peer_requests()
-        if self._peer_status == DEAD or self._shutdown_in_progress:
-            return
-        if self._standby != NOT or self._standby_deadline is not None:
-            out.append(Log("info", "Cancelling pending standby operation"))
-            self._standby_to("cancel")
-            self._standby_deadline = None
-        self._i_hold |= self._held_bits()          # what a cancelled acquisition started
-        if self._giving_up:
-            # the daemon that was to take them is gone: take back what our standby released
-            given, self._giving_up = self._giving_up, NONE
-            out.append(Log("info", f"taking back the {SET_NAMES[given]} resources released "
-                                   "for the cancelled standby"))
-            self._i_hold |= given
-            self._rsc_needs_failback = bool(given & FOREIGN) or self._rsc_needs_failback
-            self._job("standby cancelled", "start", self._keys_of(given),
-                      lambda job, out: self._send_resources_held(out, True))
-        self._other_is_stable = False
-        if self._nice:
-            missing = peer_held & FOREIGN or not self._i_hold & LOCAL
-        else:
-            missing = any(self._groups[k].state in NOT_HELD for k in self._keys_of(LOCAL))
-        if missing:
-            out.append(Log("info", f"{self._peer} restarted without being declared dead: "
-                                   "taking our resources back"))
-            self._req_our_resources(out, anyway=True)
-
-    def _forget_peer_requests(self) -> None:
-        """The peer's daemon is gone: its ip-requests get no answer (a new daemon of it would
-        take the answer for its own; ours, C's queue would still answer)."""
-        for job in list(self._jobs):
-            if job.name == "ip-request":
-                if job.started:
-                    job.void = True
-                else:
-                    self._jobs.remove(job)
-
-    def _recover_dead_resources(self, out: list, *, heard: bool) -> None:
-        """C: hb_rsc_recover_dead_resources (a peer died without shutdone)."""
-        peer = self._peer
-        self._forget_peer_requests()
-        self._peer_shutting_down = False
-        if self._standby != NOT or self._standby_deadline is not None:
-            out.append(Log("info", "Cancelling pending standby operation"))
-            self._standby_to("cancel")
-            self._giving_up = NONE
-            self._standby_deadline = None
-            if not self._other_is_stable and self._i_hold == ALL:
-                self._other_is_stable = True
-        if self._state in (R_STARTING, R_BOTHSTARTING):
-            self._to("peer dead")
-            self._arm_rqstdelay()
-        if self._shutdown_in_progress:
-            return                                # we are stopping everything anyway
-        self._rsc_needs_failback = True
-        need_stonith = True
-        if heard and (self._other_holds == NONE if self._nice else False):
-            need_stonith = False
-        if need_stonith:
-            if self._config.stonith:
-                out.append(Log("warning", "STONITH devices in ha.cf are not supported: "
-                                          f"{peer} is not reset"))
-            self._send(out, ("t", "stonith"), ("node", peer), ("result", "n_stnth"))
-            out.append(Log("warning", "No STONITH device configured."))
-            out.append(Log("warning", "Shared disks are not protected."))
-            self._takeover_from_node(out, peer)
-            return
-        out.append(Log("info", f"Dead node {peer} gave up resources."))
-        self._send(out, ("t", "stonith"), ("node", peer), ("result", "unneeded"))
-        if self._i_hold == ALL:
-            self._other_is_stable = True
-            return
-        if not self._i_hold & LOCAL:
-            self._req_our_resources(out, anyway=True)
-        if not self._i_hold & FOREIGN:
-            self._takeover_from_node(out, peer)
-
-    def _takeover_from_node(self, out: list, node: str) -> None:
-        """C: takeover_from_node: mach_down (queued) and req_our_resources(anyway)."""
-        if self._shutdown_in_progress:
-            out.append(Log("info", "Resource takeover cancelled - shutdown in progress."))
-            return
-        out.append(Log("info", f"Resources being acquired from {node}."))
-        keys = tuple(key for key, g in self._groups.items() if g.group.node == node)
-
-        def announce_keys(out: list) -> None:
-            for key in keys:
-                out.append(Log("info", f"Taking over resource group {key}"))
-
-        def mach_down_done(job: _Job, out: list) -> None:
-            if self._nice:
-                out.append(Log("info", "mach_down: nice_failback: foreign resources acquired"))
-            out.append(Log("info", f"mach_down takeover complete for node {node}."))
-            if self._nice:
-                self._send(out, ("t", "resource"), ("rsc_hold", "foreign"),
-                           ("info", "mach_down"))
-
-        self._job("mach_down", "start", keys, mach_down_done, queued=True,
-                  before_start=announce_keys)
-        if self._nice:
-            self._i_hold |= FOREIGN
-            self._other_holds = NONE
-            self._other_is_stable = True
-            self._takeover_in_progress = True
-        self._req_our_resources(out, anyway=True)
-
-    def _req_our_resources(self, out: list, *, anyway: bool) -> None:
-        """C: req_our_resources + req_resource for every key of ``listkeys <us>``."""
-        if self._shutdown_in_progress:
-            return
-        if self._nice:
-            if ((self._other_holds & FOREIGN or self._i_hold & LOCAL) and not anyway
-                    and self._standby == NOT):
-                out.append(Log("info", "Local Resource acquisition completed. (none)"))
-                return
-            self._i_hold |= LOCAL
-        keys = self._keys_of(LOCAL)
-        alone = self._peer_status != "active"
-        asking = not self._nice and not alone
-        start_keys = () if asking else tuple(k for k in keys if self._groups[k].state != RUNNING)
-
-        def request(out: list) -> None:
-            for key in keys:
-                if self._groups[key].state in (RUNNING, STARTING):
-                    continue                      # req_resource: status says we own it
-                if asking:
-                    self._send(out, ("t", "ip-request"), ("ipaddr", key))
-                else:
-                    self._send(out, ("t", "ip-request-resp"), ("dest", self._local),
-                               ("ipaddr", key), ("weown", "yes"), ("ok", "OK"))
-
-        def done(job: _Job, out: list) -> None:
-            if not keys:
-                out.append(Log("info", "No local resources [/usr/share/heartbeat/"
-                                       f"ResourceManager listkeys {self._local}] to acquire."))
-            else:
-                out.append(Log("info", "Local Resource acquisition completed."))
-            self._local_work_done = True
-            self._announce(out, "req_our_resources")
-            self._send_resources_held(out, True, "req_our_resources()")
-
-        self._job("req_our_resources", "start", start_keys, done, before_start=request)
-
-    def _on_peer_shutdone(self, out: list) -> None:
-        """C: HBDoMsg_T_SHUTDONE + process_resources(T_SHUTDONE): take over at once."""
-        peer = self._peer
-        self._peer_shutting_down = False
-        self._forget_peer_requests()
-        held_before = self._i_hold
-        self._other_is_stable = True
-        self._other_holds = NONE
-        if self._standby != NOT or self._standby_deadline is not None:
-            self._standby_to("cancel")
-            self._giving_up = NONE
-            self._standby_deadline = None
-        self._takeover_from_node(out, peer)
-        if self._nice and held_before != ALL and not self._shutdown_in_progress:
-            rtype = {FOREIGN: LOCAL, LOCAL: FOREIGN}.get(held_before, ALL)
-            self._standby_to("peer shut down")
-            self._go_standby(out, OTHER, rtype)
-
-    def _on_partition_healed(self, out: list) -> None:
-        """Split brain: every group goes to its home node; the loser stops it.  Seen twice in
-        one episode (our membership's PartitionHealed and the peer's stonith naming us),
-        the second time only re-announces."""
-        peer = self._peer
-        self._peer_status = "active"
-        if self._healing:
-            for key in self._keys_of(LOCAL):
-                if self._groups[key].state not in NOT_HELD:
-                    self._reannounce_now_and_later(out, key)
-            return
-        self._healing = True
-        out.append(Log("critical", f"Split brain with {peer} healed: resource groups go to "
-                                   "their haresources node"))
-        if self._standby != NOT or self._standby_deadline is not None:
-            self._standby_to("cancel")
-            self._giving_up = NONE
-            self._standby_deadline = None
-        self._rsc_needs_failback = False
-        self._auto_failback_at = None
-        self._other_holds = ALL
-        self._other_is_stable = False
-        lose = []
-        # a takeover of the peer's groups still queued (mach_down behind another job) would
-        # start them after this: it is dropped, they stay with their home node
-        self._drop_queued_starts(self._keys_of(FOREIGN))
-        for key, g in self._groups.items():
-            if g.state in NOT_HELD and g.then is None:
-                continue
-            if g.group.node == self._local:
-                self._reannounce_now_and_later(out, key)
-            else:
-                out.append(Log("warning", f"Split brain: giving resource group {key} back "
-                                          f"to {g.group.node}"))
-                lose.append(key)
-
-        def released(job: _Job, out: list) -> None:
-            self._i_hold = self._held_bits()
-            if job.stuck:
-                out.append(Log("critical", "Split brain: could not stop "
-                                           f"{' '.join(job.stuck)}; still held here"))
-            self._send_resources_held(out, True)
-
-        self._i_hold = self._held_bits()
-        self._job("split brain", "stop", tuple(lose), released)
 
     def _on_ping_node(self, out: list, event: PingNodeStatus) -> None:
         old = self.ping_node_status.get(event.node)
@@ -841,11 +380,11 @@ class ResourceCoordinator:
 
     def _on_message(self, out: list, kind: str, message: Any) -> None:
         if kind == "starting":
-            self._on_starting(out)
+            self.takeover.on_starting(out)
         elif kind == "resource":
-            self._on_resource(out, message, from_us=False)
+            self.takeover.on_resource(out, message, from_us=False)
         elif kind == "ask_resources":
-            self._ask_for_resources(out, message, from_us=False)
+            self.standby.on_message(out, message, from_us=False)
         elif kind == "ip-request":
             self._on_ip_request(out, _text(message, "ipaddr"))
         elif kind == "ip-request-resp":
@@ -853,373 +392,43 @@ class ResourceCoordinator:
         elif kind == "hb_takeover":
             which = {"local": "foreign", "foreign": "local"}.get(
                 _text(message, "rsc_hold") or "all", "all")
-            self._on_standby_request(out, which)
+            self.standby.request(out, which)
         elif kind == "stonith":
-            self._on_declared_dead_by_peer(out, message)
-
-    def _on_declared_dead_by_peer(self, out: list, message: Any) -> None:
-        """The peer's ``t=stonith node=<us>``: it declared us dead (we were frozen, or cut off,
-        for longer than its deadtime) and is taking our groups over while we still hold them.
-        Our membership reports ``PartitionHealed`` only if it too saw the peer dead, which a
-        node waking from SIGSTOP usually does not (it reads the peer's queued heartbeats before
-        its own timers run); without this the home node kept the VIP without a gratuitous ARP
-        and clients stayed on the peer's MAC after the peer let it go (soak, freeze of the
-        holder).  So it is the same split brain, seen from this side: handle it as one."""
-        if _text(message, "node") != self._local or self._shutdown_in_progress:
-            return
-        if not self._held_bits():
-            return                                # nothing here that the peer could double
-        out.append(Log("warning", f"{self._peer} declared us dead while we held resources "
-                                  "(frozen or cut off longer than its deadtime)"))
-        self._on_partition_healed(out)
-
-    def _on_starting(self, out: list) -> None:
-        """A peer's t=starting: answer with what we hold (C: process_resources)."""
-        if not self._nice:
-            return
-        self._peer_shutting_down = False
-        self._flush_reannounce(out)
-        if self._state == R_STARTING:
-            self._to("peer starting")
-            self._foreign_work_done = True
-            self._announce(out, "HB_R_BOTHSTARTING")
-        elif self._state not in (R_RSCRCVD, R_STABLE, R_SHUTDOWN):
-            out.append(Log("error", f"Received 'starting' message in state {self._state}"))
-            return
-        self._other_is_stable = False
-        if self._takeover_in_progress:
-            out.append(Log("warning", "T_STARTING received during takeover."))
-        self._send_resources_held(out, self._state == R_STABLE)
-
-    def _on_resource(self, out: list, message: Any, *, from_us: bool) -> None:
-        """C: process_resources for T_RESOURCES."""
-        if not self._nice:
-            return
-        rsc = _text(message, "rsc_hold")
-        if rsc is None:
-            out.append(Log("error", "resource message without rsc_hold field."))
-            return
-        if rsc in SET_NAMES:
-            bits = SET_NAMES.index(rsc)
-        else:
-            out.append(Log("error", f"encode_resources: bad resource type [{rsc}]"))
-            bits = NONE
-        full = _text(message, "rtype") == "full"
-        info = _text(message, "info")
-        if self._state in (R_STARTING, R_BOTHSTARTING):
-            self._to("resource")
-            if not self._auto_failback:
-                self._foreign_work_done = True
-                self._announce(out, "T_RESOURCES")
-        elif self._state == R_INIT and not from_us:
-            out.append(Log("error", f"resource message received in state {self._state}"))
-            return
-        if from_us:
-            self._on_own_resource(out, bits, full, info)
-        else:
-            self._on_peer_resource(out, bits, full, _text(message, "isstable"), info)
-        if self._state == R_RSCRCVD:
-            self._arm_rqstdelay()
-        self._audit(out)
-
-    def _on_own_resource(self, out: list, bits: int, full: bool, info: str | None) -> None:
-        self._i_hold = bits if full else (NONE if bits == NONE else bits | self._i_hold)
-        if self._i_hold & LOCAL:
-            self._local_work_done = True
-            self._announce(out, "T_RESOURCES(us)")
-        if info == "mach_down":
-            out.append(Log("info", "mach_down takeover complete."))
-            self._takeover_in_progress = False
-            self._i_hold |= FOREIGN
-            self._rsc_needs_failback = True
-            self._other_is_stable = True
-            self._foreign_work_done = True
-            self._announce(out, "mach_down")
-        elif info == "shutdown" and self._state != R_SHUTDOWN:
-            self._to("shutdown")
-
-    def _on_peer_resource(self, out: list, bits: int, full: bool, stable: str | None,
-                          info: str | None) -> None:
-        self._other_holds = bits if full else (NONE if bits == NONE else
-                                               bits | self._other_holds)
-        if info == "shutdown":
-            self._peer_shutting_down = True           # until its shutdone (or restart)
-        if info == INFO_STANDBY_ABORTED and self._standby in (OTHER, DONE):
-            out.append(Log("warning", f"{self._peer} aborted its standby: it still holds "
-                                      f"{SET_NAMES[bits]} resources"))
-            self._standby_to("cancel")
-            self._giving_up = NONE
-            self._standby_deadline = None
-        if stable == "1":
-            self._flush_reannounce(out)
-            if not self._other_is_stable:
-                out.append(Log("info", "remote resource transition completed."))
-                self._other_is_stable = True
-                self._send_resources_held(out, self._state == R_STABLE)
-                self._perform_auto_failback(out)
-        elif stable is not None:
-            self._other_is_stable = False
-        if self._state not in (R_STABLE, R_SHUTDOWN) and self._other_is_stable:
-            out.append(Log("info", "remote resource transition completed."))
-            self._req_our_resources(out, anyway=False)
-            self._to("peer stable")
-            self._send_resources_held(out, True)
-            self._perform_auto_failback(out)
-            self._foreign_work_done = True
-            if not self._auto_failback and self._other_holds & FOREIGN:
-                self._local_work_done = True
-            self._announce(out, "T_RESOURCES(them)")
-
-    def _reannounce_now_and_later(self, out: list, key: str) -> None:
-        """A split brain's winner: gratuitous ARP now if the group is up, and again when the
-        peer next reports (it has released the group by then)."""
-        if self._groups[key].state == RUNNING:
-            out.append(ReannounceAddresses(key))
-        self._reannounce_pending.add(key)
-
-    def _flush_reannounce(self, out: list) -> None:
-        self._healing = False                     # the peer is stable again: episode over
-        for key in sorted(self._reannounce_pending):
-            if self._groups[key].state == RUNNING:
-                out.append(ReannounceAddresses(key))
-        self._reannounce_pending.clear()
-
-    def _audit(self, out: list) -> None:
-        """C: AuditResources (logs only)."""
-        if self._i_hold & LOCAL and self._other_holds & FOREIGN:
-            out.append(Log("error", "Both machines own our resources!"))
-        if self._other_holds & LOCAL and self._i_hold & FOREIGN:
-            out.append(Log("error", "Both machines own foreign resources!"))
-
-    def _perform_auto_failback(self, out: list) -> None:
-        """C: PerformAutoFailback: the survivor offers the returner its groups back."""
-        self._auto_failback_at = None
-        if (self._shutdown_in_progress or not self._i_hold & FOREIGN
-                or not self._rsc_needs_failback or not self._auto_failback):
-            self._rsc_needs_failback = False
-            return
-        if self._peer_status == DEAD:
-            return                                # it comes back through "starting"
-        if (self._standby != NOT or not self._other_is_stable or self._state != R_STABLE
-                or self._jobs):                   # ours: not while a takeover still runs
-            out.append(Log("debug", "Auto failback delayed."))
-            self._auto_failback_at = self._now + AUTO_FAILBACK_RETRY_MS
-            return
-        self._standby_rsctype = FOREIGN
-        self._rsc_needs_failback = False
-        self._send_standby(out, ME)
-
-    # -- the standby protocol (C: ask_for_resources, go_standby) -------------------------------
-
-    def _ask_for_resources(self, out: list, message: Any, *, from_us: bool) -> None:
-        if not self._nice:
-            out.append(Log("info", "Standby mode only implemented when nice_failback on"))
-            return
-        if self._state == R_SHUTDOWN:
-            return
-        info = _text(message, "info")
-        sender = self._local if from_us else self._peer
-        rsc = _text(message, "rsc_hold")
-        rtype = ALL if rsc is None else SET_NAMES.index(rsc) if rsc in SET_NAMES else NONE
-        if info is None:
-            out.append(Log("error", "Received standby message without info/from"))
-            return
-        if (self._standby_deadline is not None and self._now < self._standby_deadline
-                and info == "me"):
-            left = (self._standby_deadline - self._now + 999) // 1000
-            out.append(Log("warning", f"Standby in progress- new request from {sender} "
-                                      f"ignored [{left} seconds left]"))
-            return
-        original = self._standby
-        ignored = False
-        if self._standby == NOT:
-            if not self._other_is_stable:
-                out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
-                                          "Other side is in flux."))
-                return
-            if self._state != R_STABLE or (self._jobs and not from_us):
-                # ours: also while groups are still being started or stopped here
-                out.append(Log("warning", f"standby message [{info}] from {sender} ignored.  "
-                                          "local resources in flux."))
-                return
-            self._standby_rsctype = rtype
-            if info == "me":
-                self._other_is_stable = False
-                out.append(Log("info", f"{sender} wants to go standby [{SET_NAMES[rtype]}]"))
-                if from_us:
-                    self._standby_deadline = self._now + self._options.standby_init_timeout_ms
-                    self._standby_to("me from us")
-                else:
-                    self._standby_to("me from peer")
-                    self._send_standby(out, OTHER)
-                    self._standby_deadline = (self._now
-                                              + self._options.standby_resource_timeout_ms)
-            else:
-                ignored = True
-        elif self._standby == ME:
-            if not from_us:
-                self._standby_rsctype = rtype
-                self._standby_deadline = self._now + self._options.standby_resource_timeout_ms
-                if info == "other":
-                    out.append(Log("info", f"standby: {sender} can take our "
-                                           f"{SET_NAMES[rtype]} resources"))
-                    self._standby_to("other from peer")
-                    self._go_standby(out, ME, rtype)
-                else:
-                    ignored = True
-            elif info == "done":
-                out.append(Log("info", f"Local standby process completed [{SET_NAMES[rtype]}]."))
-                self._standby_to("done from us")
-                self._i_hold &= ~self._standby_rsctype
-                self._standby_deadline = self._now + self._options.standby_resource_timeout_ms
-            else:
-                ignored = True
-        elif self._standby == OTHER:
-            self._standby_rsctype = rtype
-            if info == "done":
-                self._standby_deadline = self._now + self._options.standby_resource_timeout_ms
-                if not from_us:
-                    out.append(Log("info", f"standby: acquire [{SET_NAMES[rtype]}] resources "
-                                           f"from {sender}"))
-                    self._standby_to("done from peer")
-                    self._go_standby(out, OTHER, rtype)
-                else:
-                    ignored = True
-            elif not from_us or info != "other":
-                ignored = True
-        else:  # DONE
-            self._standby_rsctype = rtype
-            if info == "done":
-                self._standby_deadline = None
-                self._giving_up = NONE
-                self._standby_to("done from us" if from_us else "done from peer")
-                if from_us:
-                    out.append(Log("info", "Standby resource acquisition done "
-                                           f"[{SET_NAMES[rtype]}]."))
-                    if self._auto_failback:
-                        self._local_work_done = True
-                        self._announce(out, "auto_failback")
-                    self._i_hold |= _mirror(rtype)
-                else:
-                    out.append(Log("info", "Other node completed standby takeover of "
-                                           f"{SET_NAMES[rtype]} resources."))
-                self._send_resources_held(out, True)
-            else:
-                ignored = True
-        if ignored:
-            out.append(Log("error", f"Ignored standby message '{info}' from {sender} in "
-                                    f"state {_STANDBY_NUMBER[original]}"))
-
-    def _go_standby(self, out: list, who: str, resourceset: int) -> None:
-        """C: go_standby: ME gives ``resourceset`` up, OTHER acquires the mirror of it."""
-        rsctype_now = self._standby_rsctype          # the child's copy of standby_rsctype
-        if who == ME:
-            self._giving_up = resourceset
-            self._other_is_stable = False
-            self._i_hold &= ~resourceset
-            self._send_resources_held(out, False, "standby")
-            act = resourceset
-        else:
-            act = _mirror(resourceset)
-        verb = "give up" if who == ME else "acquire"
-        out.append(Log("info", f"{verb} {SET_NAMES[act]} HA resources (standby)."))
-
-        def done(job: _Job, out: list) -> None:
-            if job.stuck:
-                self._abort_standby(out, job.stuck)
-                return
-            what = "release" if who == ME else "acquisition"
-            out.append(Log("info", f"{SET_NAMES[act]} HA resource {what} completed "
-                                   "(standby)."))
-            self._send_standby(out, DONE, rsctype_now)
-
-        self._job("go_standby", "stop" if who == ME else "start", self._keys_of(act), done)
-
-    def _abort_standby(self, out: list, stuck: list[str]) -> None:
-        out.append(Log("critical", f"Standby aborted: resource group(s) {' '.join(stuck)} "
-                                   "could not be stopped and stay held here; the other node "
-                                   "is not told to take them"))
-        for key in stuck:
-            self._i_hold |= self._set_of(key)
-        self._standby_to("cancel")
-        self._standby_deadline = None
-        given, self._giving_up = self._giving_up, NONE
-        self._i_hold |= given
-        self._send_resources_held(out, True, INFO_STANDBY_ABORTED)
-        # nobody takes the rest of the set now: start again what was stopped for it
-        self._job("standby aborted", "start",
-                  tuple(k for k in self._keys_of(given) if self._groups[k].state in NOT_HELD),
-                  lambda job, out: None)
-
-    def _standby_refusal(self, rtype: int) -> str | None:
-        me = self._local
-        if not self._nice:
-            return "Standby mode only implemented when nice_failback on"
-        if self._shutdown_requested or self._state == R_SHUTDOWN:
-            return "standby message ignored during shutdown"
-        if self._standby_deadline is not None and self._now < self._standby_deadline:
-            left = (self._standby_deadline - self._now + 999) // 1000
-            return f"Standby in progress- new request from {me} ignored [{left} seconds left]"
-        if self._standby != NOT:
-            return (f"Ignored standby message 'me' from {me} in state "
-                    f"{_STANDBY_NUMBER[self._standby]}")
-        if self._peer is None or self._peer_status == DEAD:
-            return f"standby message [me] from {me} ignored.  No other node is active."
-        if not self._other_is_stable:
-            return f"standby message [me] from {me} ignored.  Other side is in flux."
-        if self._state != R_STABLE or self._jobs:
-            return f"standby message [me] from {me} ignored.  local resources in flux."
-        return None
+            self.takeover.on_declared_dead_by_peer(out, message)
 
     # -- local requests -----------------------------------------------------------------------
-
-    def _on_standby_request(self, out: list, which: str) -> bool:
-        which = {"failback": "foreign"}.get(which, which)
-        if which not in ("all", "local", "foreign"):
-            out.append(Log("error", f"hb_standby: wrong resources({which})."))
-            return False
-        rtype = SET_NAMES.index(which)
-        out.append(Log("info", f"Going standby [{which}]."))
-        refusal = self._standby_refusal(rtype)
-        if refusal:
-            out.append(Log("info" if not self._nice else "warning", refusal))
-            return False
-        self._send_standby(out, ME, rtype)
-        return True
 
     def _on_takeover_request(self, out: list, which: str) -> None:
         which = {"failback": "local"}.get(which, which)
         if which not in ("all", "local", "foreign"):
             out.append(Log("error", f"hb_takeover: wrong resources({which})."))
             return
-        if not self._nice:
+        if not self.nice:
             out.append(Log("info", "Standby mode only implemented when nice_failback on"))
             return
-        if self._peer is None or self._peer_status == DEAD:
+        if self.peer is None or self.peer_status == DEAD:
             out.append(Log("warning", f"hb_takeover [{which}] ignored: no other node is "
                                       "active, we hold everything already"))
             return
-        self._send(out, ("t", "hb_takeover"), ("rsc_hold", which))
+        self.send(out, ("t", "hb_takeover"), ("rsc_hold", which))
 
     def _on_shutdown_request(self, out: list) -> None:
         """C: hb_giveup_resources (through hb_shutdown_if_needed when not stable)."""
-        if self._shutdown_in_progress and not self._jobs and not self._shutdone_sent:
+        if self.shutdown_in_progress and not self.groups.jobs and not self._shutdone_sent:
             self._giveup_all(out)                 # retry a blocked shutdown
             return
-        self._shutdown_requested = True
+        self.shutdown_requested = True
         if not self.is_stable() and not self._shutdown_delay_logged:
             out.append(Log("warning", "Shutdown delayed until current resource activity "
                                       "finishes."))
             self._shutdown_delay_logged = True
 
     def _giveup_resources(self, out: list) -> None:
-        self._shutdown_in_progress = True
-        self._i_hold = NONE
-        self._auto_failback_at = None
-        self._handover_at.clear()
-        if self._state != R_SHUTDOWN:
-            self._to("shutdown")
-        self._send_resources_held(out, False, "shutdown")
+        self.shutdown_in_progress = True
+        self.i_hold = NONE
+        self.groups.cancel_handovers()
+        self.takeover.begin_shutdown()
+        self.send_resources_held(out, False, "shutdown")
         out.append(Log("info", "Heartbeat shutdown in progress."))
         self._giveup_all(out)
 
@@ -1228,65 +437,57 @@ class ResourceCoordinator:
         address left by a crash of an earlier daemon goes too."""
         out.append(Log("info", "Giving up all HA resources."))
 
-        def done(job: _Job, out: list) -> None:
+        def done(job: Job, out: list) -> None:
             if job.stuck:
-                self._i_hold = self._held_bits()
+                self.i_hold = self.groups.held_bits()
                 out.append(Log("critical", "Shutdown blocked: resource group(s) "
                                            f"{' '.join(job.stuck)} could not be stopped; not "
                                            "sending shutdone, so the other node does not take "
                                            "them over.  Fix them, then stop heartbeat again."))
                 return
             out.append(Log("info", "All HA resources relinquished."))
-            self._send(out, ("t", "shutdone"), ("st", "dead"))
+            self.send(out, ("t", "shutdone"), ("st", "dead"))
             self._shutdone_sent = True
             out.append(ShutdownComplete())
 
-        self._job("giveup", "stop", tuple(self._groups), done)
+        self.groups.job("giveup", "stop", self.groups.keys, done)
 
     # -- legacy ip-request / ip-request-resp (rc.d scripts) -----------------------------------
 
     def _on_ip_request(self, out: list, key: str | None) -> None:
-        if key is None or key not in self._groups:
+        if key is None or key not in self.groups:
             out.append(Log("warning", f"ip-request for unknown resource group [{key}]"))
             return
-        peer = self._peer
-        g = self._groups[key]
+        peer = self.peer
         weown = []
 
         def check(out: list) -> None:                 # rc.d/ip-request: status, when it runs
-            weown.append(g.state not in NOT_HELD or g.then == "start")
+            weown.append(self.groups.wanted_here(key))
 
-        def reply(job: _Job, out: list) -> None:
+        def reply(job: Job, out: list) -> None:
             if job.void:
                 return
             if job.stuck:
                 out.append(Log("critical", f"ip-request from {peer}: resource group {key} "
                                            "could not be stopped; not answering"))
                 return
-            self._send(out, ("t", "ip-request-resp"), ("dest", peer), ("ipaddr", key),
-                       ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
+            self.send(out, ("t", "ip-request-resp"), ("dest", peer), ("ipaddr", key),
+                      ("weown", "yes" if weown[0] else "no"), ("ok", "OK"))
 
-        self._job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
+        self.groups.job("ip-request", "stop", (key,), reply, queued=True, before_start=check)
 
     def _on_ip_request_resp(self, out: list, message: Any) -> None:
         key = _text(message, "ipaddr")
         dest = _text(message, "dest")
-        if key in self._groups and dest == self._peer and dest is not None:
+        if key in self.groups and dest == self.peer and dest is not None:
             self._on_peer_takes_without_asking(out, key, message)
             return
-        if dest != self._local or key not in self._groups:
+        if dest != self.local_node or key not in self.groups:
             return
         ok, weown = _text(message, "ok"), _text(message, "weown")
         out.append(Log("info", f"received ip-request-resp {key} {ok} {weown}"))
-        if ok == "OK" and not self._shutdown_in_progress:
-            self._job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
-
-    def _drop_queued_starts(self, keys) -> None:
-        """Take ``keys`` out of every start job not yet begun (queued behind another job):
-        those groups stay where they are."""
-        for job in self._jobs:
-            if job.direction == "start" and not job.started:
-                job.keys = tuple(k for k in job.keys if k not in keys)
+        if ok == "OK" and not self.shutdown_in_progress:
+            self.groups.job("ip-request-resp", "start", (key,), lambda job, out: None, queued=True)
 
     def _on_peer_takes_without_asking(self, out: list, key: str, message: Any) -> None:
         """Legacy mode: the peer answered its own request (``req_resource`` with HA_DONTASK:
@@ -1295,120 +496,31 @@ class ResourceCoordinator:
         after its death: it came up before it heard us, so it did not ask.  C ignores the
         message on the other node and both keep the group; here the group's home is the
         peer, so we give it up (cancel our queued takeover, stop what we started)."""
-        if self._nice or _text(message, "ok") != "OK" or self._set_of(key) != FOREIGN:
+        if self.nice or _text(message, "ok") != "OK" or self.groups.set_of(key) != FOREIGN:
             return
-        g = self._groups[key]
-        queued = any(job.direction == "start" and key in job.keys and not job.started
-                     for job in self._jobs)
-        if g.state in NOT_HELD and g.then != "start" and not queued:
+        if not self.groups.wanted_here(key) and not self.groups.start_queued_for(key):
             return
-        out.append(Log("warning", f"{self._peer} takes resource group {key} without asking "
+        out.append(Log("warning", f"{self.peer} takes resource group {key} without asking "
                                   "(it found no active node when it came up): releasing it "
                                   "here"))
-        self._drop_queued_starts((key,))
-        self._job("yield to home node", "stop", (key,), lambda job, out: None)
-
-    # -- executor results ---------------------------------------------------------------------
-
-    def _on_group_started(self, out: list, event: GroupStarted) -> None:
-        g = self._groups.get(event.key)
-        if g is None or g.state != STARTING:
-            out.append(Log("error", f"unexpected start result for resource group "
-                                    f"{event.key}"))
-            return
-        if event.ok:
-            g.state = RUNNING
-            if g.then == "stop":
-                self._stop(out, event.key)
-            return
-        out.append(Log("critical", "Giving up resources due to failure of "
-                                   f"{event.failed_resource or event.key}"))
-        g.state, g.then = RUNNING, None
-        self._stop(out, event.key)
-        if not self._shutdown_in_progress:
-            self._handover_at[event.key] = self._now + self._options.failed_start_handover_ms
-
-    def _on_group_stopped(self, out: list, event: GroupStopped) -> None:
-        g = self._groups.get(event.key)
-        if (g is None or g.state not in (STOPPING, CLEANING) or g.retry_at is not None
-                or g.awaiting_status):
-            out.append(Log("error", f"unexpected stop result for resource group "
-                                    f"{event.key}"))
-            return
-        if event.ok:
-            g.state, g.retries = STOPPED, 0
-            if g.then == "start":
-                self._start(out, event.key)
-            return
-        if g.retries < self._options.stop_retry_max:
-            g.retries += 1
-            g.retry_at = self._now + self._options.stop_retry_interval_ms
-            out.append(Log("info", f"Retrying failed stop operation [{event.key}]"))
-            return
-        g.awaiting_status = True
-        out.append(QueryGroupStatus(event.key))
-
-    def _on_status_result(self, out: list, event: StatusResult) -> None:
-        g = self._groups.get(event.key)
-        if g is None or not g.awaiting_status:
-            return
-        g.awaiting_status = False
-        key = event.key
-        if not event.running:
-            out.append(Log("error", f"Resource script for {key} probably not LSB-compliant."))
-            out.append(Log("warning", f"it ({key}) MUST succeed on a stop when already "
-                                      "stopped"))
-            out.append(Log("warning", "Machine reboot narrowly avoided!"))
-            g.state = STOPPED
-            if g.then == "start":
-                self._start(out, key)
-            return
-        g.state, g.then = STOP_FAILED, None
-        out.append(Log("critical", f"Resource group {key} could not be stopped after "
-                                   f"{self._options.stop_retry_max} retries and is still "
-                                   "running: it stays held by this node"))
-        if self._options.failed_stop_action == "reboot":
-            out.append(RebootNode(f"failed stop of resource group {key}"))
+        self.groups.drop_queued_starts((key,))
+        self.groups.job("yield to home node", "stop", (key,), lambda job, out: None)
 
     # -- timers -------------------------------------------------------------------------------
 
     def _tick(self, out: list) -> None:
-        now = self._now
-        if self._standby_deadline is not None and now >= self._standby_deadline:
-            self._standby_deadline = None
-            self._other_is_stable = True
-            self._standby_to("cancel")
-            self._giving_up = NONE
-            out.append(Log("warning", "No reply to standby request.  Standby request "
-                                      "cancelled."))
-        for key, g in self._groups.items():
-            if g.retry_at is not None and now >= g.retry_at:
-                g.retry_at = None
-                out.append(StopGroup(key))
-        if (self._nice and self._state == R_RSCRCVD and self._local_takeover_at is not None
-                and now >= self._local_takeover_at):
-            self._to("rqstdelay")
-            if self._peer_shutting_down:
-                out.append(Log("info", f"{self._peer} is shutting down: waiting for its "
-                                       "shutdone before taking local resources"))
-            else:
-                self._req_our_resources(out, anyway=False)
-            out.append(Log("info", "local resource transition completed."))
-            self._send_resources_held(out, True)
-            self._audit(out)
-        if self._auto_failback_at is not None and now >= self._auto_failback_at:
-            self._perform_auto_failback(out)
-        for key, due in sorted(self._handover_at.items()):
-            if now < due:
-                continue
-            del self._handover_at[key]
-            if self._groups[key].state != STOPPED or self._shutdown_requested:
+        now = self.now
+        self.standby.tick(out, now)
+        self.groups.retry_due_stops(out, now)
+        self.takeover.tick(out, now)
+        for key in self.groups.due_handovers(now):
+            if self.groups.state(key) != STOPPED or self.shutdown_requested:
                 continue                          # taken again meanwhile, or stopping for good
-            which = SET_NAMES[self._set_of(key)]
+            which = SET_NAMES[self.groups.set_of(key)]
             out.append(Log("info", f"Handing the {which} resources to the other node after "
                                    f"the failed start of {key}"))
-            if (not self._on_standby_request(out, which) and self._nice
-                    and self._peer_status not in (DEAD, None)):
+            if (not self.standby.request(out, which) and self.nice
+                    and self.peer_status not in (DEAD, None)):
                 # ours: C runs hb_standby once; a refusal while in flux would leave the
                 # group down for good, so ask again a second later.
-                self._handover_at[key] = now + AUTO_FAILBACK_RETRY_MS
+                self.groups.hand_over_later(key, now + AUTO_FAILBACK_RETRY_MS)
