@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from heartbeat_lab import IFNAME, SUBNET, ha_cf, have_c_heartbeat, wait_for  # noqa: E402
-from heartbeat_takeover_support import VIP, TakeoverLab, rscstatus  # noqa: E402
+from lvs_compat.lab import wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import (IFNAME, SUBNET, VIP, TakeoverLab, ha_cf,  # noqa: E402
+                                      have_c_heartbeat, rscstatus)
 
 
 def start(node):

@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, rss_kib, wait_for  # noqa: E402
+sys.path.insert(0, str(REPO))
+from lvs_compat.lab import wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import Lab, ha_cf, have_c_heartbeat  # noqa: E402
+from soak.daemons import rss_kib  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
