@@ -81,7 +81,7 @@ class Topology:
         machine = BY_NAME[name]
         netns = self.lab.add(self.netns(name))
         self.lab.plug(netns, IFNAME, self.hub, name)
-        self.lab.address(netns, IFNAME, machine.address)
+        self.lab.address(netns, IFNAME, machine.address, broadcast="+")
         if machine.role == "real":
             run(["ip", "-n", netns, "addr", "add", f"{VIP}/32", "dev", "lo"])
             for scope in ("all", IFNAME):

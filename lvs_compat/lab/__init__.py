@@ -142,9 +142,11 @@ class Netlab:
         run(["ip", "-n", netns_a, "link", "add", ifname_a, "type", "veth", "peer", "name",
              ifname_b, "netns", netns_b])
 
-    def address(self, netns: str, ifname: str, address: str, broadcast: str = "+") -> None:
-        """``address`` (with its prefix length) on ``ifname``, then the link up."""
-        run(["ip", "-n", netns, "addr", "add", address, "broadcast", broadcast, "dev", ifname])
+    def address(self, netns: str, ifname: str, address: str, broadcast: str | None = None) -> None:
+        """``address`` (with its prefix length) on ``ifname``, then the link up; ``broadcast``
+        an address, ``+`` (ip derives it) or None (none)."""
+        extra = ["broadcast", broadcast] if broadcast else []
+        run(["ip", "-n", netns, "addr", "add", address, *extra, "dev", ifname])
         run(["ip", "-n", netns, "link", "set", ifname, "up"])
 
     # --- inside ---------------------------------------------------------------------------
