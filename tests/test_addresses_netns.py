@@ -36,7 +36,7 @@ SUBNET = "10.252.0"
 VIP = f"{SUBNET}.100"
 DEBIAN_IPADDR = "/etc/ha.d/resource.d/IPaddr"
 FINDIF = "/usr/libexec/heartbeat/findif"
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.interop, pytest.mark.lab]
 
 
 def _run(argv, check=True, **kwargs):
