@@ -4,7 +4,7 @@
     sudo bench/heartbeat_failover.py [--runs 3] [--json]
 
 Two two-node clusters in one run, one of Debian's 3.0.6 nodes (INTEROP.md's recipe) and one of
-ours, each on a bridge with a client namespace (tests/heartbeat_takeover_support.py).
+ours, each on a bridge with a client namespace (``TakeoverLab``, lvs_compat/lab/heartbeat.py).
 haresources: ``NODEA VIP/24/hb0/BCAST`` (IPaddr: Debian's script for C, ours built in),
 ``auto_failback on``, bcast, sha1.  For each implementation:
 

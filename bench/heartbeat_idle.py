@@ -3,7 +3,7 @@
 
     sudo bench/heartbeat_idle.py [--seconds 60] [--keepalive 1] [--json]
 
-One mixed two-node cluster in the netns lab of tests/heartbeat_lab.py (INTEROP.md's recipe:
+One mixed two-node cluster in the heartbeat lab of lvs_compat/lab/heartbeat.py (INTEROP.md's recipe:
 the C node in its own network/UTS/mount/PID namespaces, ``crm off``, empty haresources), bcast
 with sha1, keepalive 1 s, deadtime 10 s.  Once both nodes see each other active, both are left
 alone for ``--seconds`` and measured from /proc:
