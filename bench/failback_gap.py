@@ -33,11 +33,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from heartbeat_failover import die, stable, start, summary  # noqa: E402
-from heartbeat_lab import IFNAME, SUBNET, ha_cf, have_c_heartbeat, wait_for  # noqa: E402
-from heartbeat_takeover_support import VIP, TakeoverLab  # noqa: E402
+from lvs_compat.lab import wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import (IFNAME, SUBNET, VIP, TakeoverLab, ha_cf,  # noqa: E402
+                                      have_c_heartbeat)
 
 PAIRS = {"c+c": ("c", "c"), "ours+ours": ("ours", "ours"),
          "ours home+c": ("ours", "c"), "c home+ours": ("c", "ours")}

@@ -4,7 +4,7 @@
     sudo bench/heartbeat_failover.py [--runs 3] [--json]
 
 Two two-node clusters in one run, one of Debian's 3.0.6 nodes (INTEROP.md's recipe) and one of
-ours, each on a bridge with a client namespace (tests/heartbeat_takeover_support.py).
+ours, each on a bridge with a client namespace (``TakeoverLab``, lvs_compat/lab/heartbeat.py).
 haresources: ``NODEA VIP/24/hb0/BCAST`` (IPaddr: Debian's script for C, ours built in),
 ``auto_failback on``, bcast, sha1.  For each implementation:
 
@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from heartbeat_lab import IFNAME, SUBNET, ha_cf, have_c_heartbeat, wait_for  # noqa: E402
-from heartbeat_takeover_support import VIP, TakeoverLab, rscstatus  # noqa: E402
+from lvs_compat.lab import wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import (IFNAME, SUBNET, VIP, TakeoverLab, ha_cf,  # noqa: E402
+                                      have_c_heartbeat, rscstatus)
 
 
 def start(node):

@@ -3,7 +3,7 @@
 
     sudo bench/heartbeat_idle.py [--seconds 60] [--keepalive 1] [--json]
 
-One mixed two-node cluster in the netns lab of tests/heartbeat_lab.py (INTEROP.md's recipe:
+One mixed two-node cluster in the heartbeat lab of lvs_compat/lab/heartbeat.py (INTEROP.md's recipe:
 the C node in its own network/UTS/mount/PID namespaces, ``crm off``, empty haresources), bcast
 with sha1, keepalive 1 s, deadtime 10 s.  Once both nodes see each other active, both are left
 alone for ``--seconds`` and measured from /proc:
@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, rss_kib, wait_for  # noqa: E402
+sys.path.insert(0, str(REPO))
+from lvs_compat.lab import wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import Lab, ha_cf, have_c_heartbeat  # noqa: E402
+from soak.daemons import rss_kib  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -7,7 +7,7 @@ migration's half-way state):
 * ``OurDaemon``: our daemon runs in the foreground as one process of the lab's
   (``Node.start``); its process group is the daemon and whatever script it runs.
 * ``CDaemon``: a 3.0.6 node lives in its own PID, mount and UTS namespaces
-  (``Node.start_c``, heartbeat_lab.py); its daemon is several processes ("heartbeat: master
+  (``Node.start_c``, lvs_compat/lab/heartbeat.py); its daemon is several processes ("heartbeat: master
   control process", readers and writers per medium, the FIFO reader), found by their PID
   namespace and process title.
 
@@ -21,7 +21,21 @@ import os
 import subprocess
 import time
 
-from heartbeat_lab import C_HEARTBEAT, rss_kib
+from lvs_compat.lab.heartbeat import C_HEARTBEAT
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process (0 once it is gone): ``VmRSS`` all of it, ``RssAnon`` its
+    private heap and stacks (what a leak grows), ``RssFile`` the mapped files' pages it has
+    touched (code and libraries: grows with first-time code paths, shrinks under reclaim)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def open_fds(pid: int | str = "self") -> int:
@@ -133,4 +147,4 @@ def daemon_for(node):
     return CDaemon(node) if node.kind == "c" else OurDaemon(node)
 
 
-__all__ = ["CDaemon", "OurDaemon", "daemon_for", "open_fds"]
+__all__ = ["CDaemon", "OurDaemon", "daemon_for", "open_fds", "rss_kib"]

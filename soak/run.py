@@ -4,7 +4,7 @@ namespaces, under random faults for N minutes (issue 8, item 1; ``make soak``).
 
     soak/run.py [--minutes 10 | --rounds N] [--seed N] [--out DIR] [--where auto|here|vm]
 
-The cluster (tests/heartbeat_lab.py, tests/heartbeat_takeover_support.py): directors ``dira``
+The cluster (``TakeoverLab``, lvs_compat/lab/heartbeat.py): directors ``dira``
 and ``dirb`` and a ``client`` on a bridge (``hb0``, 10.251.0.0/24) that lives in a hub
 namespace of its own, plus the directors' own link ``hb1`` (a veth pair, 10.252.0.0/24);
 heartbeat runs ``bcast hb0 hb1``, sha1, ``auto_failback on``, and haresources
@@ -46,11 +46,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from heartbeat_lab import rss_kib  # noqa: E402
+from lvs_compat.lab import Netlab, namespace_names, wait_for  # noqa: E402
+from lvs_compat.lab.heartbeat import (SUBNET, VIP, TakeoverLab, ha_cf,  # noqa: E402
+                                      have_c_heartbeat, hb_tool, rscstatus)
 from soak.analysis import InjectedFault, analyse, format_report  # noqa: E402
-from soak.daemons import daemon_for, open_fds  # noqa: E402
+from soak.daemons import daemon_for, open_fds, rss_kib  # noqa: E402
 from soak.plan import KINDS, NETEM_ARGS, RELOADS_PER_FAULT, fault_plan  # noqa: E402
 
 PROGRAM = "soak"
@@ -90,25 +91,14 @@ def have_netem() -> bool:
     namespace."""
     for module in ("veth", "sch_netem"):    # the VM's kernel does not autoload them
         subprocess.run(["modprobe", "-q", module], capture_output=True, check=False)
-    name = f"soakprobe{os.getpid()}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], capture_output=True, check=True)
-        script = [["ip", "-n", name, "link", "add", "probe0", "type", "veth", "peer", "name",
-                   "probe1"],
-                  ["ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "probe0", "root",
-                   "netem", *NETEM_ARGS]]
-        return all(subprocess.run(argv, capture_output=True, check=False).returncode == 0
-                   for argv in script)
-    except (OSError, subprocess.CalledProcessError):
-        return False
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-
-
-def netns_names() -> set[str]:
-    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True,
-                         check=False).stdout
-    return {entry["name"] for entry in json.loads(out or "[]")}
+    with Netlab() as lab:
+        try:
+            name = lab.add(f"soakprobe{os.getpid()}")
+            lab.pair(name, "probe0", name, "probe1")
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return lab.ns(name, "tc", "qdisc", "add", "dev", "probe0", "root", "netem",
+                      *NETEM_ARGS, check=False).returncode == 0
 
 
 def processes_mentioning(marker: str) -> list[str]:
@@ -144,8 +134,6 @@ class Soak:
 
     # --- the lab ------------------------------------------------------------------------------
     def open_lab(self, tmp: Path):
-        from heartbeat_lab import SUBNET, ha_cf, run
-        from heartbeat_takeover_support import VIP, TakeoverLab
         for module in ("veth", "bridge", "sch_netem"):
             subprocess.run(["modprobe", "-q", module], capture_output=True, check=False)
         self.vip = VIP
@@ -156,13 +144,10 @@ class Soak:
         self.lab = lab
         lab.open()
         a, b = lab.members
-        run(["ip", "link", "add", f"{lab.prefix}c", "netns", a.netns, "type", "veth", "peer",
-             "name", f"{lab.prefix}d", "netns", b.netns])
-        for node, current in ((a, f"{lab.prefix}c"), (b, f"{lab.prefix}d")):
-            lab.ns(node, "ip", "link", "set", current, "name", "hb1")
-            lab.ns(node, "ip", "addr", "add", f"{PRIVATE_SUBNET}.{node.index}/24", "broadcast",
-                   f"{PRIVATE_SUBNET}.255", "dev", "hb1")
-            lab.ns(node, "ip", "link", "set", "hb1", "up")
+        lab.net.pair(a.netns, "hb1", b.netns, "hb1")
+        for node in (a, b):
+            lab.net.address(node.netns, "hb1", f"{PRIVATE_SUBNET}.{node.index}/24",
+                            f"{PRIVATE_SUBNET}.255")
         config = ha_cf(DIRECTORS, media=f"bcast {' '.join(MEDIA)}",
                        keepalive=f"{int(self.args.keepalive * 1000)}ms",
                        deadtime=str(self.deadtime_s), warntime=str(max(1, self.deadtime_s // 2)),
@@ -177,17 +162,14 @@ class Soak:
         return lab
 
     def stable(self) -> bool:
-        from heartbeat_takeover_support import rscstatus
         return all(rscstatus(node) in ("all", "local", "foreign", "none")
                    for node in self.nodes.values())    # not "transition" (nor no answer)
 
     def wait_alone(self, name: str, timeout: float) -> None:
-        from heartbeat_lab import wait_for
         wait_for(lambda: self.lab.holders() == [name] and self.stable(), timeout, 0.2,
                  f"the VIP on {name} alone and the cluster stable")
 
     def warm_up(self) -> None:
-        from heartbeat_takeover_support import hb_tool
         for daemon in self.daemons.values():
             daemon.start()
         home, other = DIRECTORS
@@ -325,7 +307,6 @@ def run_here(args, out: Path) -> int:
         sys.stderr.write(f"{PROGRAM}: needs root (network namespaces)\n")
         return EXIT_USAGE
     if args.peer == "c":
-        from heartbeat_lab import have_c_heartbeat
         if have_c_heartbeat():
             sys.stderr.write(f"{PROGRAM}: --peer c {have_c_heartbeat()}\n")
             return EXIT_USAGE
@@ -337,7 +318,7 @@ def run_here(args, out: Path) -> int:
     for stale in ("soak.json", "soak-error.txt", *(f"{name}.log" for name in DIRECTORS)):
         (out / stale).unlink(missing_ok=True)
     say = Narrator(out / "soak.log")
-    netns_before = netns_names()
+    netns_before = namespace_names()
     fds_before = open_fds()
     tmp = Path(tempfile.mkdtemp(prefix="lvs-compat-soak."))
     soak = Soak(args, out, say)
@@ -406,7 +387,7 @@ def run_here(args, out: Path) -> int:
     time.sleep(0.5)
     leftovers = {
         "processes": processes_mentioning(str(tmp)) + processes_mentioning(soak.lab.prefix),
-        "namespaces": sorted(netns_names() - netns_before),
+        "namespaces": sorted(namespace_names() - netns_before),
         "addresses": [line for line in subprocess.run(
             ["ip", "-o", "addr", "show"], capture_output=True, text=True,
             check=False).stdout.splitlines() if "10.251.0." in line or f"{PRIVATE_SUBNET}." in line],

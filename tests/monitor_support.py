@@ -35,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 
+from lvs_compat.lab import Netlab
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 PERL_MONITORS = Path("/usr/lib/mon/mon.d")
@@ -42,23 +44,27 @@ OUR_MONITORS = REPO / "mon.d"
 
 
 class Namespace:
-    """A network namespace with only ``lo`` up. Use as a context manager."""
+    """A network namespace with only ``lo`` up, in the namespace lab (``lvs_compat.lab``).
+    Use as a context manager."""
 
     def __init__(self, resolver=None):
         self.name = f"lvsmon-{os.getpid()}-{secrets.token_hex(4)}"
         self.resolver = resolver
-        self.processes = []
+        self.lab = Netlab()
         self.etc_dir = Path("/etc/netns") / self.name
 
+    @property
+    def processes(self):
+        return self.lab.processes
+
     def __enter__(self):
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
         try:
             if self.resolver == "silent":
                 # `ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf over the
                 # host's: the only nameserver is a loopback port nobody answers.
                 self.etc_dir.mkdir(parents=True)
                 (self.etc_dir / "resolv.conf").write_text("nameserver 127.0.0.53\noptions timeout:5 attempts:2\n")
-            self.run(["ip", "link", "set", "lo", "up"], check=True)
+            self.lab.add(self.name)
         except BaseException:
             self.close()
             raise
@@ -68,24 +74,22 @@ class Namespace:
         self.close()
 
     def close(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+        self.lab.close()
         shutil.rmtree(self.etc_dir, ignore_errors=True)
 
     def command(self, argv):
-        return ["ip", "netns", "exec", self.name, *map(str, argv)]
+        return Netlab.exec_argv(self.name, argv)
 
     def run(self, argv, **kwargs):
         kwargs.setdefault("capture_output", True)
         return subprocess.run(self.command(argv), **kwargs)
 
     def start(self, argv, **kwargs):
-        process = subprocess.Popen(self.command(argv), **kwargs)
-        self.processes.append(process)
-        return process
+        # as before: in pytest's session (a Ctrl-C reaches it); what it leaves behind is
+        # reaped with the namespace
+        kwargs.setdefault("start_new_session", False)
+        kwargs.setdefault("stdin", None)
+        return self.lab.start(self.name, argv, **kwargs)
 
     def serve(self, listeners):
         """Start the scripted servers; return once every listener is bound."""

@@ -30,12 +30,13 @@ import time
 import pytest
 
 from conftest import REPO
+from lvs_compat.lab import Netlab
 
 SUBNET = "10.252.0"
 VIP = f"{SUBNET}.100"
 DEBIAN_IPADDR = "/etc/ha.d/resource.d/IPaddr"
 FINDIF = "/usr/libexec/heartbeat/findif"
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.interop, pytest.mark.lab]
 
 
 def _run(argv, check=True, **kwargs):
@@ -58,41 +59,20 @@ class Net:
         self.hub = f"{self.tag}hub"
         self.nodes = {name: f"{self.tag}{name}" for name in ("a", "b", "c")}
         self.tmp = tmp_path
-        self.created: list[str] = []
-        self.processes: list[subprocess.Popen] = []
+        self.lab = Netlab()
 
     def setup(self):
-        for ns in (self.hub, *self.nodes.values()):
-            _run(["ip", "netns", "add", ns])
-            self.created.append(ns)
-            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        _run(["ip", "-n", self.hub, "link", "add", "br0", "type", "bridge"])
-        _run(["ip", "-n", self.hub, "link", "set", "br0", "up"])
-        for index, (name, ns) in enumerate(self.nodes.items()):
-            port = f"p{name}"
-            _run(["ip", "-n", self.hub, "link", "add", port, "type", "veth", "peer", "name",
-                  "eth0", "netns", ns])
-            _run(["ip", "-n", self.hub, "link", "set", port, "master", "br0", "up"])
+        self.lab.bridge(self.hub)
+        for name, ns in self.nodes.items():
+            self.lab.add(ns)
+            self.lab.plug(ns, "eth0", self.hub, f"p{name}")
             host = {"a": 1, "b": 2, "c": 10}[name]
-            _run(["ip", "-n", ns, "addr", "add", f"{SUBNET}.{host}/24", "dev", "eth0"])
-            _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+            self.lab.address(ns, "eth0", f"{SUBNET}.{host}/24")
         # the client takes every gratuitous ARP at once (default locktime is 1 s)
         self.ns_run("c", ["sysctl", "-qw", "net.ipv4.neigh.eth0.locktime=0"])
 
     def close(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(5)
-        for ns in self.created:
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                  text=True).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.lab.close()
 
     def ns_run(self, node, argv, check=True, env=None):
         return _run(["ip", "netns", "exec", self.nodes[node], *argv], check=check, env=env)
@@ -142,10 +122,10 @@ class Net:
         return json.loads(result.stdout)
 
     def start_capture(self, path):
-        process = subprocess.Popen(
-            ["ip", "netns", "exec", self.nodes["c"], "tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode",
-             "-w", str(path), "arp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.processes.append(process)
+        process = self.lab.start(
+            self.nodes["c"], ["tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode",
+                              "-w", str(path), "arp"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=False)
         line = process.stderr.readline().decode()
         assert "listening on" in line, line
         return process

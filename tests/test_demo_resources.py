@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lvs_compat.lab import Netlab
 from lvs_compat.resources.mon import alive
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,11 +100,11 @@ def test_mon_resource_starts_reports_and_stops_the_real_mon(tmp_path):
                     alert mail.alert nobody
         """))
     env = dict(os.environ, LVS_COMPAT_RUN_DIR=str(tmp_path / "run"))
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
+    with Netlab() as lab:
+        lab.add(netns)
+
         def mon(action):
-            return subprocess.run(["ip", "netns", "exec", netns, MON, str(mon_cf), action],
-                                  env=env, capture_output=True, text=True, timeout=60)
+            return lab.ns(netns, MON, str(mon_cf), action, env=env, check=False, timeout=60)
         assert mon("status").stdout == "stopped\n"
         started = mon("start")
         assert started.returncode == 0, started.stderr
@@ -116,11 +117,6 @@ def test_mon_resource_starts_reports_and_stops_the_real_mon(tmp_path):
         assert stopped.returncode == 0, stopped.stderr
         assert not alive(pid)          # gone (or a zombie its new parent has yet to reap)
         assert mon("status").returncode == 3
-    finally:
-        pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout
-        for pid in pids.split():
-            subprocess.run(["kill", "-9", pid], check=False)
-        subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def test_mon_resource_refuses_a_missing_config(tmp_path):

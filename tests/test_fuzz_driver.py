@@ -9,10 +9,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 from fuzz import run, targets  # noqa: E402
+
+pytestmark = pytest.mark.fuzz
 
 
 def test_a_short_run_prints_the_figures_and_exits_0_when_nothing_is_found(tmp_path):

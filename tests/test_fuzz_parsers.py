@@ -25,6 +25,8 @@ from lvs_compat.config.errors import ConfigError, Location  # noqa: E402
 from lvs_compat.config.moncf import parse_mon_cf  # noqa: E402
 from lvs_compat.config.period import parse_period  # noqa: E402
 
+pytestmark = pytest.mark.fuzz
+
 CONFIG_TARGETS = ["moncf", "period", "hacf", "haresources", "authkeys"]
 KEYWORDS = {"moncf": targets.MONCF_KEYWORDS, "period": targets.PERIOD_KEYWORDS,
             "hacf": targets.HACF_KEYWORDS, "haresources": targets.HARESOURCES_KEYWORDS,

@@ -24,6 +24,8 @@ from fuzz import corpus, mutate, targets  # noqa: E402
 
 from lvs_compat.heartbeat import wire  # noqa: E402
 
+pytestmark = pytest.mark.fuzz
+
 PACKETS = corpus.seeds("wire")
 
 

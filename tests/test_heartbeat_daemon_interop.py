@@ -18,7 +18,7 @@ import pytest
 
 from heartbeat_lab import Lab, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.lab,
+pytestmark = [pytest.mark.interop, pytest.mark.lab,
               pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
 
 KEEPALIVE_S = 0.5

@@ -18,6 +18,8 @@ from heartbeat_sim import HOME, NODES, OP_MS, VIP, VIP2, Sim
 from lvs_compat.heartbeat.membership import STARTUP_BONUS_PERIOD_MS
 from lvs_compat.heartbeat.resources import RQSTDELAY_MS
 
+pytestmark = pytest.mark.simulator
+
 DEADTIME_MS, KEEPALIVE_MS, INITDEAD_MS = 4000, 500, 8000
 BONUS_PERIOD_MS = STARTUP_BONUS_PERIOD_MS
 

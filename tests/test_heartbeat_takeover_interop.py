@@ -26,7 +26,7 @@ from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  #
 from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
                                         records, rscstatus, stop_async)
 
-pytestmark = [pytest.mark.lab,
+pytestmark = [pytest.mark.interop, pytest.mark.lab,
               pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
 
 DEADTIME_S = 2.0

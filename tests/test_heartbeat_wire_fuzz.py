@@ -1,6 +1,8 @@
 """Issue 5 item 7, decoder side: mutated captured packets and random bytes never crash the
 decoder and never pass authentication unless the authenticated bytes survived the mutation."""
 
+import pytest
+
 from conftest import SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,8 @@ from pcap_support import read_udp
 from lvs_compat.config.authkeys import parse_authkeys
 from lvs_compat.heartbeat import wire
 from lvs_compat.heartbeat.wire import DecodeError, Frame, Message
+
+pytestmark = pytest.mark.fuzz
 
 REFERENCE = SHARED / "reference" / "heartbeat"
 RUNS = [  # capture, authkeys of that run

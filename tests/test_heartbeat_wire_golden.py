@@ -12,6 +12,8 @@ from pcap_support import read_udp
 from lvs_compat.config.authkeys import parse_authkeys
 from lvs_compat.heartbeat import wire
 
+pytestmark = pytest.mark.interop
+
 REFERENCE = SHARED / "reference" / "heartbeat"
 SHA1 = "auth 1\n1 sha1 hbAsecret\n"
 

@@ -11,6 +11,8 @@ import pytest
 
 from lvs_alert_support import ALERT, INSTALLED_PYTHON, MON_ARGS, SEED_ALERT, run_with_recorder
 
+pytestmark = pytest.mark.interop
+
 CASES = [
     # The eight recorded in ../shared/reference/mon/traces/lvs-alert-dryrun, and more.
     *[[*up, "-P", protocol, "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5", "-F", method]

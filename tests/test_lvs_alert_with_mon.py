@@ -12,6 +12,8 @@ import pytest
 
 from lvs_alert_support import ALERT, REPO, fake  # noqa: F401
 
+pytestmark = pytest.mark.interop
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -21,6 +21,8 @@ import pytest
 from lvs_compat.monitors.fping import USAGE_LINE as USAGE_FPING
 from monitor_support import Namespace, perl_and_ours, run_monitor, OUR_MONITORS, PERL_MONITORS
 
+pytestmark = pytest.mark.interop
+
 HTTP_PORT = 8001
 FTP_PORT = 2121
 HTTP_STATUSES = {

@@ -15,8 +15,12 @@ server is deleted from the table); starting it again must give the ``-u`` call
 import shutil
 import time
 
+import pytest
+
 from lvs_alert_support import FakeIpvsadm
 from monitor_support import REPO, Namespace
+
+pytestmark = pytest.mark.interop
 
 VIP = "10.0.0.3:80"
 WWW1, WWW2 = "127.0.0.61", "127.0.0.62"

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from lvs_compat.lab import Netlab
 from soak.probe import Sampler
 
 VIP = "10.253.0.50"
@@ -81,30 +82,20 @@ class Net:
         tag = f"spr{os.getpid()}x"
         self.hub = f"{tag}hub"
         self.ns = {name: f"{tag}{name}" for name in ADDRESSES}
-        self.created: list[str] = []
+        self.lab = Netlab()
 
     def setup(self):
         _run(["modprobe", "veth", "bridge"], check=False)
-        for ns in (self.hub, *self.ns.values()):
-            _run(["ip", "netns", "add", ns])
-            self.created.append(ns)
-            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        _run(["ip", "-n", self.hub, "link", "add", "br0", "type", "bridge"])
-        _run(["ip", "-n", self.hub, "link", "set", "br0", "up"])
+        self.lab.bridge(self.hub)
         for name, ns in self.ns.items():
-            port = f"p{name}"
-            _run(["ip", "-n", self.hub, "link", "add", port, "type", "veth", "peer", "name",
-                  "hb0", "netns", ns])
-            _run(["ip", "-n", self.hub, "link", "set", port, "master", "br0", "up"])
-            _run(["ip", "-n", ns, "addr", "add", f"{ADDRESSES[name]}/24", "dev", "hb0"])
-            _run(["ip", "-n", ns, "link", "set", "hb0", "up"])
+            self.lab.add(ns)
+            self.lab.plug(ns, "hb0", self.hub, f"p{name}")
+            self.lab.address(ns, "hb0", f"{ADDRESSES[name]}/24")
         # the client takes a gratuitous ARP at once (the default locktime is 1 s)
-        _run(["ip", "netns", "exec", self.ns["client"], "sysctl", "-qw",
-              "net.ipv4.neigh.hb0.locktime=0"])
+        self.lab.ns(self.ns["client"], "sysctl", "-qw", "net.ipv4.neigh.hb0.locktime=0")
 
     def close(self):
-        for ns in reversed(self.created):
-            _run(["ip", "netns", "del", ns], check=False)
+        self.lab.close()
 
     def mac(self, node) -> str:
         out = _run(["ip", "-n", self.ns[node], "-j", "link", "show", "hb0"]).stdout

@@ -15,9 +15,10 @@ client.  The directors forward (``ip_forward``, set by the ``lvs`` resource).
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
+
+from lvs_compat.lab import Netlab, run
 
 VIP = "10.0.0.3"
 CLIENT_ADDRESS = "10.0.0.100"
@@ -44,17 +45,13 @@ MACHINES = (
 BY_NAME = {machine.name: machine for machine in MACHINES}
 
 
-def run(argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
 class Topology:
-    """Creates and removes the namespaces ``<prefix>-<machine>`` and ``<prefix>-hub``."""
+    """Creates and removes the namespaces ``<prefix>-<machine>`` and ``<prefix>-hub``, in the
+    namespace lab (``lvs_compat.lab``)."""
 
     def __init__(self, prefix: str):
         self.prefix = prefix
-        self.created: list[str] = []
+        self.lab = Netlab()
 
     def netns(self, name: str) -> str:
         return f"{self.prefix}-{name}"
@@ -64,7 +61,7 @@ class Topology:
         return self.netns("hub")
 
     def ns(self, name: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run(["ip", "netns", "exec", self.netns(name), *argv], check=check)
+        return self.lab.ns(self.netns(name), *argv, check=check)
 
     def sysctl(self, name: str, *settings: str) -> None:
         self.ns(name, "sysctl", "-qw", *settings)
@@ -74,25 +71,17 @@ class Topology:
         # initramfs's); loading them explicitly is harmless where they are built in
         for module in ("bridge", "veth", "ip_vs"):
             run(["modprobe", module], check=False)
-        self._add_netns(self.hub)
-        run(["ip", "-n", self.hub, "link", "add", "br0", "type", "bridge"])
         # no multicast snooping: the sync daemon's 224.0.0.81 reaches every port at once
-        run(["ip", "-n", self.hub, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0"])
-        run(["ip", "-n", self.hub, "link", "set", "br0", "up"])
+        self.lab.bridge(self.hub, mcast_snooping=False)
         for machine in MACHINES:
             self.plug(machine.name)
 
     def plug(self, name: str) -> None:
         """A machine (re)booted: a fresh namespace with its wire on the bridge."""
         machine = BY_NAME[name]
-        netns = self.netns(name)
-        self._add_netns(netns)
-        run(["ip", "-n", self.hub, "link", "add", name, "type", "veth", "peer", "name", IFNAME,
-             "netns", netns])
-        run(["ip", "-n", self.hub, "link", "set", name, "master", "br0", "up"])
-        run(["ip", "-n", netns, "link", "set", "lo", "up"])
-        run(["ip", "-n", netns, "addr", "add", machine.address, "brd", "+", "dev", IFNAME])
-        run(["ip", "-n", netns, "link", "set", IFNAME, "up"])
+        netns = self.lab.add(self.netns(name))
+        self.lab.plug(netns, IFNAME, self.hub, name)
+        self.lab.address(netns, IFNAME, machine.address, broadcast="+")
         if machine.role == "real":
             run(["ip", "-n", netns, "addr", "add", f"{VIP}/32", "dev", "lo"])
             for scope in ("all", IFNAME):
@@ -110,46 +99,7 @@ class Topology:
     def unplug(self, name: str) -> None:
         """A machine died: every process in it is killed, its namespace (and so its IPVS
         table, sync daemon threads and addresses) is gone."""
-        kill_namespace_processes(self.netns(name))
-        self._del_netns(self.netns(name))
-
-    def _add_netns(self, netns: str) -> None:
-        run(["ip", "netns", "add", netns])
-        self.created.append(netns)
-
-    def _del_netns(self, netns: str) -> None:
-        run(["ip", "netns", "del", netns], check=False)
-        if netns in self.created:
-            self.created.remove(netns)
+        self.lab.delete(self.netns(name))
 
     def destroy(self) -> None:
-        for netns in list(self.created):
-            kill_namespace_processes(netns)
-        for netns in reversed(list(self.created)):
-            self._del_netns(netns)
-
-
-def namespace_pids(netns: str) -> list[int]:
-    result = run(["ip", "netns", "pids", netns], check=False)
-    return [int(word) for word in result.stdout.split() if word.isdigit()]
-
-
-def kill_namespace_processes(netns: str) -> None:
-    import signal
-    import time
-    for _ in range(3):
-        pids = [pid for pid in namespace_pids(netns) if pid != os.getpid()]
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.1)
-
-
-def existing_demo_namespaces(prefix_start: str) -> list[str]:
-    result = run(["ip", "netns", "list"], check=False)
-    return [line.split()[0] for line in result.stdout.splitlines()
-            if line.split() and line.split()[0].startswith(prefix_start)]
+        self.lab.close()
