@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lvs_compat.config.cnumbers import c_atoi, c_scan_hex
 from lvs_compat.config.errors import ConfigError
 from lvs_compat.config.hacf import (Bcast, Mcast, Mcast6, Ping, PingGroup, Serial, Ucast, Ucast6,
-                                    c_atoi, load_ha_cf, parse_boolean, parse_ha_cf, parse_msec)
+                                    load_ha_cf, parse_boolean, parse_ha_cf, parse_msec)
 
 SEED_HA_CONF = """\
 #
@@ -172,6 +173,12 @@ def test_integers_are_read_with_atoi_and_trailing_garbage_is_reported():
     config = parse(BASE + "hopfudge 3x\n")
     assert config.hopfudge == 3
     assert "hopfudge [3x] is read by atoi() as 3" in messages(config)
+
+
+def test_the_wire_reads_hex_like_sscanf_lx():
+    # 0x then no hex digit: strtoul reads the 0; nothing at all: sscanf matches nothing
+    assert [c_scan_hex(text) for text in (" 0x1F;", "ff", "0xg", "", "g")] == [31, 255, 0, None,
+                                                                              None]
 
 
 @pytest.mark.parametrize("deadtime, initdead_ms, warntime_ms", [

@@ -25,8 +25,8 @@ first medium is created, and the serial plugin fixes its baud rate when it is lo
 Checks that need the running host (interfaces, serial devices, DNS, users, plugin files, ``uname
 -n`` among the nodes) are left to the daemon; ``HaConfig.has_node`` is the helper for the last.
 
-The C helpers shared by the heartbeat readers (``c_atoi``, ``c_strtol``, ``ascii_lower``,
-``scan_words``, ``is_ipv4_address``) live here, the first module that needs them.
+The C helpers shared by the heartbeat readers (``ascii_lower``, ``scan_words``,
+``is_ipv4_address``) live here, the first module that needs them; C numbers are ``cnumbers``'.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import Union
 
 import pyparsing as pp
 
+from .cnumbers import c_atoi, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
 
 # --------------------------------------------------------------------------------------------
@@ -46,10 +47,8 @@ from .errors import ConfigError, ConfigWarning, Location, read_config_text
 
 WHITESPACE = " \t\n\r\f"  # heartbeat.h WHITESPACE
 DELIMS = ", \t\n\r\f"  # heartbeat.h DELIMS
-C_ISSPACE = " \t\n\v\f\r"  # what strtol/sscanf skip
 _DIGITS = "0123456789"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
 def ascii_lower(text: str) -> str:
@@ -67,33 +66,6 @@ def scan_words(text: str, delims: str, offset: int = 0) -> list[tuple[str, int]]
     """Maximal runs of characters not in ``delims``, with 0-based offsets (a ``strcspn`` loop)."""
     matches = _word(delims).scan_string(text, always_skip_whitespace=False)
     return [(tokens[0], start + offset) for tokens, start, _ in matches]
-
-
-_C_INTEGER = pp.Regex(r"[ \t\n\v\f\r]*(?P<number>[+-]?[0-9]+)")
-_C_INTEGER.leave_whitespace().parse_with_tabs()
-
-
-def c_strtol(text: str) -> tuple[int, int] | None:
-    """``sscanf("%d")``: (value as a 32-bit int, characters used), or None without digits.
-
-    glibc converts with ``strtol`` (saturating at the ``long`` limits) and stores the low 32 bits.
-    """
-    try:
-        match = _C_INTEGER.parse_string(text)
-    except pp.ParseException:
-        return None
-    number = match["number"]
-    digits = number.lstrip("+-").lstrip("0") or "0"
-    magnitude = int(digits) if len(digits) <= 19 else 2**63  # spare int() its digit limit
-    value = max(-magnitude, _LONG_MIN) if number.startswith("-") else min(magnitude, _LONG_MAX)
-    width = len(text) - len(text.lstrip(C_ISSPACE)) + len(number)
-    return ((value + 2**31) % 2**32) - 2**31, width
-
-
-def c_atoi(text: str) -> int:
-    """C ``atoi``: the leading integer, 0 when there is none."""
-    parsed = c_strtol(text)
-    return 0 if parsed is None else parsed[0]
 
 
 def is_ipv4_address(text: str) -> bool:
