@@ -10,6 +10,7 @@ import pytest
 
 from lvs_compat.heartbeat import statefiles
 from lvs_compat.heartbeat.daemon import BadPacketLog
+from lvs_compat.heartbeat.ratelimit import RateLimiter
 
 from conftest import REPO
 
@@ -81,6 +82,15 @@ def test_bad_packets_are_counted_and_reported_once_a_second_per_peer():
     assert reports[100] == 100  # the 99 silent ones and this one
     assert log.record(("hb0", "10.0.0.8"), now_s=100.5) == 1  # another peer: its own budget
     assert log.total == 301
+
+
+def test_the_rate_limiter_forgets_first_the_key_unheard_of_longest():
+    limiter = RateLimiter(interval=1000, max_keys=2)
+    assert [limiter.due(key, 0) for key in "aab"] == [1, None, 1]
+    assert limiter.due("c", 1) == 1  # a third key: "a" goes
+    assert limiter.due("a", 2) == 1  # forgotten, so reported at once (its held count is lost)
+    assert limiter.due("c", 3) is None  # "c" was kept (and "b" went for "a")
+    assert limiter.due("b", 4) == 1
 
 
 # --- the command line -----------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "lvs_compat" / "heartbeat"
 # the layers: a module may import only from a lower one (others are unranked: circle check only)
-LAYERS = {"events": 0, "membership": 1, "resources": 1, "node": 2, "daemon": 3, "cli": 4}
+LAYERS = {"events": 0, "ratelimit": 0, "membership": 1, "resources": 1, "node": 2, "daemon": 3, "cli": 4}
 # the pure part: no socket, no thread, no clock, no subprocess, nothing of the shell
-PURE = ("events", "membership", "resources", "node")
+PURE = ("events", "ratelimit", "membership", "resources", "node")
 SHELL_MODULES = {"os", "socket", "selectors", "subprocess", "threading", "time", "signal"}
 
 

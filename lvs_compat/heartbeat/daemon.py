@@ -47,11 +47,13 @@ from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Lo
 from .hblog import HbLog
 from .media import MediumError, open_media
 from .node import Node
+from .ratelimit import RateLimiter
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
                          remove_pid_file, write_pid_file)
 
 POLL_INTERVAL_MS = 250
 BAD_PACKET_LOG_INTERVAL_S = 1.0
+BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
@@ -86,23 +88,16 @@ class BadPacketLog:
 
     interval_s: float = BAD_PACKET_LOG_INTERVAL_S
     counts: dict = field(default_factory=dict)
-    _last: dict = field(default_factory=dict)
-    _since: dict = field(default_factory=dict)
     total: int = 0
+
+    def __post_init__(self) -> None:
+        self._limiter = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
 
     def record(self, peer, now_s: float) -> int | None:
         """Count one bad packet; the number of packets to report if a line is due, else None."""
         self.total += 1
         self.counts[peer] = self.counts.get(peer, 0) + 1
-        self._since[peer] = self._since.get(peer, 0) + 1
-        last = self._last.get(peer)
-        if last is not None and now_s - last < self.interval_s:
-            return None
-        if len(self._last) > 4096:  # peers come from the network: keep the table bounded
-            self._last.clear()
-            self._since.clear()
-        self._last[peer] = now_s
-        return self._since.pop(peer, 1)
+        return self._limiter.due(peer, now_s)
 
 
 class Daemon:
@@ -416,7 +411,7 @@ class Daemon:
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
         due = self.bad_packets.record((medium.name, peer[0] if peer else None),
-                                      self.clock.wall())
+                                      self.clock.now_ms() / 1000)
         if due is not None and self.ha_cf.log_badpack:
             suffix = f" ({due} bad packets since the last report)" if due > 1 else ""
             self.log.warn(f"{where}: {text}{suffix}")

@@ -61,6 +61,7 @@ from .events import (ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, HeartbeatLate,
                      MembershipAction, MembershipEvent, MessageLike, MessageReceived,
                      NodeRestarted, NodeStatusChanged, PartitionHealed, Received, Send,
                      SendMessage, Start, Tick, text_of)
+from .ratelimit import RateLimiter
 
 # --------------------------------------------------------------------------------------------
 # Constants (C names in brackets; SPEC section)
@@ -190,26 +191,6 @@ class _Sent:
     last_rexmit_ms: int | None = None
 
 
-class _RateLimiter:
-    """At most one line per (kind, source) per LOG_INTERVAL_MS; counts what it swallowed."""
-
-    def __init__(self) -> None:
-        self._last: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
-
-    def __call__(self, kind: str, source: str, level: str, text: str, now: int) -> list[Log]:
-        key = (kind, source)
-        last, suppressed = self._last.pop(key, (None, 0))
-        if last is not None and now - last < LOG_INTERVAL_MS:
-            self._last[key] = (last, suppressed + 1)
-            return []
-        if suppressed:
-            text += f" ({suppressed} more suppressed)"
-        self._last[key] = (now, 0)
-        while len(self._last) > RATE_LIMIT_KEYS:
-            self._last.popitem(last=False)
-        return [Log(level, text)]
-
-
 # --------------------------------------------------------------------------------------------
 # The core
 
@@ -250,7 +231,7 @@ class Membership:
         self._reqnodes_index: int | None = None
         self._reqnodes_retry_ms: int | None = None
         self._local_lost = False
-        self._limit = _RateLimiter()
+        self._limiter = RateLimiter(LOG_INTERVAL_MS, RATE_LIMIT_KEYS)
         self.counters: Counter[str] = Counter()
 
     # -- queries ----------------------------------------------------------------------------
@@ -461,6 +442,13 @@ class Membership:
             return
         out.append(Log("info", "Comm_now_up(): updating status to active"))
         self._set_local_status(out, "comm up", now)
+
+    def _limit(self, kind: str, source: str, level: str, text: str, now: int) -> list[Log]:
+        """At most one line per (kind, source) per LOG_INTERVAL_MS, saying what it swallowed."""
+        due = self._limiter.due((kind, source), now)
+        if due is None:
+            return []
+        return [Log(level, text + (f" ({due - 1} more suppressed)" if due > 1 else ""))]
 
     # -- sending ------------------------------------------------------------------------------
 
