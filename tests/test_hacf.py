@@ -208,6 +208,19 @@ def test_default_timing():
         30000, 30000, 694, 19200)
 
 
+def test_unset_directives_take_the_heartbeat_D_table_read_by_their_own_handlers():
+    # "conn_logd_time 60" is seconds (60000 ms) while "max_rexmit_delay 250" is a plain number
+    config = parse(BASE)
+    assert (config.conn_logd_time_ms, config.max_rexmit_delay_ms, config.memreserve_kb) == (
+        60000, 250, 6500)
+    assert (config.pacemaker, config.realtime, config.traditional_compression) == (
+        "off", True, False)
+    assert (config.cluster, config.hopfudge, config.compression_threshold_kb) == ("linux-ha", 1, 2)
+    assert (config.msgfmt, config.hbgenmethod, config.uuidfrom, config.autojoin) == (
+        "classic", "file", "file", "none")
+    assert config.auto_failback == "legacy"
+
+
 # --- timing refusals ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lines, message, line", [

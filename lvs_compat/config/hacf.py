@@ -41,6 +41,7 @@ import pyparsing as pp
 
 from .cnumbers import c_atoi, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
+from .hacf_defaults import HA_CF_DEFAULTS, default_text
 
 # --------------------------------------------------------------------------------------------
 # C conventions shared by the heartbeat readers
@@ -321,7 +322,7 @@ MAXMEDIA = 64
 MAXNODE = 100
 HOSTLENG = 100
 DEFAULT_UDP_PORT = 694  # UDPPORT; we do not consult /etc/services for "ha-cluster"
-DEFAULT_BAUD = 19200
+DEFAULT_BAUD = c_atoi(default_text("baud"))  # the serial plugin's, before parse_config's end
 _BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 460800)
 _SCHED_FIFO_PRIORITIES = (1, 99)  # sched_get_priority_min/max(SCHED_FIFO) on Linux
 _COMPRESSION_PLUGINS = ("zlib", "bz2")  # /usr/lib/heartbeat/plugins/compress in Debian
@@ -681,18 +682,27 @@ class _Reader:
         """Where the first of ``names`` was set, else the file as a whole."""
         return next((self.where[n] for n in names if n in self.where), Location(self.path))
 
+    def defaults(self) -> dict[str, object]:
+        """The values of the directives this file leaves unset: their ``heartbeat -D`` text read
+        by the directive's own handler, as C's parse_config does (``add_option``)."""
+        scratch = _Reader(self.path)
+        for name, text, _ in HA_CF_DEFAULTS:
+            if name not in self.values:
+                scratch.option(name, text, Location(self.path))
+        return scratch.values
+
     def result(self) -> HaConfig:
-        values, at = self.values, self.at
+        values, at = {**self.defaults(), **self.values}, self.at
         if not self.media:
             raise ConfigError(at(), "No heartbeat media defined")
         if all(isinstance(medium, (Ping, PingGroup)) for medium in self.media):
             self.warn(at("ping", "ping6", "ping_group"), "only ping media: cluster nodes cannot "
                       "hear each other (heartbeat 3.0.6 accepts this; SPEC §1a says it would not)")
-        autojoin = values.get("autojoin", "none")
+        autojoin = values["autojoin"]
         if not self.nodes and autojoin != "any":
             raise ConfigError(at(), "no nodes defined")
-        keepalive = values.get("keepalive", 1000)
-        deadtime = values.get("deadtime", 30000)
+        keepalive = values["keepalive"]
+        deadtime = values["deadtime"]
         if deadtime <= 2 * keepalive:
             raise ConfigError(at("deadtime", "keepalive"), f"Dead time [{deadtime}] is too small "
                               f"compared to keepalive [{keepalive}]")
@@ -705,11 +715,12 @@ class _Reader:
             self.warn(at("initdead", "deadtime"), f"Initial dead time [{initdead} ms] may be too "
                       "small! It should be >= deadtime and >= 10 seconds")
         deadping = values.get("deadping", deadtime)
-        if "deadping" in values and deadping <= 2 * keepalive:
+        if "deadping" in self.values and deadping <= 2 * keepalive:
             raise ConfigError(at("deadping"), f"Ping dead time [{deadping}] is too small compared "
                               f"to keepalive [{keepalive}]")
-        pacemaker = values.get("pacemaker", "off")
-        auto_failback = self.failback if "auto_failback" in values else "legacy"
+        pacemaker = values["pacemaker"]
+        auto_failback = (self.failback if "auto_failback" in self.values
+                         else values["auto_failback"])
         if auto_failback == "legacy" and pacemaker == "off":
             self.warn(at("auto_failback"), "Deprecated 'legacy' auto_failback option selected. "
                       "Please convert to 'auto_failback on'")
@@ -727,24 +738,24 @@ class _Reader:
             media=tuple(self.media), keepalive_ms=keepalive, deadtime_ms=deadtime,
             warntime_ms=values.get("warntime", deadtime // 2), initdead_ms=initdead,
             deadping_ms=deadping, udp_port=values.get("udpport", DEFAULT_UDP_PORT) & 0xFFFF,
-            baud=values.get("baud", DEFAULT_BAUD), hopfudge=values.get("hopfudge", 1),
+            baud=values["baud"], hopfudge=values["hopfudge"],
             auto_failback=auto_failback, logfacility=values.get("logfacility"),
             logfile=values.get("logfile"), debugfile=values.get("debugfile"), use_logd=use_logd,
-            debug_level=values.get("debug", 0), msgfmt=values.get("msgfmt", "classic"),
-            hbgenmethod=values.get("hbgenmethod", "file"),
-            uuidfrom=values.get("uuidfrom", "file"), autojoin=autojoin, pacemaker=pacemaker,
-            realtime=values.get("realtime", True), rtprio=values.get("rtprio"),
-            watchdog=values.get("watchdog"), cluster=values.get("cluster", "linux-ha"),
+            debug_level=values.get("debug", 0), msgfmt=values["msgfmt"],
+            hbgenmethod=values["hbgenmethod"],
+            uuidfrom=values["uuidfrom"], autojoin=autojoin, pacemaker=pacemaker,
+            realtime=values["realtime"], rtprio=values.get("rtprio"),
+            watchdog=values.get("watchdog"), cluster=values["cluster"],
             quorum_server=values.get("quorum_server"),
-            compression=values.get("compression", "zlib"),
-            compression_threshold_kb=values.get("compression_threshold", 2),
-            traditional_compression=values.get("traditional_compression", False),
-            max_rexmit_delay_ms=values.get("max_rexmit_delay", 250),
-            conn_logd_time_ms=values.get("conn_logd_time", 60000),
-            memreserve_kb=values.get("memreserve", 6500),
-            log_badpack=values.get("log_badpack", True),
-            syslogmsgfmt=values.get("syslogmsgfmt", True),
-            coredumps=values.get("coredumps", True), coreroot=values.get("coreroot"),
+            compression=values["compression"],
+            compression_threshold_kb=values["compression_threshold"],
+            traditional_compression=values["traditional_compression"],
+            max_rexmit_delay_ms=values["max_rexmit_delay"],
+            conn_logd_time_ms=values["conn_logd_time"],
+            memreserve_kb=values["memreserve"],
+            log_badpack=values["log_badpack"],
+            syslogmsgfmt=values["syslogmsgfmt"],
+            coredumps=values["coredumps"], coreroot=values.get("coreroot"),
             use_apphbd=values.get("use_apphbd", False), env=tuple(self.env),
             respawn=tuple(self.children), apiauth=tuple(self.apiauth),
             stonith=tuple(self.stonith), directives=tuple(self.directives),
