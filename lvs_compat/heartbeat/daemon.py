@@ -23,8 +23,8 @@ wired together in ``node``); this file only
   running one kept.
 
 Packets that do not decode are dropped here, counted per link and peer address, and logged at
-most once a second per peer (issue 5, "Bad input").  The clock is injected (``Clock``) so that
-a test can drive the loop; the real one is ``time.time``/``time.monotonic``.
+most once a second per peer (issue 5, "Bad input").  The clock is injected (``clock.Clock``) so
+that a test can drive the loop.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 from . import PRODUCT, VERSION, wire
+from .clock import SYSTEM_CLOCK, Clock
 from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
                      NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
                      SendMessage)
@@ -62,16 +62,6 @@ _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR"
 
 class DaemonError(Exception):
     """The daemon cannot start; ``str()`` is a one-line reason."""
-
-
-class Clock:
-    """Wall time for the wire (``ts``) and the logs, monotonic time for every timer."""
-
-    def wall(self) -> float:
-        return time.time()
-
-    def now_ms(self) -> int:
-        return int(time.monotonic() * 1000)
 
 
 def read_loadavg() -> str:
@@ -113,7 +103,7 @@ class Daemon:
         self.pid_file = pid_file
         self.config_dir = config_dir or ha_dir.directory
         self.log = log
-        self.clock = clock or Clock()
+        self.clock = clock or SYSTEM_CLOCK
         self.media = []
         self.selector = selectors.DefaultSelector()
         self.control = None
@@ -145,7 +135,7 @@ class Daemon:
         except OSError as error:
             raise DaemonError(f"{error.filename}: {error.strerror}") from None
         try:
-            self.media = open_media(self.ha_cf.media)
+            self.media = open_media(self.ha_cf.media, self.clock)
         except MediumError as error:
             raise DaemonError(str(error)) from None
         for medium in self.media:
@@ -239,7 +229,7 @@ class Daemon:
         # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
         executor = GroupExecutor.from_ha_dir(
             self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
-            state_dir=os.path.join(self.state_dir, "rsctmp"))
+            state_dir=os.path.join(self.state_dir, "rsctmp"), clock=self.clock)
         self.worker = ResourceWorker(executor)
         self.worker.verify_all_idle()
         self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
