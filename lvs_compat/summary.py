@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 
 from .config.errors import ConfigError, ConfigWarning, Location
-from .config.moncf import LVS_ALERT
 from .lvsalert.options import UsageError, parse_argv, seed_ipvsadm_argv
 
 FORWARDING_WORDS = {"gate": "direct routing", "masq": "NAT", "ipip": "tunnelling"}
@@ -48,6 +47,8 @@ class ImpliedIpvsEntry:
 
 def implied_ipvs_entries(mon_cf) -> tuple[list[ImpliedIpvsEntry], list[ConfigError]]:
     """The IPVS changes mon.cf's lvs.alert lines would make, and lines lvs.alert would refuse."""
+    from .config.moncf import LVS_ALERT  # loaded with mon.cf; `lvs-compat --help` need not pay
+
     entries: list[ImpliedIpvsEntry] = []
     errors: list[ConfigError] = []
     for watch, service, line in mon_cf.lvs_alert_lines():
