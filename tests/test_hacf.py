@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lvs_compat.config.cnumbers import c_atoi, c_scan_hex
+from lvs_compat.config.libc import c_atoi, c_scan_hex
 from lvs_compat.config.errors import ConfigError
 from lvs_compat.config.hacf import (Bcast, Mcast, Mcast6, Ping, PingGroup, Serial, Ucast, Ucast6,
                                     load_ha_cf, parse_boolean, parse_ha_cf, parse_msec)

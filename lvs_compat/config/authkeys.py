@@ -21,7 +21,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from .cnumbers import C_ISSPACE, c_strtol
+from .libc import C_ISSPACE, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
 from .hacf import WHITESPACE, scan_words
 

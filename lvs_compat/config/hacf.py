@@ -25,8 +25,8 @@ first medium is created, and the serial plugin fixes its baud rate when it is lo
 Checks that need the running host (interfaces, serial devices, DNS, users, plugin files, ``uname
 -n`` among the nodes) are left to the daemon; ``HaConfig.has_node`` is the helper for the last.
 
-The C helpers shared by the heartbeat readers (``ascii_lower``, ``scan_words``,
-``is_ipv4_address``) live here, the first module that needs them; C numbers are ``cnumbers``'.
+The C helpers shared by the heartbeat readers (``scan_words``, ``is_ipv4_address``) live here,
+the first module that needs them; libc's numbers and ``tolower`` are ``libc``'s.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Union
 
 import pyparsing as pp
 
-from .cnumbers import c_atoi, c_strtol
+from .libc import ascii_lower, c_atoi, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
 from .hacf_defaults import HA_CF_DEFAULTS, default_text
 
@@ -49,12 +49,6 @@ from .hacf_defaults import HA_CF_DEFAULTS, default_text
 WHITESPACE = " \t\n\r\f"  # heartbeat.h WHITESPACE
 DELIMS = ", \t\n\r\f"  # heartbeat.h DELIMS
 _DIGITS = "0123456789"
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def ascii_lower(text: str) -> str:
-    """Lowercase like C ``tolower`` in the C locale (node names: ``inplace_ascii_strdown``)."""
-    return text.translate(_ASCII_LOWER)
 
 
 @functools.lru_cache(maxsize=None)

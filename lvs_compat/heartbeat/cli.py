@@ -35,6 +35,7 @@ import os
 import sys
 
 from ..config.hacf_defaults import HA_CF_DEFAULTS
+from ..config.libc import ascii_lower
 from ..oneline import one_line
 from . import PRODUCT, VERSION
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
@@ -93,8 +94,7 @@ def local_node_name(config_dir: str, override: str | None = None) -> str:
             name = ""
     if not name:
         name = os.uname().nodename
-    return name.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                        "abcdefghijklmnopqrstuvwxyz"))
+    return ascii_lower(name)
 
 
 def _defaults() -> int:

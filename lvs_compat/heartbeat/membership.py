@@ -54,8 +54,8 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..config.cnumbers import c_atoi, c_scan_hex
-from ..config.hacf import HaConfig, ascii_lower
+from ..config.hacf import HaConfig
+from ..config.libc import ascii_lower, c_atoi, c_scan_hex
 from .events import (ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, HeartbeatLate,
                      LinkStatusChanged, LocalHeartbeatLost, LocalProtocolError, Log,
                      MembershipAction, MembershipEvent, MessageLike, MessageReceived,

@@ -1,5 +1,6 @@
-"""Numbers read the way heartbeat's C code reads them: the one home of ``atoi``, ``sscanf("%d")``
-and ``sscanf("%lx")`` for ha.cf, authkeys and the wire.
+"""What heartbeat's C code gets from libc, in one home for ha.cf, authkeys, haresources, the wire
+and the command line: ``atoi``, ``sscanf("%d")``, ``sscanf("%lx")``, ``isspace`` and ``tolower``
+in the C locale.  Only ``re``: ``heartbeat -V`` and ``cl_status`` may import it.
 
 Lenient on purpose, like C: leading blanks are skipped, the number stops at the first character
 that cannot continue it, and the caller decides whether trailing text matters.  The strict
@@ -14,6 +15,12 @@ C_ISSPACE = " \t\n\v\f\r"  # what strtol/sscanf skip
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _C_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 _C_HEX = re.compile(r"[ \t\n\v\f\r]*(?:0[xX])?([0-9a-fA-F]+)")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lowercase like C ``tolower`` in the C locale (node names: ``inplace_ascii_strdown``)."""
+    return text.translate(_ASCII_LOWER)
 
 
 def c_strtol(text: str) -> tuple[int, int] | None:
