@@ -34,8 +34,6 @@ import argparse
 import os
 import sys
 
-from ..config.hacf_defaults import HA_CF_DEFAULTS
-from ..config.libc import ascii_lower
 from ..oneline import one_line
 from . import PRODUCT, VERSION
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
@@ -94,10 +92,12 @@ def local_node_name(config_dir: str, override: str | None = None) -> str:
             name = ""
     if not name:
         name = os.uname().nodename
+    from ..config.libc import ascii_lower  # here: `heartbeat -V` needs none of the config
     return ascii_lower(name)
 
 
 def _defaults() -> int:
+    from ..config.hacf_defaults import HA_CF_DEFAULTS
     print(f"{'Directive':<25}{'Default':<10}Description")
     print("-" * 80)
     for name, default, description in HA_CF_DEFAULTS:
