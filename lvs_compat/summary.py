@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from .config.errors import ConfigError, ConfigWarning, Location
 from .lvsalert.options import UsageError, parse_argv, seed_ipvsadm_argv
 
-LVS_ALERT = "lvs.alert"
 FORWARDING_WORDS = {"gate": "direct routing", "masq": "NAT", "ipip": "tunnelling"}
 
 
@@ -46,21 +45,13 @@ class ImpliedIpvsEntry:
     location: Location
 
 
-def lvs_alert_lines(mon_cf):
-    """(watch, service, alert line) for every alert/upalert naming lvs.alert."""
-    for watch in mon_cf.watches:
-        for service in watch.services:
-            for period in service.periods:
-                for line in period.alerts:
-                    if line.kind in ("alert", "upalert") and os.path.basename(line.name) == LVS_ALERT:
-                        yield watch, service, line
-
-
 def implied_ipvs_entries(mon_cf) -> tuple[list[ImpliedIpvsEntry], list[ConfigError]]:
     """The IPVS changes mon.cf's lvs.alert lines would make, and lines lvs.alert would refuse."""
+    from .config.moncf import LVS_ALERT  # loaded with mon.cf; `lvs-compat --help` need not pay
+
     entries: list[ImpliedIpvsEntry] = []
     errors: list[ConfigError] = []
-    for watch, service, line in lvs_alert_lines(mon_cf):
+    for watch, service, line in mon_cf.lvs_alert_lines():
         # mon puts -u before the user's arguments for an upalert (SPEC §2.2).
         argv = (["-u"] if line.kind == "upalert" else []) + list(line.args)
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lvs_compat.lab import Netlab
-from lvs_compat.resources.mon import alive
+from lvs_compat.resource_scripts.mon import alive
 
 REPO = Path(__file__).resolve().parent.parent
 SWAP = str(REPO / "ha.d" / "resource.d" / "LVSSyncDaemonSwap")

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lvs_compat.config.libc import c_atoi, c_scan_hex
 from lvs_compat.config.errors import ConfigError
 from lvs_compat.config.hacf import (Bcast, Mcast, Mcast6, Ping, PingGroup, Serial, Ucast, Ucast6,
-                                    c_atoi, load_ha_cf, parse_boolean, parse_ha_cf, parse_msec)
+                                    load_ha_cf, parse_boolean, parse_ha_cf, parse_msec)
 
 SEED_HA_CONF = """\
 #
@@ -174,6 +175,12 @@ def test_integers_are_read_with_atoi_and_trailing_garbage_is_reported():
     assert "hopfudge [3x] is read by atoi() as 3" in messages(config)
 
 
+def test_the_wire_reads_hex_like_sscanf_lx():
+    # 0x then no hex digit: strtoul reads the 0; nothing at all: sscanf matches nothing
+    assert [c_scan_hex(text) for text in (" 0x1F;", "ff", "0xg", "", "g")] == [31, 255, 0, None,
+                                                                              None]
+
+
 @pytest.mark.parametrize("deadtime, initdead_ms, warntime_ms", [
     ("30", 30000, 15000),      # more than 10 s: initdead = deadtime
     ("10.001", 10001, 5000),
@@ -199,6 +206,19 @@ def test_default_timing():
     assert (config.keepalive_ms, config.deadtime_ms, config.warntime_ms) == (1000, 30000, 15000)
     assert (config.initdead_ms, config.deadping_ms, config.udp_port, config.baud) == (
         30000, 30000, 694, 19200)
+
+
+def test_unset_directives_take_the_heartbeat_D_table_read_by_their_own_handlers():
+    # "conn_logd_time 60" is seconds (60000 ms) while "max_rexmit_delay 250" is a plain number
+    config = parse(BASE)
+    assert (config.conn_logd_time_ms, config.max_rexmit_delay_ms, config.memreserve_kb) == (
+        60000, 250, 6500)
+    assert (config.pacemaker, config.realtime, config.traditional_compression) == (
+        "off", True, False)
+    assert (config.cluster, config.hopfudge, config.compression_threshold_kb) == ("linux-ha", 1, 2)
+    assert (config.msgfmt, config.hbgenmethod, config.uuidfrom, config.autojoin) == (
+        "classic", "file", "file", "none")
+    assert config.auto_failback == "legacy"
 
 
 # --- timing refusals ------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import pytest
 from conftest import SHARED
 from lvs_compat.config.authkeys import parse_authkeys
 from lvs_compat.config.errors import ConfigError
-from lvs_compat.config.hacf import Ping, c_atoi, parse_ha_cf, parse_msec
+from lvs_compat.config.hacf import Ping, parse_ha_cf, parse_msec
 from lvs_compat.config.hadir import load_ha_dir
 from lvs_compat.config.haresources import parse_haresources
+from lvs_compat.config.libc import c_atoi
 
 SEED_DIR = str(SHARED / "seed" / "examples")  # the HOWTO's ha.conf and haresources, no authkeys
 DEBIAN_DOC = "/usr/share/doc/heartbeat"

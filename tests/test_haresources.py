@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lvs_compat.config.errors import ConfigError
-from lvs_compat.config.hacf import ascii_lower
 from lvs_compat.config.haresources import (IpAddressSpec, _logical_lines, parse_haresources,
                                            parse_ip_spec)
+from lvs_compat.config.libc import ascii_lower
 
 SEED_HARESOURCES = "lvs1.domain.com 10.0.0.3 lvs mon\n"
 

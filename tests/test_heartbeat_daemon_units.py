@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
-from lvs_compat.heartbeat import statefiles
+from lvs_compat.heartbeat import running, statefiles
 from lvs_compat.heartbeat.daemon import BadPacketLog
+from lvs_compat.heartbeat.ratelimit import RateLimiter
 
 from conftest import REPO
 
@@ -83,6 +84,15 @@ def test_bad_packets_are_counted_and_reported_once_a_second_per_peer():
     assert log.total == 301
 
 
+def test_the_rate_limiter_forgets_first_the_key_unheard_of_longest():
+    limiter = RateLimiter(interval=1000, max_keys=2)
+    assert [limiter.due(key, 0) for key in "aab"] == [1, None, 1]
+    assert limiter.due("c", 1) == 1  # a third key: "a" goes
+    assert limiter.due("a", 2) == 1  # forgotten, so reported at once (its held count is lost)
+    assert limiter.due("c", 3) is None  # "c" was kept (and "b" went for "a")
+    assert limiter.due("b", 4) == 1
+
+
 # --- the command line -----------------------------------------------------------------------------------
 
 def run_heartbeat(*args, cwd=None):
@@ -129,6 +139,39 @@ def test_status_and_stop_when_nothing_runs(tmp_path):
     assert (status.returncode, status.stdout) == (3, "heartbeat is stopped. No process\n")
     stop = run_heartbeat(*dirs(tmp_path), "-k")
     assert (stop.returncode, stop.stderr) == (0, "INFO: Heartbeat already stopped.\n")
+
+
+class SteppingClock:
+    """Time passes only when the code under test sleeps."""
+
+    def __init__(self):
+        self.ms, self.slept = 0, []
+
+    def now_ms(self):
+        return self.ms
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.ms += round(seconds * 1000)
+
+
+def test_stop_gives_up_on_a_daemon_that_ignores_sigterm_after_a_minute_of_the_clock(
+        tmp_path, capsys):
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys, time; "
+         "signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(600)",
+         "heartbeat"], stdout=subprocess.PIPE)
+    try:
+        stubborn.stdout.readline()  # SIGTERM is ignored from here on
+        pid_file = tmp_path / "heartbeat.pid"
+        pid_file.write_text(f"{stubborn.pid:10d}\n")
+        clock = SteppingClock()
+        assert running.stop(str(pid_file), clock=clock) == 1
+        assert clock.ms == running.STOP_TIMEOUT_S * 1000 and set(clock.slept) == {0.05}
+        assert f"pid {stubborn.pid} did not stop within" in capsys.readouterr().err
+    finally:
+        stubborn.kill()
+        stubborn.wait()
 
 
 def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_2(tmp_path):

@@ -15,11 +15,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "lvs_compat" / "heartbeat"
 # the layers: a module may import only from a lower one (others are unranked: circle check only)
-LAYERS = {"events": 0, "resource_terms": 0, "membership": 1, "groups": 1, "takeover": 2,
-          "standby": 3, "resources": 4, "node": 5, "daemon": 6, "cli": 7}
+LAYERS = {"events": 0, "resource_terms": 0, "ratelimit": 0, "membership": 1, "groups": 1,
+          "takeover": 2, "standby": 3, "resources": 4, "node": 5, "daemon": 6, "cli": 7}
 # the pure part: no socket, no thread, no clock, no subprocess, nothing of the shell
-PURE = ("events", "membership", "resource_terms", "groups", "takeover", "standby", "resources",
-        "node")
+PURE = ("events", "ratelimit", "membership", "resource_terms", "groups", "takeover", "standby",
+        "resources", "node")
 SHELL_MODULES = {"os", "socket", "selectors", "subprocess", "threading", "time", "signal"}
 
 

@@ -21,8 +21,9 @@ import os
 import stat
 from dataclasses import dataclass
 
+from .libc import C_ISSPACE, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
-from .hacf import C_ISSPACE, WHITESPACE, c_strtol, scan_words
+from .hacf import WHITESPACE, scan_words
 
 MAXAUTH = 16
 METHODS = {"crc": False, "md5": True, "sha1": True}  # method: needs a key

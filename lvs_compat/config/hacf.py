@@ -25,8 +25,8 @@ first medium is created, and the serial plugin fixes its baud rate when it is lo
 Checks that need the running host (interfaces, serial devices, DNS, users, plugin files, ``uname
 -n`` among the nodes) are left to the daemon; ``HaConfig.has_node`` is the helper for the last.
 
-The C helpers shared by the heartbeat readers (``c_atoi``, ``c_strtol``, ``ascii_lower``,
-``scan_words``, ``is_ipv4_address``) live here, the first module that needs them.
+The C helpers shared by the heartbeat readers (``scan_words``, ``is_ipv4_address``) live here,
+the first module that needs them; libc's numbers and ``tolower`` are ``libc``'s.
 """
 
 from __future__ import annotations
@@ -39,22 +39,16 @@ from typing import Union
 
 import pyparsing as pp
 
+from .libc import ascii_lower, c_atoi, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
+from .hacf_defaults import HA_CF_DEFAULTS, default_text
 
 # --------------------------------------------------------------------------------------------
 # C conventions shared by the heartbeat readers
 
 WHITESPACE = " \t\n\r\f"  # heartbeat.h WHITESPACE
 DELIMS = ", \t\n\r\f"  # heartbeat.h DELIMS
-C_ISSPACE = " \t\n\v\f\r"  # what strtol/sscanf skip
 _DIGITS = "0123456789"
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
-
-
-def ascii_lower(text: str) -> str:
-    """Lowercase like C ``tolower`` in the C locale (node names: ``inplace_ascii_strdown``)."""
-    return text.translate(_ASCII_LOWER)
 
 
 @functools.lru_cache(maxsize=None)
@@ -67,33 +61,6 @@ def scan_words(text: str, delims: str, offset: int = 0) -> list[tuple[str, int]]
     """Maximal runs of characters not in ``delims``, with 0-based offsets (a ``strcspn`` loop)."""
     matches = _word(delims).scan_string(text, always_skip_whitespace=False)
     return [(tokens[0], start + offset) for tokens, start, _ in matches]
-
-
-_C_INTEGER = pp.Regex(r"[ \t\n\v\f\r]*(?P<number>[+-]?[0-9]+)")
-_C_INTEGER.leave_whitespace().parse_with_tabs()
-
-
-def c_strtol(text: str) -> tuple[int, int] | None:
-    """``sscanf("%d")``: (value as a 32-bit int, characters used), or None without digits.
-
-    glibc converts with ``strtol`` (saturating at the ``long`` limits) and stores the low 32 bits.
-    """
-    try:
-        match = _C_INTEGER.parse_string(text)
-    except pp.ParseException:
-        return None
-    number = match["number"]
-    digits = number.lstrip("+-").lstrip("0") or "0"
-    magnitude = int(digits) if len(digits) <= 19 else 2**63  # spare int() its digit limit
-    value = max(-magnitude, _LONG_MIN) if number.startswith("-") else min(magnitude, _LONG_MAX)
-    width = len(text) - len(text.lstrip(C_ISSPACE)) + len(number)
-    return ((value + 2**31) % 2**32) - 2**31, width
-
-
-def c_atoi(text: str) -> int:
-    """C ``atoi``: the leading integer, 0 when there is none."""
-    parsed = c_strtol(text)
-    return 0 if parsed is None else parsed[0]
 
 
 def is_ipv4_address(text: str) -> bool:
@@ -349,7 +316,7 @@ MAXMEDIA = 64
 MAXNODE = 100
 HOSTLENG = 100
 DEFAULT_UDP_PORT = 694  # UDPPORT; we do not consult /etc/services for "ha-cluster"
-DEFAULT_BAUD = 19200
+DEFAULT_BAUD = c_atoi(default_text("baud"))  # the serial plugin's, before parse_config's end
 _BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 460800)
 _SCHED_FIFO_PRIORITIES = (1, 99)  # sched_get_priority_min/max(SCHED_FIFO) on Linux
 _COMPRESSION_PLUGINS = ("zlib", "bz2")  # /usr/lib/heartbeat/plugins/compress in Debian
@@ -709,18 +676,27 @@ class _Reader:
         """Where the first of ``names`` was set, else the file as a whole."""
         return next((self.where[n] for n in names if n in self.where), Location(self.path))
 
+    def defaults(self) -> dict[str, object]:
+        """The values of the directives this file leaves unset: their ``heartbeat -D`` text read
+        by the directive's own handler, as C's parse_config does (``add_option``)."""
+        scratch = _Reader(self.path)
+        for name, text, _ in HA_CF_DEFAULTS:
+            if name not in self.values:
+                scratch.option(name, text, Location(self.path))
+        return scratch.values
+
     def result(self) -> HaConfig:
-        values, at = self.values, self.at
+        values, at = {**self.defaults(), **self.values}, self.at
         if not self.media:
             raise ConfigError(at(), "No heartbeat media defined")
         if all(isinstance(medium, (Ping, PingGroup)) for medium in self.media):
             self.warn(at("ping", "ping6", "ping_group"), "only ping media: cluster nodes cannot "
                       "hear each other (heartbeat 3.0.6 accepts this; SPEC §1a says it would not)")
-        autojoin = values.get("autojoin", "none")
+        autojoin = values["autojoin"]
         if not self.nodes and autojoin != "any":
             raise ConfigError(at(), "no nodes defined")
-        keepalive = values.get("keepalive", 1000)
-        deadtime = values.get("deadtime", 30000)
+        keepalive = values["keepalive"]
+        deadtime = values["deadtime"]
         if deadtime <= 2 * keepalive:
             raise ConfigError(at("deadtime", "keepalive"), f"Dead time [{deadtime}] is too small "
                               f"compared to keepalive [{keepalive}]")
@@ -733,11 +709,12 @@ class _Reader:
             self.warn(at("initdead", "deadtime"), f"Initial dead time [{initdead} ms] may be too "
                       "small! It should be >= deadtime and >= 10 seconds")
         deadping = values.get("deadping", deadtime)
-        if "deadping" in values and deadping <= 2 * keepalive:
+        if "deadping" in self.values and deadping <= 2 * keepalive:
             raise ConfigError(at("deadping"), f"Ping dead time [{deadping}] is too small compared "
                               f"to keepalive [{keepalive}]")
-        pacemaker = values.get("pacemaker", "off")
-        auto_failback = self.failback if "auto_failback" in values else "legacy"
+        pacemaker = values["pacemaker"]
+        auto_failback = (self.failback if "auto_failback" in self.values
+                         else values["auto_failback"])
         if auto_failback == "legacy" and pacemaker == "off":
             self.warn(at("auto_failback"), "Deprecated 'legacy' auto_failback option selected. "
                       "Please convert to 'auto_failback on'")
@@ -755,24 +732,24 @@ class _Reader:
             media=tuple(self.media), keepalive_ms=keepalive, deadtime_ms=deadtime,
             warntime_ms=values.get("warntime", deadtime // 2), initdead_ms=initdead,
             deadping_ms=deadping, udp_port=values.get("udpport", DEFAULT_UDP_PORT) & 0xFFFF,
-            baud=values.get("baud", DEFAULT_BAUD), hopfudge=values.get("hopfudge", 1),
+            baud=values["baud"], hopfudge=values["hopfudge"],
             auto_failback=auto_failback, logfacility=values.get("logfacility"),
             logfile=values.get("logfile"), debugfile=values.get("debugfile"), use_logd=use_logd,
-            debug_level=values.get("debug", 0), msgfmt=values.get("msgfmt", "classic"),
-            hbgenmethod=values.get("hbgenmethod", "file"),
-            uuidfrom=values.get("uuidfrom", "file"), autojoin=autojoin, pacemaker=pacemaker,
-            realtime=values.get("realtime", True), rtprio=values.get("rtprio"),
-            watchdog=values.get("watchdog"), cluster=values.get("cluster", "linux-ha"),
+            debug_level=values.get("debug", 0), msgfmt=values["msgfmt"],
+            hbgenmethod=values["hbgenmethod"],
+            uuidfrom=values["uuidfrom"], autojoin=autojoin, pacemaker=pacemaker,
+            realtime=values["realtime"], rtprio=values.get("rtprio"),
+            watchdog=values.get("watchdog"), cluster=values["cluster"],
             quorum_server=values.get("quorum_server"),
-            compression=values.get("compression", "zlib"),
-            compression_threshold_kb=values.get("compression_threshold", 2),
-            traditional_compression=values.get("traditional_compression", False),
-            max_rexmit_delay_ms=values.get("max_rexmit_delay", 250),
-            conn_logd_time_ms=values.get("conn_logd_time", 60000),
-            memreserve_kb=values.get("memreserve", 6500),
-            log_badpack=values.get("log_badpack", True),
-            syslogmsgfmt=values.get("syslogmsgfmt", True),
-            coredumps=values.get("coredumps", True), coreroot=values.get("coreroot"),
+            compression=values["compression"],
+            compression_threshold_kb=values["compression_threshold"],
+            traditional_compression=values["traditional_compression"],
+            max_rexmit_delay_ms=values["max_rexmit_delay"],
+            conn_logd_time_ms=values["conn_logd_time"],
+            memreserve_kb=values["memreserve"],
+            log_badpack=values["log_badpack"],
+            syslogmsgfmt=values["syslogmsgfmt"],
+            coredumps=values["coredumps"], coreroot=values.get("coreroot"),
             use_apphbd=values.get("use_apphbd", False), env=tuple(self.env),
             respawn=tuple(self.children), apiauth=tuple(self.apiauth),
             stonith=tuple(self.stonith), directives=tuple(self.directives),

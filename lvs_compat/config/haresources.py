@@ -28,7 +28,8 @@ import fnmatch
 from dataclasses import dataclass
 
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
-from .hacf import ascii_lower, is_ipv4_address, scan_words
+from .hacf import is_ipv4_address, scan_words
+from .libc import ascii_lower
 
 _FIELD_SEPARATORS = " \t\n"  # awk's default FS
 _IP_SHORTHAND = "[0-9]*.[0-9]*.[0-9]*.[0-9]*"  # ResourceManager isip()

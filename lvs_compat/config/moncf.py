@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -67,6 +68,8 @@ import pyparsing as pp
 
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
 from .period import PERL_WHITESPACE, Period, parse_period, perl_digits_value, perl_number, perl_split
+
+LVS_ALERT = "lvs.alert"
 
 # ---------------------------------------------------------------------------
 # Model
@@ -263,6 +266,16 @@ class MonConfig:
         """The hosts a watch's monitors get: the hostgroup of the same name."""
         group = self.hostgroup(watch if isinstance(watch, str) else watch.name)
         return group.hosts if group else ()
+
+    def lvs_alert_lines(self):
+        """(watch, service, alert line) for every alert/upalert naming lvs.alert: what both
+        ``lvs-compat check`` and the ``lvs`` resource script read the IPVS table from."""
+        for watch in self.watches:
+            for service in watch.services:
+                for period in service.periods:
+                    for line in period.alerts:
+                        if line.kind in ("alert", "upalert") and os.path.basename(line.name) == LVS_ALERT:
+                            yield watch, service, line
 
 
 # ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lvs_compat.ipvs import IpvsadmError
-from lvs_compat.resources.syncdaemon import roles as sync_roles
+from lvs_compat.resource_scripts.syncdaemon import roles as sync_roles
 
 from .topology import CLIENT_ADDRESS, MACHINES, VIP, Topology, run
 
@@ -440,7 +440,7 @@ class Scenario:
         return result.stdout
 
     def mon_running(self, name: str) -> bool:
-        from lvs_compat.resources.mon import read_pid
+        from lvs_compat.resource_scripts.mon import read_pid
         return read_pid(str(self.run_dir(name) / "lvs-compat" / "mon" / "mon.pid")) is not None
 
     def read_net(self, name: str, *files: str) -> list[str] | None:

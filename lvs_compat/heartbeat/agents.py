@@ -40,13 +40,13 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field, replace
 
 from .. import addresses
 from ..config.errors import ConfigError, Location
 from ..config.hadir import HaDirectory
 from ..config.haresources import HaResources, Resource, ResourceGroup
+from .clock import SYSTEM_CLOCK, Clock
 
 BUILTINS = ("IPaddr", "IPaddr2", "SendArp", "Filesystem")
 SYSTEM_SCRIPT_DIRS = ("/etc/init.d", "/etc/rc.d/init.d")
@@ -125,19 +125,19 @@ class ScriptRun:
 
 
 def run_script(argv: list[str], env: dict[str, str], timeout_s: float, kill_grace_s: float,
-               cwd: str | None = None) -> ScriptRun:
+               cwd: str | None = None, clock: Clock = SYSTEM_CLOCK) -> ScriptRun:
     """Run ``argv`` in its own session; kill its process group if it outlives ``timeout_s``.
 
     Output goes to temporary files, not pipes, so that a daemon the script leaves running
     (holding our stdout) cannot keep us waiting."""
-    started = time.monotonic()
+    started_ms = clock.now_ms()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                        env=env, cwd=cwd, start_new_session=True)
         except OSError as exc:
             return ScriptRun(127, "", f"{argv[0]}: {exc.strerror or exc}\n", False,
-                             time.monotonic() - started)
+                             (clock.now_ms() - started_ms) / 1000)
         timed_out = False
         try:
             exit_code: int | None = process.wait(timeout_s)
@@ -148,7 +148,7 @@ def run_script(argv: list[str], env: dict[str, str], timeout_s: float, kill_grac
         err.seek(0)
         decode = lambda data: data.decode("utf-8", errors="replace")  # noqa: E731
         return ScriptRun(exit_code, decode(out.read()), decode(err.read()), timed_out,
-                         time.monotonic() - started)
+                         (clock.now_ms() - started_ms) / 1000)
 
 
 def _kill_group(process: subprocess.Popen, grace_s: float) -> None:
@@ -215,11 +215,14 @@ class GroupExecutor:
     search_dirs: tuple[str, ...] | None = None
     arp: dict[str, addresses.ArpSettings] = field(default_factory=dict)
     state_dir: str | None = None
-    sleep: object = time.sleep
+    clock: Clock = SYSTEM_CLOCK
+    sleep: object = None  # the clock's unless a test records the waits
 
     def __post_init__(self) -> None:
         if self.search_dirs is None:
             self.search_dirs = script_search_dirs(self.config_dir)
+        if self.sleep is None:
+            self.sleep = self.clock.sleep
         self.announcer = addresses.ArpAnnouncer()
         self._ip = addresses.IpAddressAgent(self.announcer, self.arp)
         self._sendarp = addresses.SendArpAgent(
@@ -343,7 +346,7 @@ class GroupExecutor:
             return ResourceOutcome(resource, "status", False,
                                    error=f"Cannot locate resource script {resource.name}")
         run = run_script([path, *resource.args, "status"], self._env(), self.timeouts.status_s,
-                         self.timeouts.kill_grace_s, cwd=self.config_dir)
+                         self.timeouts.kill_grace_s, cwd=self.config_dir, clock=self.clock)
         if run.stderr:
             self._debug(run.stderr)
         running = not run.timed_out and judge_status_output(run.stdout)
@@ -355,12 +358,12 @@ class GroupExecutor:
 
     def _act(self, resource: Resource, action: str, timeout_s: float) -> ResourceOutcome:
         if resource.name in BUILTINS:
-            started = time.monotonic()
+            started_ms = self.clock.now_ms()
             result = self._builtin(resource, action)
             output = result.output + ("\n" if result.output else "")
             self._debug(output)
             return ResourceOutcome(resource, action, result.ok, output, 0 if result.ok else 1,
-                                   duration_s=time.monotonic() - started,
+                                   duration_s=(self.clock.now_ms() - started_ms) / 1000,
                                    error=None if result.ok else result.output.splitlines()[-1])
         path = locate_script(resource.name, self.search_dirs)
         if path is None:
@@ -368,7 +371,7 @@ class GroupExecutor:
             self._debug(f"ERROR: {message}\n")
             return ResourceOutcome(resource, action, False, exit_code=1, error=message)
         run = run_script([path, *resource.args, action], self._env(), timeout_s,
-                         self.timeouts.kill_grace_s, cwd=self.config_dir)
+                         self.timeouts.kill_grace_s, cwd=self.config_dir, clock=self.clock)
         output = run.stdout + run.stderr
         self._debug(output)
         if run.timed_out:

@@ -41,36 +41,6 @@ DEFAULT_STATE_DIR = "/var/lib/heartbeat"
 DEFAULT_RUN_DIR = "/run/heartbeat"
 DEFAULT_PID_FILE = "/run/heartbeat.pid"
 
-# What `heartbeat -D` prints in 3.0.6 (LAB: the same list, same defaults).
-_DEFAULTS = (
-    ("cluster", "linux-ha", "the name of cluster"),
-    ("hopfudge", "1", "# of hops above cluster size"),
-    ("keepalive", "1000ms", "keepalive time"),
-    ("deadtime", "30000ms", "node deadtime"),
-    ("baud", "19200", "baud rate"),
-    ("auto_failback", "legacy", "auto failback"),
-    ("hbgenmethod", "file", "protocol generation computation method"),
-    ("realtime", "true", "enable realtime behavior?"),
-    ("msgfmt", "classic", "message format in the wire"),
-    ("conn_logd_time", "60", "the interval to reconnect to logd"),
-    ("log_badpack", "true", "warn about bad packets"),
-    ("syslogmsgfmt", "true", "log to files in syslog format"),
-    ("coredumps", "true", "enable Linux-HA core dumps"),
-    ("pacemaker", "false", "enable Pacemaker resource management"),
-    ("autojoin", "none", "set automatic join mode/style"),
-    ("uuidfrom", "file", "set the source for uuid"),
-    ("compression", "zlib", "set compression module"),
-    ("compression_threshold", "2", "set compression threshold"),
-    ("traditional_compression", "no", "set traditional_compression"),
-    ("max_rexmit_delay", "250", "set the maximum rexmit delay time"),
-    ("record_config_changes", "on", "record changes to the cib (valid only with: pacemaker on)"),
-    ("record_pengine_inputs", "on",
-     "record the input used by the policy engine (valid only with: pacemaker on)"),
-    ("enable_config_writes", "on",
-     "write configuration changes to disk (valid only with: pacemaker on)"),
-    ("memreserve", "6500", "number of kbytes to preallocate in heartbeat"),
-)
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # C: "invalid option" + usage, exit 1 (LAB: rc 2 for -h)
@@ -122,14 +92,15 @@ def local_node_name(config_dir: str, override: str | None = None) -> str:
             name = ""
     if not name:
         name = os.uname().nodename
-    return name.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                        "abcdefghijklmnopqrstuvwxyz"))
+    from ..config.libc import ascii_lower  # here: `heartbeat -V` needs none of the config
+    return ascii_lower(name)
 
 
 def _defaults() -> int:
+    from ..config.hacf_defaults import HA_CF_DEFAULTS
     print(f"{'Directive':<25}{'Default':<10}Description")
     print("-" * 80)
-    for name, default, description in _DEFAULTS:
+    for name, default, description in HA_CF_DEFAULTS:
         print(f"{name:<25}{default:<10}{description}")
     return 0
 

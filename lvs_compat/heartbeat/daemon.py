@@ -23,8 +23,8 @@ wired together in ``node``); this file only
   running one kept.
 
 Packets that do not decode are dropped here, counted per link and peer address, and logged at
-most once a second per peer (issue 5, "Bad input").  The clock is injected (``Clock``) so that
-a test can drive the loop; the real one is ``time.time``/``time.monotonic``.
+most once a second per peer (issue 5, "Bad input").  The clock is injected (``clock.Clock``) so
+that a test can drive the loop.
 """
 
 from __future__ import annotations
@@ -37,16 +37,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 from . import PRODUCT, VERSION, wire
+from .clock import SYSTEM_CLOCK, Clock
 from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
                      NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
                      SendMessage)
 from .hblog import HbLog
 from .media import MediumDown, MediumError, open_media
 from .node import Node
+from .ratelimit import RateLimiter
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
                          remove_pid_file, write_pid_file)
 
@@ -55,6 +56,7 @@ POLL_INTERVAL_MS = 250
 MEDIUM_RETRY_FIRST_MS = 1000
 MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
+BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
@@ -63,16 +65,6 @@ _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR"
 
 class DaemonError(Exception):
     """The daemon cannot start; ``str()`` is a one-line reason."""
-
-
-class Clock:
-    """Wall time for the wire (``ts``) and the logs, monotonic time for every timer."""
-
-    def wall(self) -> float:
-        return time.time()
-
-    def now_ms(self) -> int:
-        return int(time.monotonic() * 1000)
 
 
 def read_loadavg() -> str:
@@ -89,23 +81,16 @@ class BadPacketLog:
 
     interval_s: float = BAD_PACKET_LOG_INTERVAL_S
     counts: dict = field(default_factory=dict)
-    _last: dict = field(default_factory=dict)
-    _since: dict = field(default_factory=dict)
     total: int = 0
+
+    def __post_init__(self) -> None:
+        self._limiter = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
 
     def record(self, peer, now_s: float) -> int | None:
         """Count one bad packet; the number of packets to report if a line is due, else None."""
         self.total += 1
         self.counts[peer] = self.counts.get(peer, 0) + 1
-        self._since[peer] = self._since.get(peer, 0) + 1
-        last = self._last.get(peer)
-        if last is not None and now_s - last < self.interval_s:
-            return None
-        if len(self._last) > 4096:  # peers come from the network: keep the table bounded
-            self._last.clear()
-            self._since.clear()
-        self._last[peer] = now_s
-        return self._since.pop(peer, 1)
+        return self._limiter.due(peer, now_s)
 
 
 class Daemon:
@@ -121,7 +106,7 @@ class Daemon:
         self.pid_file = pid_file
         self.config_dir = config_dir or ha_dir.directory
         self.log = log
-        self.clock = clock or Clock()
+        self.clock = clock or SYSTEM_CLOCK
         self.media = []
         self._down_media: dict = {}      # medium -> (next try ms, back-off ms, down was logged)
         self._reopened_media: dict = {}  # medium -> (when it was opened again, back-off then)
@@ -155,7 +140,7 @@ class Daemon:
         except OSError as error:
             raise DaemonError(f"{error.filename}: {error.strerror}") from None
         try:
-            self.media = open_media(self.ha_cf.media)
+            self.media = open_media(self.ha_cf.media, self.clock)
         except MediumError as error:
             raise DaemonError(str(error)) from None
         for medium in self.media:
@@ -249,7 +234,7 @@ class Daemon:
         # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
         executor = GroupExecutor.from_ha_dir(
             self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
-            state_dir=os.path.join(self.state_dir, "rsctmp"))
+            state_dir=os.path.join(self.state_dir, "rsctmp"), clock=self.clock)
         self.worker = ResourceWorker(executor)
         self.worker.verify_all_idle()
         self.selector.register(self.worker, selectors.EVENT_READ, ("worker", None))
@@ -461,7 +446,7 @@ class Daemon:
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
         due = self.bad_packets.record((medium.name, peer[0] if peer else None),
-                                      self.clock.wall())
+                                      self.clock.now_ms() / 1000)
         if due is not None and self.ha_cf.log_badpack:
             suffix = f" ({due} bad packets since the last report)" if due > 1 else ""
             self.log.warn(f"{where}: {text}{suffix}")

@@ -9,7 +9,7 @@ Lines look like the C daemon's (LAB, ha-log)::
 * ``debugfile PATH``: every line, debug included;
 * with no sink configured the C daemon would use logd; we write to stderr instead.
 
-The clock is injected (``clock`` returns seconds since the epoch).
+The clock is injected (``clock.Clock``; its wall time stamps the lines).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+
+from .clock import SYSTEM_CLOCK, Clock
 
 LEVELS = {"debug": 7, "info": 6, "WARN": 4, "ERROR": 3, "CRIT": 2}
 _SYSLOG_PRIORITY = {"debug": 7, "info": 6, "WARN": 4, "ERROR": 3, "CRIT": 2}
@@ -29,7 +31,7 @@ _FACILITIES = {
 class HbLog:
     def __init__(self, *, node_name: str, logfacility: str | None = None,
                  logfile: str | None = None, debugfile: str | None = None,
-                 debug_level: int = 0, stderr: bool = False, clock=time.time):
+                 debug_level: int = 0, stderr: bool = False, clock: Clock = SYSTEM_CLOCK):
         self.node_name = node_name
         self.logfile = logfile
         self.debugfile = debugfile
@@ -43,7 +45,7 @@ class HbLog:
             self.syslog = syslog
 
     def line(self, level: str, text: str) -> str:
-        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(self.clock()))
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(self.clock.wall()))
         return f"{stamp} {self.node_name} heartbeat: [{os.getpid()}]: {level}: {text}\n"
 
     def __call__(self, level: str, text: str) -> None:

@@ -28,8 +28,8 @@ import errno
 import fcntl
 import socket
 import struct
-import time
 
+from .clock import SYSTEM_CLOCK, Clock
 from .wire import CLASSIC, CLASSIC_END, CLASSIC_START, MAXMSG, NETSTRING
 
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
@@ -203,14 +203,14 @@ class SerialMedium:
     framing = CLASSIC
     kind = "serial"
 
-    def __init__(self, device: str, baud: int, *, sleep=time.sleep):
+    def __init__(self, device: str, baud: int, *, clock: Clock = SYSTEM_CLOCK):
         try:
             import serial  # pyserial; only serial media pay for it
         except ImportError:
             raise MediumError(f"serial {device}: pyserial is not installed") from None
         self.name = device
         self.baud = baud
-        self._sleep = sleep
+        self._clock = clock
         self._serial = serial
         self._serial_errors = (serial.SerialException, OSError)
         self.port = self._open()
@@ -283,7 +283,7 @@ class SerialMedium:
         try:
             for offset in range(0, len(packet), SERIAL_FRAGMENT):
                 if offset:
-                    self._sleep(pause)
+                    self._clock.sleep(pause)
                 self.port.write(packet[offset:offset + SERIAL_FRAGMENT])
         except self._serial_errors as error:
             self.send_errors += 1
@@ -301,7 +301,7 @@ class SerialMedium:
         return f"<SerialMedium {self.name} {self.baud}>"
 
 
-def open_medium(spec) -> UdpMedium | SerialMedium:
+def open_medium(spec, clock: Clock = SYSTEM_CLOCK) -> UdpMedium | SerialMedium:
     """A medium from one ``ha.cf`` media item (``config.hacf`` Bcast/Ucast/Mcast/Serial)."""
     kind = spec.kind
     if kind == "bcast":
@@ -311,19 +311,19 @@ def open_medium(spec) -> UdpMedium | SerialMedium:
     if kind == "mcast":
         return McastMedium(spec.interface, spec.group, spec.port, spec.ttl, spec.loop)
     if kind == "serial":
-        return SerialMedium(spec.device, spec.baud)
+        return SerialMedium(spec.device, spec.baud, clock=clock)
     raise MediumError(f"{kind}: medium not supported by this heartbeat (bcast, udp, ucast, "
                       "mcast and serial are)")
 
 
-def open_media(specs) -> list:
+def open_media(specs, clock: Clock = SYSTEM_CLOCK) -> list:
     """Open every non-ping medium; on a failure close what was opened and raise."""
     opened = []
     try:
         for spec in specs:
             if spec.kind in ("ping", "ping6", "ping_group"):
                 continue
-            opened.append(open_medium(spec))
+            opened.append(open_medium(spec, clock))
     except MediumError:
         for medium in opened:
             medium.close()

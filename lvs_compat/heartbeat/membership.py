@@ -50,17 +50,18 @@ Deliberate differences from the C daemon, each small:
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..config.hacf import HaConfig, ascii_lower
+from ..config.hacf import HaConfig
+from ..config.libc import ascii_lower, c_atoi, c_scan_hex
 from .events import (ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, HeartbeatLate,
                      LinkStatusChanged, LocalHeartbeatLost, LocalProtocolError, Log,
                      MembershipAction, MembershipEvent, MessageLike, MessageReceived,
                      NodeRestarted, NodeStatusChanged, PartitionHealed, Received, Send,
                      SendMessage, Start, Tick, text_of)
+from .ratelimit import RateLimiter
 
 # --------------------------------------------------------------------------------------------
 # Constants (C names in brackets; SPEC section)
@@ -142,24 +143,6 @@ def medium_link_name(medium: Any) -> str | None:
     return None
 
 
-_HEX = re.compile(r"[ \t\n\v\f\r]*(?:0[xX])?([0-9a-fA-F]+)")
-_DEC = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
-
-
-def _hex(text: str | None) -> int | None:
-    """``sscanf("%lx")``: leading blanks, optional 0x, digits up to the first non-digit."""
-    if text is None or not (m := _HEX.match(text)):
-        return None
-    return int(m.group(1), 16)
-
-
-def _atoi(text: str | None) -> int:
-    """C ``atoi``: 0 without digits."""
-    if text is None or not (m := _DEC.match(text)):
-        return 0
-    return int(m.group(1))
-
-
 _text = text_of
 
 
@@ -208,26 +191,6 @@ class _Sent:
     last_rexmit_ms: int | None = None
 
 
-class _RateLimiter:
-    """At most one line per (kind, source) per LOG_INTERVAL_MS; counts what it swallowed."""
-
-    def __init__(self) -> None:
-        self._last: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
-
-    def __call__(self, kind: str, source: str, level: str, text: str, now: int) -> list[Log]:
-        key = (kind, source)
-        last, suppressed = self._last.pop(key, (None, 0))
-        if last is not None and now - last < LOG_INTERVAL_MS:
-            self._last[key] = (last, suppressed + 1)
-            return []
-        if suppressed:
-            text += f" ({suppressed} more suppressed)"
-        self._last[key] = (now, 0)
-        while len(self._last) > RATE_LIMIT_KEYS:
-            self._last.popitem(last=False)
-        return [Log(level, text)]
-
-
 # --------------------------------------------------------------------------------------------
 # The core
 
@@ -268,7 +231,7 @@ class Membership:
         self._reqnodes_index: int | None = None
         self._reqnodes_retry_ms: int | None = None
         self._local_lost = False
-        self._limit = _RateLimiter()
+        self._limiter = RateLimiter(LOG_INTERVAL_MS, RATE_LIMIT_KEYS)
         self.counters: Counter[str] = Counter()
 
     # -- queries ----------------------------------------------------------------------------
@@ -480,6 +443,13 @@ class Membership:
         out.append(Log("info", "Comm_now_up(): updating status to active"))
         self._set_local_status(out, "comm up", now)
 
+    def _limit(self, kind: str, source: str, level: str, text: str, now: int) -> list[Log]:
+        """At most one line per (kind, source) per LOG_INTERVAL_MS, saying what it swallowed."""
+        due = self._limiter.due((kind, source), now)
+        if due is None:
+            return []
+        return [Log(level, text + (f" ({due - 1} more suppressed)" if due > 1 else ""))]
+
     # -- sending ------------------------------------------------------------------------------
 
     def _send_status(self, out: list[Action], now: int) -> None:
@@ -538,7 +508,7 @@ class Membership:
                                f"process_clustermsg: {what}: iface {link or '?'}, "
                                f"from {source or '<?>'}", now)
             return
-        remote_time = _hex(ts)
+        remote_time = c_scan_hex(ts)
         if not remote_time:
             self.counters["malformed"] += 1
             return
@@ -575,7 +545,7 @@ class Membership:
         to_us = dest is None or ascii_lower(dest) == self._local
         if message_type.startswith(FLOW_TYPES_PREFIX):
             if message_type == T_NAK:
-                nak_seq = _hex(_text(message, "firstseq"))
+                nak_seq = c_scan_hex(_text(message, "firstseq") or "")
                 if not nak_seq:
                     self.counters["malformed"] += 1
                     return "drop"
@@ -585,14 +555,14 @@ class Membership:
                 self._found_missing(out, node, nak_seq, now)
                 return "drop"
             return "keep" if to_us else "drop"
-        seq = _hex(_text(message, "seq"))
+        seq = c_scan_hex(_text(message, "seq") or "")
         if not seq:
             self.counters["malformed"] += 1
             out += self._limit("badseq", node.name, "error",
                                "should_drop_message: bad sequence number", now)
             return "drop"
         hg_text = _text(message, "hg")
-        generation = 0 if hg_text is None else _hex(hg_text)
+        generation = 0 if hg_text is None else c_scan_hex(hg_text)
         if generation is None:
             self.counters["malformed"] += 1
             return "drop"
@@ -747,7 +717,7 @@ class Membership:
             # LAB: a stopping node still sends "active" for about a second after shutdone;
             # it stays dead for us until it restarts (C keeps its old status instead).
             return
-        seq = _hex(_text(message, "seq")) or 0
+        seq = c_scan_hex(_text(message, "seq") or "") or 0
         if remote_time < node.remote_time and seq < node.status_seq:
             return                                   # we already have a newer status
         if (node.name != self._local and self._flow_control
@@ -767,7 +737,7 @@ class Membership:
         if node.name != self._local and status.lower() != node.status.lower():
             out.append(Log("info", f"Status update for node {node.name}: status {status}"))
             self._transition(out, node, "status", status)
-        deadtime = _hex(_text(message, "dt"))
+        deadtime = c_scan_hex(_text(message, "dt") or "")
         if deadtime:
             node.deadtime_ms = deadtime
         node.remote_time = remote_time
@@ -780,8 +750,8 @@ class Membership:
     def _on_rexmit(self, out: list[Action], node: _Node, message: MessageLike,
                    now: int) -> None:
         """C: process_rexmit: resend from our history, or NS_nak_rexmit."""
-        first = _atoi(_text(message, "firstseq"))
-        last = _atoi(_text(message, "lastseq"))
+        first = c_atoi(_text(message, "firstseq") or "")
+        last = c_atoi(_text(message, "lastseq") or "")
         if first <= 0 or last <= 0 or first > last:
             out += self._limit("rexmit", node.name, "error", "Invalid rexmit seqnos", now)
             return

@@ -152,7 +152,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.haresources import HaResources
-from ..config.hacf import HaConfig, ascii_lower
+from ..config.hacf import HaConfig
+from ..config.libc import ascii_lower
 from .events import (DEAD, CoordinatorAction, CoordinatorEvent, GroupStarted, GroupStopped,
                      LocalProtocolError, Log, MessageReceived, NodeRestarted, NodeStatusChanged,
                      PartitionHealed, PingNodeStatus, QueryGroupStatus, ReannounceAddresses,

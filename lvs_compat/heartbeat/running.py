@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
+from .clock import SYSTEM_CLOCK, Clock
 from .statefiles import running_pid
 
 STOP_TIMEOUT_S = 60
@@ -23,7 +23,7 @@ def status(pid_file: str, name: str) -> int:
     return 0
 
 
-def stop(pid_file: str) -> int:
+def stop(pid_file: str, clock: Clock = SYSTEM_CLOCK) -> int:
     """``heartbeat -k``: SIGTERM, then wait for the daemon to exit (its groups stopped)."""
     pid = running_pid(pid_file)
     if pid is None:
@@ -33,11 +33,11 @@ def stop(pid_file: str) -> int:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return 0
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
+    deadline_ms = clock.now_ms() + STOP_TIMEOUT_S * 1000
+    while clock.now_ms() < deadline_ms:
         if running_pid(pid_file) != pid:
             return 0
-        time.sleep(0.05)
+        clock.sleep(0.05)
     sys.stderr.write(f"heartbeat: pid {pid} did not stop within {STOP_TIMEOUT_S} s\n")
     return 1
 

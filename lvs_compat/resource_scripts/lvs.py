@@ -46,10 +46,8 @@ class Desired:
 
 def desired_table(mon_cf) -> tuple[Desired, list[str]]:
     """What to build, and one message per lvs.alert line lvs.alert would refuse."""
-    from lvs_compat.summary import lvs_alert_lines
-
     desired, errors = Desired(), []
-    for _, _, line in lvs_alert_lines(mon_cf):
+    for _, _, line in mon_cf.lvs_alert_lines():
         if line.kind != "upalert":
             continue
         try:
