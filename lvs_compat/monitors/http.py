@@ -25,6 +25,9 @@ Deviations from the original, each on purpose:
 * a timeout that is not a positive number falls back to 30 s (Perl's ``alarm`` would
   never fire) and a fractional one is honoured (``alarm`` truncates it);
 * at most ``CONTENT_LIMIT`` bytes of a response are kept (the rest is read and dropped).
+* with more hosts than the open-file limit allows connections by the deadline (thousands),
+  a host never tried is ``not checked`` in the detail, not in the summary; exit 2 if no
+  checked host failed (``core.exit_status``; the original checks one host at a time).
 """
 
 import sys
