@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from alert_storm_support import alert_storm, storm_verdicts
 from lvs_alert_support import ALERT, FAKE_IPVSADM, INSTALLED_PYTHON, MON_ARGS, fake, run_alert  # noqa: F401
 
 VIP = "10.0.0.3:80"
@@ -196,6 +197,23 @@ def test_twenty_alerts_at_once_leave_the_last_verdict_per_server(fake):
     assert failures == []
     present = set(fake.table()["tcp 10.0.0.3:80"])
     assert present == {f"{server}:80" for server, up in expected.items() if up}
+
+
+def test_a_storm_of_200_alerts_ends_with_the_newest_verdict_per_server_and_none_fails_on_the_lock(fake):
+    """Issue 21: 100 servers change state together, two verdicts each (a monitor
+    interval apart), all 200 alerts launched at once in shuffled order: every one
+    waits its turn on the lock (exit 0) and older verdicts that run late are skipped."""
+    fake.setup(SERVICE_ONLY)
+    verdicts = storm_verdicts(servers=100, seed=21)
+    # /usr/bin first: the FAKE's "env python3" must not go through a slow shim 400 times.
+    env = dict(fake.env, PATH="/usr/bin:/bin:" + fake.env.get("PATH", ""))
+    storm = alert_storm([*INSTALLED_PYTHON, str(ALERT)], env, verdicts)
+    assert [status for status in storm.statuses if status != 0] == [], next(
+        text for text, status in zip(storm.stderrs, storm.statuses) if status != 0)
+    present = set(fake.table()["tcp 10.0.0.3:80"])
+    assert present == {f"{server}:80" for server, up in storm.newest().items() if up}
+    skipped = sum("ignored: a newer verdict" in text for text in storm.stderrs)
+    assert 0 < skipped <= 100  # the shuffle did put newer verdicts first, and each was honoured
 
 
 def test_without_serialization_the_fake_loses_concurrent_updates(fake):

@@ -221,3 +221,24 @@ def test_fping_lines_it_does_not_know_are_passed_on_as_the_original_does():
 def test_fping_deadline_is_its_own_worst_case_plus_a_second():
     assert fping.fping_budget_s("300", "1", 2) == (300 + 450 + 10 * 2 * 2) / 1000 + 1
     assert round(fping.fping_budget_s("2000", "3", 1), 3) == round((2000 * (1 + 1.5 + 2.25 + 3.375) + 40) / 1000 + 1, 3)
+
+
+# ------------------------------------------------------------------ hosts not checked (issue 21)
+
+def test_a_host_not_checked_is_in_the_detail_never_in_the_summary():
+    results = [http.HostResult("10.0.0.1", False, "timeout after 2 seconds", None),
+               http.HostResult("10.0.0.2", True, None, b"HTTP/1.0 200 OK"),
+               http.HostResult("10.0.0.3", False, None, None, "no connection free when the deadline came")]
+    report = http.format_report(results, omit_healthy=False)
+    assert report.startswith(b"10.0.0.1\n")
+    assert b"HOST 10.0.0.3: not checked (no connection free when the deadline came)\n" in report
+    ftp_report = ftp.format_report([("10.0.0.1", False, "timeout", b""), ("10.0.0.2", True, None, b""),
+                                    ("10.0.0.3", None, "no connection free", b"")])
+    assert ftp_report.startswith(b"10.0.0.1\n")
+    assert b"10.0.0.3 not checked: no connection free\n" in ftp_report
+
+
+def test_exit_status_a_failure_outranks_a_host_not_checked():
+    assert core.exit_status(any_failed=False, any_unchecked=False) == 0
+    assert core.exit_status(any_failed=True, any_unchecked=True) == 1
+    assert core.exit_status(any_failed=False, any_unchecked=True) == core.NOT_CHECKED_EXIT == 2

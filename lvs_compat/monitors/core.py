@@ -64,6 +64,29 @@ def failed_summary(failed_hosts):
     return " ".join(sorted(failed_hosts))
 
 
+# Exit status when no host failed but some could not be checked before the deadline.
+NOT_CHECKED_EXIT = 2
+
+
+def exit_status(any_failed, any_unchecked):
+    """0 all OK, 1 a host failed (the originals' status), else 2 if a host went unchecked.
+
+    A host the monitor could not check (its own limits, issue 21; ``tcp``) is never
+    in the summary: alerts that act on the summary's hosts (a custom "pull these
+    servers" alert, mail.alert's subject) must not act on a server nobody saw fail.
+    Nor is the run a success: exit 0 would tell mon all is well and fire the
+    upalerts of earlier failures (lvs.alert -u puts a server back) for hosts nobody
+    saw working. So it is a failure with its own status, 2, which mon.cf can route
+    apart with ``alert exit=1 lvs.alert ...`` / ``alertexitrange`` (SPEC.md §3);
+    lvs.alert ignores the summary and acts on its static ``-R``, one real server
+    per watch, where a single host never meets these limits. The detail names each
+    unchecked host and why.
+    """
+    if any_failed:
+        return 1
+    return NOT_CHECKED_EXIT if any_unchecked else 0
+
+
 def separator(char):
     return char * SEPARATOR_WIDTH
 

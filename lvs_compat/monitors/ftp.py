@@ -11,6 +11,9 @@ Deviations from the original, each on purpose:
 * a timeout that is not a positive number falls back to 30 s (Perl's ``alarm`` would
   never fire) and a fractional one is honoured;
 * failed and OK blocks are in sorted host order (the original's are in hash order).
+* with more hosts than the open-file limit allows connections by the deadline (thousands),
+  a host never tried is ``not checked`` in the detail, not in the summary; exit 2 if no
+  checked host failed (``core.exit_status``; the original checks one host at a time).
 """
 
 import sys
@@ -74,8 +77,11 @@ class FtpDialogue:
 
 
 def outcome(probe, port_error):
-    """(ok, error, detail) for one host, with the original's error texts."""
+    """(ok, error, detail) for one host, with the original's error texts; ok is
+    None for a host not checked at all (error: why)."""
     dialogue = probe.conversation
+    if probe.unchecked:
+        return None, probe.unchecked_reason, b""
     if port_error:
         return False, port_error, b""
     if probe.resolve_error is not None:
@@ -90,14 +96,17 @@ def outcome(probe, port_error):
 
 
 def format_report(results):
-    """``results``: (host, ok, error, detail). Summary, failed blocks, one empty line
-    (printed even with no hosts), OK blocks; blocks in sorted host order."""
-    failed = [result for result in results if not result[1]]
+    """``results``: (host, ok, error, detail). Summary, failed blocks, a line per host
+    not checked (ok None; never in the summary, see ``core.exit_status``), one empty
+    line (printed even with no hosts), OK blocks; blocks in sorted host order."""
+    failed = [result for result in results if result[1] is False]
     out = [core.to_bytes(core.failed_summary(host for host, *_ in failed)) + b"\n"]
     rule = core.separator("=").encode() + b"\n"
     for host, _, error, detail in sorted(failed):
         out.append(core.to_bytes(f"{host} failed with error {error}\ndetail for {host}\n") + rule)
         out.append((detail or b"no detail\n") + b"\n")
+    for host, _, why, _ in sorted(result for result in results if result[1] is None):
+        out.append(core.to_bytes(f"{host} not checked: {why}\n"))
     out.append(b"\n")
     for host, _, _, detail in sorted(result for result in results if result[1]):
         out.append(core.to_bytes(f"{host} succeeded\ndetail for {host}\n") + rule)
@@ -117,4 +126,4 @@ def main(argv=None):
         tcp.check_all(probes, port, timeout_s)
     results = [(probe.host, *outcome(probe, port_error)) for probe in probes]
     core.write_output(format_report(results), problems)
-    return 0 if all(ok for _, ok, _, _ in results) else 1
+    return core.exit_status(any(ok is False for _, ok, _, _ in results), any(ok is None for _, ok, _, _ in results))

@@ -25,6 +25,9 @@ Deviations from the original, each on purpose:
 * a timeout that is not a positive number falls back to 30 s (Perl's ``alarm`` would
   never fire) and a fractional one is honoured (``alarm`` truncates it);
 * at most ``CONTENT_LIMIT`` bytes of a response are kept (the rest is read and dropped).
+* with more hosts than the open-file limit allows connections by the deadline (thousands),
+  a host never tried is ``not checked`` in the detail, not in the summary; exit 2 if no
+  checked host failed (``core.exit_status``; the original checks one host at a time).
 """
 
 import sys
@@ -124,23 +127,28 @@ def judge(content, timed_out, pattern, timeout_text):
 
 
 class HostResult:
-    def __init__(self, host, ok, error, header):
+    def __init__(self, host, ok, error, header, unchecked_reason=None):
         self.host = host
         self.ok = ok
         self.error = error
         self.header = header
+        self.unchecked_reason = unchecked_reason  # not checked at all: neither OK nor failed
 
 
 def format_report(results, omit_healthy):
-    """Summary line, then a block per failed host, then (unless ``-o``) per OK host.
+    """Summary line, then a block per failed host, one per host not checked (never
+    in the summary, see ``core.exit_status``), then (unless ``-o``) per OK host.
     The original prints the blocks in Perl hash order; ours are sorted."""
-    failed = [result for result in results if not result.ok]
+    failed = [result for result in results if not result.ok and result.unchecked_reason is None]
     lines = [core.to_bytes(core.failed_summary(result.host for result in failed)) + b"\n"]
     for result in sorted(failed, key=lambda result: result.host):
         lines.append(core.to_bytes(f"HOST {result.host}: {result.error}\n"))
         if result.header:
             lines.append(result.header + b"\n")
         lines.append(b"\n")
+    for result in sorted((result for result in results if result.unchecked_reason is not None),
+                         key=lambda result: result.host):
+        lines.append(core.to_bytes(f"HOST {result.host}: not checked ({result.unchecked_reason})\n\n"))
     if not omit_healthy:
         for result in sorted((result for result in results if result.ok), key=lambda result: result.host):
             lines.append(core.to_bytes(f"HOST {result.host}: ok\n"))
@@ -176,6 +184,9 @@ def main(argv=None):
 
     results = []
     for probe in probes:
+        if probe.unchecked:
+            results.append(HostResult(probe.host, False, None, None, probe.unchecked_reason))
+            continue
         content = probe.conversation.content
         ok, error = judge(content, probe.timed_out, pattern, timeout_text)
         reason = port_error or _resolve_text(probe.resolve_error) or probe.connect_error
@@ -183,7 +194,8 @@ def main(argv=None):
             error = f"{error} ({reason})"
         results.append(HostResult(probe.host, ok, error, header_of(content)))
     core.write_output(format_report(results, bool(command.options.get("o"))), problems)
-    return 0 if all(result.ok for result in results) else 1
+    return core.exit_status(any(not result.ok and result.unchecked_reason is None for result in results),
+                            any(result.unchecked_reason is not None for result in results))
 
 
 def _resolve_text(resolve_error):
