@@ -394,7 +394,7 @@ def corosync_conf(ha, plan: ClusterPlan, addresses: dict[str, str],
     warnings.append(ExportWarning(deadtime_at, APPROXIMATE, f"deadtime {ha_cf.deadtime_ms} ms -> corosync "
                                   f"token {token} ms: a node is declared lost after token + consensus "
                                   f"(1.2 x token){' + 650 ms per node beyond two' if len(plan.nodes) > 2 else ''}"
-                                  f", about {round(TOKEN_PER_DEADTIME * (token + TOKEN_COEFFICIENT_MS * max(0, len(plan.nodes) - 2)))} ms"))
+                                  f", about {TOKEN_PER_DEADTIME * (token + TOKEN_COEFFICIENT_MS * max(0, len(plan.nodes) - 2)) / 1000:.1f} s"))
     token_warning = max(1, min(99, round(100 * ha_cf.warntime_ms / token)))
     warnings.append(ExportWarning(directive_location(ha_cf, "warntime"), APPROXIMATE,
                                   f"warntime {ha_cf.warntime_ms} ms -> token_warning {token_warning} "
