@@ -214,3 +214,24 @@ def test_bad_addr_option_is_one_line_and_exit_2(tmp_path):
     result = export(make_ha_dir(tmp_path), "--addr", "lvs1.domain.com")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "lvs-compat export: --addr 'lvs1.domain.com': expected NODE=IP\n"
+
+
+def test_corosync_accepts_the_exported_file_on_a_node_holding_its_address(tmp_path):
+    """corosync -t checks the file and that a nodelist address is local: run it in a throw-away
+    namespace holding lvs1's 10.0.0.1 (root; nothing on the host's interfaces)."""
+    assert os.geteuid() == 0, "corosync -t needs a namespace: run as root"
+    text, _ = corosync_conf(tmp_path, "", "--addr", "lvs1.domain.com=10.0.0.1",
+                            "--addr", "lvs2.domain.com=10.0.0.2")
+    key = tmp_path / "authkey"
+    assert run([tool("corosync-keygen"), "-l", "-k", key]).returncode == 0
+    conf = tmp_path / "corosync-test.conf"  # the key where the test put it, logs to stderr
+    conf.write_text(text.replace("    crypto_hash: sha1\n", f"    crypto_hash: sha1\n    keyfile: {key}\n"))
+    name = f"lvsexp-cs-{os.getpid()}"
+    run(["ip", "netns", "add", name]).check_returncode()
+    try:
+        run(["ip", "-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]).check_returncode()
+        run(["ip", "-n", name, "addr", "add", "10.0.0.1/24", "dev", "v0"]).check_returncode()
+        result = run(["ip", "netns", "exec", name, tool("corosync"), "-t", "-c", conf])
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        run(["ip", "netns", "del", name])
