@@ -148,10 +148,11 @@ def test_haresources_syntax_becomes_agent_parameters(tmp_path):
 
 
 @pytest.mark.parametrize("fmt, expected", [
-    ("crm", ["group grp-10.0.0.3 vip-10.0.0.3 lvs mon",
+    ("crm", ["primitive lvs ocf:lvs-compat:lvs op monitor interval=10s timeout=20s",
+             "group grp-10.0.0.3 vip-10.0.0.3 lvs mon",
              "location loc-grp-10.0.0.3-prefers-home grp-10.0.0.3 100: lvs1.domain.com",
              "rsc_defaults rsc-options: resource-stickiness=0"]),
-    ("pcs", ["pcs -f cib.xml resource create lvs lsb:lvs op monitor interval=10s timeout=20s "
+    ("pcs", ["pcs -f cib.xml resource create lvs ocf:lvs-compat:lvs op monitor interval=10s timeout=20s "
              "--group grp-10.0.0.3",
              "pcs -f cib.xml constraint location grp-10.0.0.3 prefers lvs1.domain.com=100",
              "pcs -f cib.xml resource defaults update resource-stickiness=0"])])

@@ -34,7 +34,7 @@ watch web
 """
 
 
-def ha_dir(ha_cf=HA_CF, haresources="lvs1 10.0.0.3 lvs::/etc/mon/mon.cf mon\n",
+def ha_dir(ha_cf=HA_CF, haresources="lvs1 10.0.0.3 lvs::/etc/mon/mon.cf mon::-f\n",
            authkeys="auth 2\n2 crc\n"):
     return HaDirectory("ha.d", "ha.d/ha.cf", parse_ha_cf(ha_cf, "ha.d/ha.cf"),
                        parse_haresources(haresources, "ha.d/haresources"),
@@ -52,8 +52,10 @@ def test_pacemaker_names_serial_crc_stonith_and_lsb_arguments_at_their_lines():
     assert any(line.startswith("ha.d/ha.cf:7:1: warning: no equivalent: stonith apcsmart: ") for line in lines)
     assert any(line.startswith("ha.d/authkeys:2:1: warning: no equivalent: authkeys crc: corosync "
                                "crypto_hash none") for line in lines)
-    assert any(line.startswith("ha.d/haresources:1:15: warning: no equivalent: lvs::/etc/mon/mon.cf: "
-                               "arguments /etc/mon/mon.cf dropped") for line in lines)
+    assert any(line.startswith("ha.d/haresources:1:15: warning: approximate: lvs::/etc/mon/mon.cf -> "
+                               "ocf:lvs-compat:lvs") for line in lines)
+    assert any(line.startswith("ha.d/haresources:1:36: warning: no equivalent: mon::-f: arguments -f "
+                               "dropped: an LSB script") for line in lines)
     # warnings come in file order, so an operator reads them top to bottom
     keys = [(w.location.path, w.location.line) for w in export_pacemaker(ha_dir()).warnings]
     assert keys == sorted(keys)

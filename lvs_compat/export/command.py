@@ -79,6 +79,8 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             path = os.path.join(args.out_dir, item.name)
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(item.text)
+            if item.text.startswith("#!"):
+                os.chmod(path, 0o755)
             print(path, file=out)
     elif args.target == "pacemaker":
         out.write(export.files[0].text)

@@ -9,7 +9,9 @@ crm_verify / crm_simulate / corosync -t on pacemaker 2.1.5 and corosync 3.1.7):
   stops in reverse, as ResourceManager did) plus ``rsc_location`` score 100 on its node;
 * ``IPaddr``/``IPaddr2`` -> ``ocf:heartbeat:IPaddr2`` (ip, cidr_netmask, nic, broadcast),
   ``Filesystem::dev::dir::type[::options]`` -> ``ocf:heartbeat:Filesystem``, other scripts ->
-  ``lsb:NAME`` (an LSB script has no arguments, and Pacemaker believes its ``status``);
+  ``lsb:NAME`` (an LSB script has no arguments, and Pacemaker believes its ``status``), except
+  ``lvs[::MON_CF]`` -> ``ocf:lvs-compat:lvs`` (the IPVS table from mon.cf; the agent is written
+  beside the CIB, see ``ocf_agent.py``);
 * ``auto_failback`` on/legacy -> ``resource-stickiness=0`` (the score 100 pulls the group
   home), off -> ``INFINITY`` (it stays where it runs).  Always written: some distributions
   pre-set a stickiness;
@@ -35,6 +37,7 @@ from xml.sax.saxutils import quoteattr
 from ..config.errors import Location
 from . import (APPROXIMATE, NO_EQUIVALENT, Export, ExportFile, ExportWarning, directive_location,
                sorted_warnings)
+from .ocf_agent import AGENT_FILE, AGENT_INSTALL_PATH, agent_text
 
 CIB_SCHEMA = "pacemaker-3.9"  # Debian 12's newest; Pacemaker 3.x still reads and upgrades it
 TOKEN_PER_DEADTIME = 2.2  # token + consensus (1.2 x token)
@@ -152,15 +155,21 @@ def _primitive(resource, ids: _Ids, warnings: list[ExportWarning]) -> Primitive:
         directory = args[1] if len(args) > 1 else "fs"
         return Primitive(ids.make(f"fs-{directory.strip('/') or 'root'}"), "ocf", "heartbeat",
                          "Filesystem", params, at)
-    if args:
-        what = ("lsb:lvs reads /etc/mon/mon.cf (else /etc/mon.cf), like mon"
-                if name == "lvs" else f"an LSB script is called as /etc/init.d/{name} start|stop|status")
-        warnings.append(ExportWarning(at, NO_EQUIVALENT, f"{resource.raw}: arguments "
-                                      f"{'::'.join(args)} dropped: {what}"))
     if name == "lvs":
-        hint = ("install lvs-compat's ha.d/resource.d/lvs as /etc/init.d/lvs: its status exits 0/3 "
-                "(the seed's init script has no status, so Pacemaker would think it stopped)")
-    elif name == "mon":
+        # the IPVS table: our OCF agent around lvs-compat's resource script (ocf_agent.py)
+        params = (("mon_cf", args[0]),) if args else ()
+        if len(args) > 1:
+            warnings.append(ExportWarning(at, NO_EQUIVALENT, f"{resource.raw}: arguments after "
+                                          f"{args[0]} dropped (lvs takes one: the mon.cf path)"))
+        warnings.append(ExportWarning(at, APPROXIMATE, f"{resource.raw} -> ocf:lvs-compat:lvs, "
+                                      f"monitored every {MONITOR[0]} (heartbeat v1 never checked it): "
+                                      f"install {AGENT_FILE} as {AGENT_INSTALL_PATH} on every node"))
+        return Primitive(ids.make(name), "ocf", "lvs-compat", "lvs", params, at)
+    if args:
+        warnings.append(ExportWarning(at, NO_EQUIVALENT, f"{resource.raw}: arguments "
+                                      f"{'::'.join(args)} dropped: an LSB script is called as "
+                                      f"/etc/init.d/{name} start|stop|status"))
+    if name == "mon":
         hint = "Debian's /etc/init.d/mon has an LSB status (lvs-compat's resource.d/mon also does)"
     else:
         hint = (f"/etc/init.d/{name} must exist on every node and exit 0 (running) / 3 (stopped) "
@@ -476,8 +485,10 @@ def export_pacemaker(ha, mon_cf=None, fmt: str = "xml", addresses: dict[str, str
     if mon_cf is not None:
         _mon_cf_warnings(plan, mon_cf, warnings)
     render = {"xml": cib_xml, "crm": crm_text, "pcs": pcs_text}[fmt]
-    files = (ExportFile(CIB_FILE[fmt], render(plan)), ExportFile(COROSYNC_FILE, corosync))
-    return Export("pacemaker", files, sorted_warnings(warnings))
+    files = [ExportFile(CIB_FILE[fmt], render(plan)), ExportFile(COROSYNC_FILE, corosync)]
+    if any(p.provider == "lvs-compat" for group in plan.groups for p in group.primitives):
+        files.append(ExportFile(AGENT_FILE, agent_text()))
+    return Export("pacemaker", tuple(files), sorted_warnings(warnings))
 
 
 def _mon_cf_warnings(plan: ClusterPlan, mon_cf, warnings: list[ExportWarning]) -> None:
