@@ -9,7 +9,7 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 
 # Debian packages: the real tools we compare against and the servers tests run.
-DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools
+DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh
 
 PREFIX  ?= /usr
 DESTDIR ?=

@@ -1,4 +1,4 @@
-"""``lvs-compat``: the operator's command.  Today: ``lvs-compat check``.
+"""``lvs-compat``: the operator's command: ``lvs-compat check`` and ``lvs-compat export``.
 
 ``check`` validates mon.cf and an ha.d directory with the same parsers the
 daemon and the alert use, then prints a summary (or the whole model as JSON).
@@ -18,6 +18,7 @@ from typing import TextIO
 
 from .config.errors import ConfigError, ConfigWarning, Location
 from .oneline import one_line
+from .export import command as export_command
 from .summary import CheckedFiles, implied_ipvs_entries, render_summary
 
 EXIT_OK = 0
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--mon-cf", metavar="PATH", help="mon configuration file")
     check.add_argument("--ha-dir", metavar="DIR", help="heartbeat configuration directory")
     check.add_argument("--json", action="store_true", help="print the whole parsed model as JSON")
+    export_command.add_parser(commands)
     return parser
 
 
@@ -113,6 +115,8 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.command == "export":
+            return export_command.run_export(args, out, err)
         return run_check(args, out, err)
     except BrokenPipeError:  # `lvs-compat check | head` is fine
         return EXIT_OK
