@@ -245,11 +245,10 @@ def _checker(service, hosts, real_address: str, port: int, retry: int, line,
 
 def _virtual_servers(mon_cf, warnings: list[ExportWarning]) -> list[_VirtualServer]:
     from ..lvsalert.options import UsageError, parse_argv
-    from ..summary import lvs_alert_lines
 
     groups = {group.name: group.hosts for group in mon_cf.hostgroups}
     servers: dict[tuple[str, str, int], _VirtualServer] = {}
-    for watch, service, line in lvs_alert_lines(mon_cf):
+    for watch, service, line in mon_cf.lvs_alert_lines():
         if line.kind != "upalert":
             continue  # the down line's removal is the checker's failure
         try:
