@@ -284,7 +284,7 @@ def _virtual_servers(mon_cf, warnings: list[ExportWarning]) -> list[_VirtualServ
 
 def _mon_warnings(mon_cf, warnings: list[ExportWarning]) -> None:
     """What stays in mon.cf with no keepalived counterpart: other alerts, periods, pacing."""
-    from ..summary import LVS_ALERT
+    from ..config.moncf import LVS_ALERT
 
     for watch in mon_cf.watches:
         for service in watch.services:
