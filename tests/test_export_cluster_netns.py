@@ -80,6 +80,7 @@ class Cluster:
         self.namespaces = {name: f"lvsexp-{name}-{tag}" for name in NODES}
         self.holders: dict[str, subprocess.Popen] = {}
         self.daemons: dict[str, list[subprocess.Popen]] = {name: [] for name in NODES}
+        self.killed: set[int] = set()
 
     def up(self, corosync_conf: str, cib_file):
         run(["ip", "netns", "add", self.bridge_ns]).check_returncode()
@@ -132,39 +133,52 @@ class Cluster:
         shown = run(["ip", "-n", self.namespaces[name], "-br", "addr", "show", "eth0"]).stdout
         return f" {VIP}/" in f" {shown}"
 
-    def processes_left(self) -> list[int]:
-        """Children of this test process: the lab's daemons, holders and their orphans."""
-        left = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as handle:
-                        fields = handle.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == os.getpid():
-                    left.append(int(entry))
-        return left
+    def pids_inside(self) -> set[int]:
+        pids = set()
+        for ns in (*self.namespaces.values(), self.bridge_ns):
+            pids.update(int(pid) for pid in run(["ip", "netns", "pids", ns]).stdout.split())
+        return pids
 
     def down(self):
-        # pacemaker's daemons and corosync run in our namespaces only: everything there is ours
-        for name, ns in self.namespaces.items():
-            holder = self.holders.get(name)
-            listed = run(["ip", "netns", "pids", ns]).stdout.split()
-            for pid in listed:
-                if holder is None or int(pid) != holder.pid:
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            if holder is not None:
-                holder.kill()
-                holder.wait(timeout=10)
-            for daemon in self.daemons[name]:
-                daemon.kill()
-                daemon.wait(timeout=10)
+        """Kill everything inside the lab's namespaces (pacemaker's daemons and corosync run
+        there only: all of it is ours), until nothing is left there, then remove them.  Only
+        those processes are reaped: other children of this pytest (the guest runs started in
+        the background by conftest.py) are not this lab's, and reaping them would steal their
+        exit status from their Popen."""
+        deadline = time.monotonic() + 20
+        while True:
+            inside = self.pids_inside()
+            self.killed.update(inside)
+            for pid in inside:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for process in (*self.holders.values(), *(d for ds in self.daemons.values() for d in ds)):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=10)
+            self.reap()
+            if not self.pids_inside() or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        for ns in (*self.namespaces.values(), self.bridge_ns):
             run(["ip", "netns", "del", ns])
-        run(["ip", "netns", "del", self.bridge_ns])
+
+    def reap(self) -> None:
+        """Wait for the lab's own processes that became our children (pacemakerd's orphans: we
+        are their subreaper), by pid, never ``waitpid(-1)``."""
+        for pid in list(self.killed):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:     # not ours (its parent reaps it) or already reaped
+                continue
+            if done:
+                self.killed.discard(pid)
+
+    def processes_left(self) -> list[int]:
+        """The lab's processes that still exist (a zombie of ours counts until reaped)."""
+        return [pid for pid in self.killed if os.path.exists(f"/proc/{pid}")]
 
 
 def set_child_subreaper(on: bool) -> None:
@@ -172,16 +186,6 @@ def set_child_subreaper(on: bool) -> None:
     that does not reap, as in some containers, would keep them as zombies)."""
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0, os.strerror(ctypes.get_errno())
-
-
-def reap_orphans() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 @pytest.fixture
@@ -197,7 +201,7 @@ def cluster(tmp_path):
         try:
             lab.down()
             wait_for("the lab's processes to be reaped",
-                     lambda: (reap_orphans(), not any(lab.processes_left()))[1], 20)
+                     lambda: (lab.reap(), not lab.processes_left())[1], 20)
         finally:
             set_child_subreaper(False)
 
