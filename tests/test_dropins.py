@@ -37,21 +37,38 @@ def test_each_single_file_calls_the_entry_point_of_its_tree_file(built, drop_in)
     assert first_line.startswith(f"#!{PYTHON} -ISc")
     assert len(first_line) < 128                 # every kernel passes it whole
     with zipfile.ZipFile(single) as archive:
-        start = archive.read("_dropin_start.py").decode()
+        main_py = archive.read("__main__.py").decode()
         names = set(archive.namelist())
     module, function = entry_line(drop_in)
-    assert f"from {module} import {function}\n" in start
+    call = f"from {module} import {function}\nsys.exit({function}())\n"
+    assert call in main_py and call in single.read_bytes()[:4096].decode()
     # compiled for the shebang's interpreter, beside the source (where zipimport looks)
     path = module.replace(".", "/")
     assert {f"{path}.py", f"{path}.pyc", "pyparsing/__init__.pyc", "serial/serialposix.pyc"} <= names
     assert not any(name.startswith("lvs_compat/lab/") for name in names)
 
 
+def test_another_python_or_a_zipapp_run_still_works(built, tmp_path):
+    """The loader reads the .pyc only when their magic is the running interpreter's; else the
+    sources through zipimport (simulated: the magic check inverted).  ``python3 FILE`` runs it
+    as a zipapp (__main__.py)."""
+    single = copy_alone(built, "bin/heartbeat", tmp_path / "libexec")
+    boot = single.read_bytes().split(b"\n", 1)[0].decode().split(" -ISc", 1)[1]
+    other_magic = boot.replace(".read(4096)", ".read(4096).replace(b'!= sys.modules', b'== sys.modules')")
+    assert other_magic != boot and b"!= sys.modules" in single.read_bytes()[:4096]
+    for argv in ([PYTHON, "-ISc" + other_magic, single, "-V"], [PYTHON, "-I", single, "-V"],
+                 [PYTHON, "-ISc" + boot, single.name, "-V"]):
+        cwd = single.parent if argv[2] == single.name else None
+        result = run_alone(argv, tmp_path, **({"cwd": cwd} if cwd else {}))
+        assert (result.returncode, result.stdout, result.stderr) == (0, "3.0.6 (lvs-compat)\n", ""), argv
+
+
 def run_alone(argv, tmp_path, **kwargs):
     """Run with an empty environment, from a directory that is neither the file's nor the tree."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
-    return subprocess.run([str(part) for part in argv], env=kwargs.pop("env", {}), cwd=elsewhere,
+    return subprocess.run([str(part) for part in argv], env=kwargs.pop("env", {}),
+                          cwd=kwargs.pop("cwd", elsewhere),
                           capture_output=True, text=True, timeout=60, **kwargs)
 
 
