@@ -1,8 +1,9 @@
 """Issue 15, items 1 and 5: the single-file heartbeat (``make dropins``) copied alone, in a
 cluster.
 
-* Two of ours in the namespace lab, one of them the copied file (``Node.heartbeat``): they see
-  each other active, and the copied one sees the other die on kill -9.
+* Two of ours in the namespace lab, one of them the copied file (``Node.heartbeat``), started
+  as an operator does (it daemonizes): they see each other active, it restarts itself on a
+  changed ha.cf and -r, sees the other die on kill -9, and stops on -k.
 * A mixed pair as an operator half-way through a migration has it: one director runs Debian's
   heartbeat 3.0.6, the other the copied file put over /usr/libexec/heartbeat/heartbeat (and
   cl_status over /usr/bin/cl_status) inside its own mount namespace, started by that path with
@@ -13,6 +14,8 @@ cluster.
 
 Timers: keepalive 500 ms, deadtime 2 s, initdead 4 s (as tests/test_heartbeat_takeover_interop.py).
 """
+
+from pathlib import Path
 
 import pytest
 
@@ -43,20 +46,32 @@ def pair(tmp_path):
 
 
 @pytest.mark.skipif(have_lab() is not None, reason=str(have_lab()))
-def test_a_copied_single_file_heartbeat_joins_ours_and_sees_it_die(pair, built, tmp_path):
+def test_a_copied_single_file_heartbeat_joins_ours_restarts_and_sees_it_die(pair, built, tmp_path):
     tree_node, copied = pair.nodes
     copied.heartbeat = copy_alone(built, "bin/heartbeat", tmp_path / "libexec")
     for node in pair.nodes:
         node.write_config(ha_cf([n.name for n in pair.nodes], media="bcast hb0", **TIMERS))
-        node.start()
-    wait_for(lambda: status(tree_node, copied.name) == "active" and status(copied, tree_node.name) == "active",
-             INITDEAD_S + 6, 0.1, f"both to see each other active\n{copied.log()}")
-    assert str(copied.heartbeat) in copied.process.args   # ip netns exec NS <the copied file> ...
+    tree_node.start()
+    pid = copied.start_daemon()        # as an operator starts it: it daemonizes
+    assert str(copied.heartbeat).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    both_active = lambda: status(tree_node, copied.name) == "active" and status(copied, tree_node.name) == "active"  # noqa: E731
+    wait_for(both_active, INITDEAD_S + 6, 0.1, f"both to see each other active\n{copied.log()}")
+    assert copied.ctl("-s").stdout.startswith(f"heartbeat OK [pid {pid} et al]")
+
+    # a changed ha.cf and -r: it re-executes itself (sys.orig_argv: the shebang's boot line)
+    generation = int((copied.state / "hb_generation").read_text())
+    (copied.etc / "ha.cf").write_text((copied.etc / "ha.cf").read_text() + "# edited\n")
+    assert copied.ctl("-r").returncode == 0
+    wait_for(lambda: (copied.state / "hb_generation").read_text().strip() == str(generation + 1),
+             DEADTIME_S + BONUS_S + 2, 0.05, f"the restart\n{copied.log()}")
+    wait_for(both_active, INITDEAD_S + 6, 0.1, f"both active after the restart\n{copied.log()}")
+    assert copied.ctl("-s").stdout.startswith(f"heartbeat OK [pid {pid} et al]")
 
     tree_node.kill9()
     wait_for(lambda: status(copied, tree_node.name) == "dead", DEADTIME_S + BONUS_S + 2, 0.05,
              f"the copied node to declare {tree_node.name} dead\n{copied.log()}")
-    assert copied.process.poll() is None
+    assert copied.ctl("-k").returncode == 0
+    assert copied.ctl("-s").returncode == 3
 
 
 @pytest.fixture
