@@ -26,12 +26,22 @@ MONITORS := $(wildcard mon.d/*.monitor)
 ALERTS   := $(wildcard alert.d/*.alert)
 DAEMON   := $(wildcard bin/heartbeat)
 RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
+# The programs an operator may copy alone over Debian's (tools/build-dropins): one file each,
+# the library inside, in $(DROPIN_BUILD) and installed to $(DROPINDIR), same relative paths.
+DROPINS  := $(MONITORS) $(ALERTS) $(DAEMON) $(filter bin/cl_status bin/hb_standby bin/hb_takeover,$(PROGRAMS))
+DROPIN_BUILD := build/dropins
+DROPINDIR ?= $(PREFIX)/share/lvs-compat/dropins
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test test-slow demo install clean fuzz soak
+.PHONY: all deps venv dropins test test-slow demo install clean fuzz soak
 
-all: venv
+all: venv dropins
+
+# make dropins: build/dropins/mon.d/http.monitor etc., each a single file that works when copied
+# alone into /usr/lib/mon/mon.d, alert.d or over /usr/libexec/heartbeat/heartbeat.
+dropins: venv
+	$(VPY) tools/build-dropins --python $(PYTHON) --out $(DROPIN_BUILD) $(DROPINS)
 
 deps:
 	tools/apt-install $(DEBS)
@@ -78,7 +88,7 @@ soak: venv
 # make install [DESTDIR=/staging] [PREFIX=/usr]
 # The library and its pure-Python dependencies go to LIBDIR; every program
 # gets "#!$(PYTHON) -IS" and LIBDIR pinned, so it needs no virtualenv.
-install: venv
+install: venv dropins
 	rm -rf $(DESTDIR)$(LIBDIR)
 	$(VPY) -m pip install -q --no-compile --no-build-isolation --target $(DESTDIR)$(LIBDIR) .
 	rm -rf $(DESTDIR)$(LIBDIR)/bin
@@ -87,6 +97,7 @@ install: venv
 	for f in $(MONITORS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_MONDIR); done
 	for f in $(ALERTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_ALERTDIR); done
 	for f in $(RESOURCE_SCRIPTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(HA_RESOURCEDIR); done
+	for f in $(DROPINS); do install -D -m 755 $(DROPIN_BUILD)/$$f $(DESTDIR)$(DROPINDIR)/$$f; done
 ifneq ($(DAEMON),)
 	install -d $(DESTDIR)$(HB_LIBEXEC)
 	# On the live system, keep Debian's C daemon beside ours (dpkg knows of the move).

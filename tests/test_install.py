@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import zipfile
 
 import pytest
 
@@ -19,6 +20,12 @@ def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
     assert (stage / "usr/lib/lvs-compat/lvs_compat/config/errors.py").is_file()
     assert (stage / "usr/lib/lvs-compat/pyparsing").is_dir()
     assert (stage / "etc/ha.d/resource.d/lvs").read_text().startswith("#!/usr/bin/python3 -IS\n")
+    # the single-file drop-ins (tools/build-dropins) beside it, for an operator to copy
+    dropins = stage / "usr/share/lvs-compat/dropins"
+    for drop_in in DROP_INS:
+        single = dropins / drop_in
+        assert single.read_bytes().startswith(b"#!/usr/bin/python3 -ISc"), drop_in
+        assert zipfile.is_zipfile(single) and single.stat().st_mode & 0o111, drop_in
 
     # The pinned LIBDIR points into the real root; run the staged copy against
     # the staged library by rewriting only that line, with an empty environment.

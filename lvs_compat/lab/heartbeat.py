@@ -21,7 +21,9 @@ Every process and namespace is recorded and removed by ``Lab.close`` (pytest fin
 soak's ``finally`` call it; a failed ``open`` calls it itself); every wait has a timeout.  argv
 lists only, never a shell string (the node init script is a file run by /bin/sh with fixed
 arguments).  It runs this checkout's ``bin/heartbeat``: a tool of the source tree, not of an
-installed director.
+installed director.  ``Node.heartbeat`` names another program for one of ours (a single-file
+build, run by its own shebang), and ``Node.start_c(replace=...)`` bind-mounts files over the
+C node's own (e.g. that build over /usr/libexec/heartbeat/heartbeat), as an operator copies them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class Node:
     kind: str = "ours"  # "ours" or "c"
     process: subprocess.Popen | None = None
     ns_init_pid: int | None = None
+    heartbeat: Path = HEARTBEAT  # another path: executed directly (its shebang), not by sys.executable
 
     @property
     def address(self) -> str:
@@ -105,7 +108,8 @@ class Node:
 
     # --- our daemon --------------------------------------------------------------------------
     def heartbeat_argv(self, *args: str) -> list[str]:
-        return [sys.executable, str(HEARTBEAT), "--config-dir", str(self.etc),
+        program = [sys.executable, str(HEARTBEAT)] if self.heartbeat == HEARTBEAT else [str(self.heartbeat)]
+        return [*program, "--config-dir", str(self.etc),
                 "--state-dir", str(self.state), "--run-dir", str(self.rundir),
                 "--node-name", self.name, *args]
 
@@ -154,7 +158,10 @@ class Node:
             self.process.wait(timeout=10)
 
     # --- a real heartbeat 3.0.6 node ----------------------------------------------------------
-    def start_c(self) -> None:
+    def start_c(self, replace: dict[str, Path] | None = None) -> None:
+        """Start the node's /usr/libexec/heartbeat/heartbeat in its namespaces; ``replace``
+        maps paths of the system (that one, /usr/bin/cl_status) to files bind-mounted over
+        them first: what an operator's copy does, inside the node only."""
         assert self.kind == "c"
         varlib = self.root / "varlib"
         if not varlib.exists():
@@ -174,6 +181,8 @@ class Node:
         argv = ["unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child=SIGKILL",
                 "--mount-proc", "--propagation", "private",
                 "/bin/sh", str(init), self.name, str(self.etc), str(varlib), C_HEARTBEAT]
+        for target, source in (replace or {}).items():
+            argv += [str(source), target]
         with open(self.root / "daemon.out", "ab") as log:
             self.process = self.lab.net.start(self.netns, argv, stdout=log,
                                               stderr=subprocess.STDOUT)
@@ -235,7 +244,7 @@ class Node:
         return "\n".join(parts)
 
 
-# The init of a C node's namespaces: argv name etc varlib heartbeat.  Kept as a file run by
+# The init of a C node's namespaces: argv name etc varlib heartbeat [source target]...  Kept as a file run by
 # /bin/sh with fixed arguments (no string is ever handed to a shell by Python).
 _C_NODE_INIT = r"""
 set -e
@@ -249,7 +258,13 @@ mount --bind "$3" /var/lib/heartbeat
 for f in /bin/systemctl /lib/systemd/systemd; do
     [ -e "$f" ] && mount --bind /bin/true "$f"
 done
-"$4"
+heartbeat=$4
+shift 4
+while [ $# -ge 2 ]; do
+    mount --bind "$1" "$2"
+    shift 2
+done
+"$heartbeat"
 # PID 1 of the namespace adopts the daemonized heartbeat: reap it, as a real init does (else
 # the exited master stays a zombie and `heartbeat -k`, which waits for its pid, never returns)
 exec /usr/bin/python3 -c '
