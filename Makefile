@@ -9,7 +9,11 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 
 # Debian packages: the real tools we compare against and the servers tests run.
-DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh
+DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh lintian
+# Booting Debian 12 with systemd as PID 1 for the .deb's test (tools/debian-boot): mmdebstrap,
+# and systemd-nspawn pinned to the host's systemd (the newest one would upgrade the host's systemd).
+SYSTEMD_VERSION := $(shell dpkg-query -W -f='$${Version}' systemd 2>/dev/null)
+DEBS    += mmdebstrap $(if $(SYSTEMD_VERSION),systemd-container=$(SYSTEMD_VERSION))
 
 PREFIX  ?= /usr
 DESTDIR ?=
@@ -29,7 +33,7 @@ RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test test-slow demo install clean fuzz soak
+.PHONY: all deps venv test test-slow demo install deb clean fuzz soak
 
 all: venv
 
@@ -94,6 +98,16 @@ ifneq ($(DAEMON),)
 	    dpkg-divert --local --rename --divert $(HB_LIBEXEC)/heartbeat.c-3.0.6 --add $(HB_LIBEXEC)/heartbeat; fi
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
 endif
+
+# make deb: build/lvs-compat_VERSION_all.deb, the make install tree (PREFIX=/usr) as a Debian
+# package that diverts the files of heartbeat and mon it replaces (tools/deb/diverted) and gives
+# them back on removal (tools/build-deb), then lintian on it (its remaining tags: README).
+DEB_STAGE := build/deb/root
+deb: venv
+	rm -rf build/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
+	tools/build-deb $(DEB_STAGE) build
+	lintian --fail-on warning --suppress-tags-from-file tools/deb/lintian-overrides build/lvs-compat_*_all.deb
 
 # make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS=moncf,wire]: coverage-guided fuzzing of the config
 # parsers and the heartbeat decoder, FUZZ_SECONDS per target, one target per CPU (not part
