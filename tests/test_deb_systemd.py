@@ -251,8 +251,8 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
     print(f"installed on both at {time.monotonic() - t0:.1f} s")
 
     # --- systemctl start: Debian's unit runs our daemon ------------------------------------------
-    for node in directors:
-        node.sh("systemctl", "start", "heartbeat")
+    for node in directors:   # enabled, as on a director: apt-get remove starts it again
+        node.sh("systemctl", "enable", "--now", "heartbeat")
     for node in directors:
         status = node.sh("systemctl", "status", "--no-pager", "heartbeat")
         assert "active (running)" in status.stdout
@@ -281,6 +281,10 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
         "journalctl", "-u", "heartbeat", "--no-pager", "-o", "cat").stdout, "the reload logged")
     assert a.main_pid() == pid and a.has_vip() and not b.has_vip()
     assert a.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"
+    # the init script, redirected to systemctl as Debian's init-functions do
+    assert "active (running)" in a.sh("/etc/init.d/heartbeat", "status").stdout
+    a.sh("/etc/init.d/heartbeat", "reload")
+    assert a.main_pid() == pid and a.has_vip() and not b.has_vip()
 
     # --- mon's service runs our monitors and lvs.alert ------------------------------------------
     conffiles = {}                      # mon's: given back before dpkg -V
@@ -306,39 +310,36 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
     a.sh("systemctl", "restart", "mon")
     print(f"mon ran our monitors and alert at {time.monotonic() - t0:.1f} s")
 
-    # --- systemctl stop releases everything ----------------------------------------------------
+    # --- systemctl stop releases everything: the group goes to the other director ------------
     a.sh("systemctl", "stop", "heartbeat", timeout=90)
     assert a.sh("systemctl", "is-active", "heartbeat", check=False).stdout == "inactive\n"
     assert not a.has_vip()
-    wait_for(b.has_vip, f"{VIP} taken over by {b.name}")
-    b.sh("systemctl", "stop", "heartbeat", timeout=90)
-    assert not a.has_vip() and not b.has_vip()
     assert a.sh("test", "-e", "/run/heartbeat.pid", check=False).returncode == 1
+    wait_for(b.has_vip, f"{VIP} taken over by {b.name}")
     print(f"stopped at {time.monotonic() - t0:.1f} s")
 
-    # --- the init script, as systemd redirects it and as it runs by itself ----------------------
-    for env in ([], ["env", "SYSTEMCTL_SKIP_REDIRECT=1"]):
-        a.sh(*env, "/etc/init.d/heartbeat", "start", timeout=90)
-        # the daemon writes its pid file once started (C's as well)
-        wait_for(lambda: a.sh("/usr/libexec/heartbeat/heartbeat", "-s", check=False).returncode == 0,
-                 "heartbeat -s: running", seconds=20)
-        status = a.sh(*env, "/etc/init.d/heartbeat", "status")
-        assert "heartbeat OK [pid" in status.stdout or "active (running)" in status.stdout
-        pid = int(a.sh("cat", "/run/heartbeat.pid").stdout)
-        assert os.path.basename(a.exe_of(pid)).startswith("python3")
-        a.sh(*env, "/etc/init.d/heartbeat", "reload")
-        assert int(a.sh("cat", "/run/heartbeat.pid").stdout) == pid
-        a.sh(*env, "/etc/init.d/heartbeat", "stop", timeout=90)
-        assert a.sh("/usr/libexec/heartbeat/heartbeat", "-s", check=False).returncode == 3
-        assert not a.has_vip()
+    # --- the init script by itself (no systemctl redirection): start, status, reload, stop ----
+    native = ["env", "SYSTEMCTL_SKIP_REDIRECT=1", "/etc/init.d/heartbeat"]
+    a.sh(*native, "start", timeout=90)      # ResourceManager verifyallidle, then `heartbeat`
+    # the daemon writes its pid file once detached (C's as well)
+    wait_for(lambda: a.sh(*native, "status", check=False).returncode == 0, "status 0", seconds=20)
+    pid = int(a.sh("cat", "/run/heartbeat.pid").stdout)
+    assert a.sh(*native, "status").stdout == f"heartbeat OK [pid {pid} et al] is running on {a.name} [{a.name}]...\n"
+    assert os.path.basename(a.exe_of(pid)).startswith("python3")
+    wait_for(lambda: a.has_vip() and not b.has_vip(), f"{VIP} failed back to {a.name}")
+    a.sh(*native, "reload")
+    assert int(a.sh("cat", "/run/heartbeat.pid").stdout) == pid and a.has_vip()
+    a.sh(*native, "stop", timeout=90)
+    assert a.sh(*native, "status", check=False).returncode == 3 and not a.has_vip()
+    wait_for(b.has_vip, f"{VIP} taken over by {b.name} again")
     print(f"init script done at {time.monotonic() - t0:.1f} s")
 
     # --- apt-get remove while our daemon holds the group ---------------------------------------
-    a.sh("systemctl", "enable", "--now", "heartbeat")   # enabled: invoke-rc.d starts it again
-    wait_for(a.has_vip, f"{VIP} on {a.name} again", seconds=40)
-    a.sh("apt-get", "remove", "-y", "lvs-compat", timeout=180)
-    assert_debian_originals(a)
-    assert a.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"
-    assert a.exe_of(a.main_pid()) == "/usr/libexec/heartbeat/heartbeat"   # the C one, restarted
-    assert a.sh("systemctl", "show", "-p", "ExecReload", "--value", "heartbeat").stdout.strip() == ""
+    b.sh("apt-get", "remove", "-y", "lvs-compat", timeout=180)
+    assert "All HA resources relinquished." in b.sh(
+        "journalctl", "-u", "heartbeat", "--no-pager", "-o", "cat").stdout
+    assert_debian_originals(b)
+    assert b.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"
+    assert b.exe_of(b.main_pid()) == "/usr/libexec/heartbeat/heartbeat"   # the C one, restarted
+    assert b.sh("systemctl", "show", "-p", "ExecReload", "--value", "heartbeat").stdout.strip() == ""
     print(f"removed at {time.monotonic() - t0:.1f} s")
