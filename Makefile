@@ -24,6 +24,7 @@ MON_ALERTDIR ?= $(PREFIX)/lib/mon/alert.d
 HB_LIBEXEC  ?= $(PREFIX)/libexec/heartbeat
 SYSCONFDIR  ?= /etc
 HA_RESOURCEDIR ?= $(SYSCONFDIR)/ha.d/resource.d
+SYSTEMD_UNITDIR ?= /lib/systemd/system
 
 PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
@@ -33,7 +34,7 @@ RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv test test-slow demo install deb clean fuzz soak
+.PHONY: all deps venv test test-slow demo install uninstall deb clean fuzz soak
 
 all: venv
 
@@ -83,6 +84,10 @@ soak: venv
 # The library and its pure-Python dependencies go to LIBDIR; every program
 # gets "#!$(PYTHON) -IS" and LIBDIR pinned, so it needs no virtualenv.
 install: venv
+	# On the live system, Debian's files we replace are moved aside first (tools/divert: dpkg
+	# knows of the move, apt upgrades them there); refused while the .deb is installed.
+	if [ -z "$(DESTDIR)" ] && [ "$(PREFIX)" = /usr ] && command -v dpkg-divert >/dev/null; then \
+	    tools/divert add; fi
 	rm -rf $(DESTDIR)$(LIBDIR)
 	$(VPY) -m pip install -q --no-compile --no-build-isolation --target $(DESTDIR)$(LIBDIR) .
 	rm -rf $(DESTDIR)$(LIBDIR)/bin
@@ -92,12 +97,23 @@ install: venv
 	for f in $(ALERTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_ALERTDIR); done
 	for f in $(RESOURCE_SCRIPTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(HA_RESOURCEDIR); done
 ifneq ($(DAEMON),)
-	install -d $(DESTDIR)$(HB_LIBEXEC)
-	# On the live system, keep Debian's C daemon beside ours (dpkg knows of the move).
-	if [ -z "$(DESTDIR)" ] && command -v dpkg-divert >/dev/null; then \
-	    dpkg-divert --local --rename --divert $(HB_LIBEXEC)/heartbeat.c-3.0.6 --add $(HB_LIBEXEC)/heartbeat; fi
+	install -d $(DESTDIR)$(HB_LIBEXEC) $(DESTDIR)$(SYSTEMD_UNITDIR)/heartbeat.service.d
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
+	install -m 644 tools/deb/heartbeat.service.conf $(DESTDIR)$(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 endif
+
+# make uninstall: undo a live make install (PREFIX=/usr): ours removed, Debian's originals
+# renamed back (tools/divert remove); refused while our heartbeat runs or the .deb is installed.
+uninstall:
+	tools/divert remove
+	rm -f $(addprefix $(BINDIR)/,$(filter-out cl_status,$(notdir $(PROGRAMS)))) \
+	    $(addprefix $(MON_ALERTDIR)/,$(notdir $(ALERTS))) \
+	    $(addprefix $(HA_RESOURCEDIR)/,$(notdir $(RESOURCE_SCRIPTS))) \
+	    $(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf
+	rmdir $(SYSTEMD_UNITDIR)/heartbeat.service.d 2>/dev/null || true
+	rm -rf $(LIBDIR)
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # make deb: build/lvs-compat_VERSION_all.deb, the make install tree (PREFIX=/usr) as a Debian
 # package that diverts the files of heartbeat and mon it replaces (tools/deb/diverted) and gives

@@ -83,7 +83,8 @@ class Director:
 
     def diversions(self):
         return sorted(line for line in self.sh("dpkg-divert", "--list").stdout.splitlines()
-                      if "lvs-compat" in line or "other-package" in line)
+                      if "lvs-compat" in line or "other-package" in line
+                      or line.startswith("local diversion"))
 
     def installed(self):
         status = self.sh("dpkg-query", "-W", "-f=${Status}", "lvs-compat", check=False).stdout
@@ -182,7 +183,7 @@ def assert_debian_originals(node):
     assert node.sh("head", "-c", "4", "/usr/libexec/heartbeat/heartbeat").stdout == "\x7fELF"
     assert node.sh("head", "-n", "1", "/usr/lib/mon/mon.d/http.monitor").stdout.startswith("#!/usr/bin/perl")
     assert not node.installed()
-    assert [line for line in node.diversions() if "lvs-compat" in line] == []
+    assert [line for line in node.diversions() if "other-package" not in line] == []
 
 
 MON_CF = """\
@@ -343,3 +344,20 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
     assert b.exe_of(b.main_pid()) == "/usr/libexec/heartbeat/heartbeat"   # the C one, restarted
     assert b.sh("systemctl", "show", "-p", "ExecReload", "--value", "heartbeat").stdout.strip() == ""
     print(f"removed at {time.monotonic() - t0:.1f} s")
+
+    # --- make install's way, the same list through tools/divert (run by make install/uninstall)
+    for node in directors:
+        os.makedirs(f"{node.root}/root/tools/deb")
+        shutil.copy2(REPO / "tools" / "divert", f"{node.root}/root/tools/divert")
+        shutil.copy2(REPO / "tools" / "deb" / "diverted", f"{node.root}/root/tools/deb/diverted")
+    refused = a.sh("/root/tools/divert", "add", check=False)   # a still has the package
+    assert (refused.returncode, refused.stderr) == (1, (
+        "tools/divert: /usr/libexec/heartbeat/heartbeat is diverted by the package lvs-compat "
+        "(apt-get remove lvs-compat first); nothing was changed\n"))
+    b.sh("/root/tools/divert", "add")
+    for path in DIVERTED:   # what make install then writes there
+        shutil.copy2(REPO / "build" / "deb" / "root" / path.lstrip("/"), f"{b.root}{path}")
+    assert b.diversions() == sorted(f"local diversion of {path} to {path}.distrib" for path in DIVERTED)
+    assert b.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"   # C's, untouched
+    b.sh("/root/tools/divert", "remove")
+    assert_debian_originals(b)
