@@ -33,6 +33,7 @@ FAKE_DPKG_QUERY = """#!/bin/sh
 # fake dpkg-query -W -f='${Status}' PKG: installed when PKG (or PKG=VERSION, the last such) is a
 # line of $FAKE_DB; -f='${Status} ${Version}' adds that VERSION
 pkg=$3
+case $pkg in *=*) echo "dpkg-query: no packages found matching $pkg" >&2; exit 1 ;; esac   # as dpkg
 line=$(grep -e "^$pkg\$" -e "^$pkg=" "$FAKE_DB" | tail -n 1)
 if [ -n "$line" ]; then
     case $2 in *Version*) printf 'install ok installed %s' "${line#*=}" ;; *) printf 'install ok installed' ;; esac
