@@ -9,7 +9,11 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 
 # Debian packages: the real tools we compare against and the servers tests run.
-DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh
+DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh lintian
+# Booting Debian 12 with systemd as PID 1 for the .deb's test (tools/debian-boot): mmdebstrap,
+# and systemd-nspawn pinned to the host's systemd (the newest one would upgrade the host's systemd).
+SYSTEMD_VERSION := $(shell dpkg-query -W -f='$${Version}' systemd 2>/dev/null)
+DEBS    += mmdebstrap $(if $(SYSTEMD_VERSION),systemd-container=$(SYSTEMD_VERSION))
 
 PREFIX  ?= /usr
 DESTDIR ?=
@@ -20,6 +24,7 @@ MON_ALERTDIR ?= $(PREFIX)/lib/mon/alert.d
 HB_LIBEXEC  ?= $(PREFIX)/libexec/heartbeat
 SYSCONFDIR  ?= /etc
 HA_RESOURCEDIR ?= $(SYSCONFDIR)/ha.d/resource.d
+SYSTEMD_UNITDIR ?= /lib/systemd/system
 
 PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
@@ -34,7 +39,7 @@ DROPINDIR ?= $(PREFIX)/share/lvs-compat/dropins
 
 DEMO_DIR := build/demo
 
-.PHONY: all deps venv dropins test test-slow demo install clean fuzz soak
+.PHONY: all deps venv dropins test test-slow demo install uninstall deb clean fuzz soak
 
 all: venv dropins
 
@@ -89,6 +94,10 @@ soak: venv
 # The library and its pure-Python dependencies go to LIBDIR; every program
 # gets "#!$(PYTHON) -IS" and LIBDIR pinned, so it needs no virtualenv.
 install: venv dropins
+	# On the live system, Debian's files we replace are moved aside first (tools/divert: dpkg
+	# knows of the move, apt upgrades them there); refused while the .deb is installed.
+	if [ -z "$(DESTDIR)" ] && [ "$(PREFIX)" = /usr ] && command -v dpkg-divert >/dev/null; then \
+	    tools/divert add; fi
 	rm -rf $(DESTDIR)$(LIBDIR)
 	$(VPY) -m pip install -q --no-compile --no-build-isolation --target $(DESTDIR)$(LIBDIR) .
 	rm -rf $(DESTDIR)$(LIBDIR)/bin
@@ -99,12 +108,33 @@ install: venv dropins
 	for f in $(RESOURCE_SCRIPTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(HA_RESOURCEDIR); done
 	for f in $(DROPINS); do install -D -m 755 $(DROPIN_BUILD)/$$f $(DESTDIR)$(DROPINDIR)/$$f; done
 ifneq ($(DAEMON),)
-	install -d $(DESTDIR)$(HB_LIBEXEC)
-	# On the live system, keep Debian's C daemon beside ours (dpkg knows of the move).
-	if [ -z "$(DESTDIR)" ] && command -v dpkg-divert >/dev/null; then \
-	    dpkg-divert --local --rename --divert $(HB_LIBEXEC)/heartbeat.c-3.0.6 --add $(HB_LIBEXEC)/heartbeat; fi
+	install -d $(DESTDIR)$(HB_LIBEXEC) $(DESTDIR)$(SYSTEMD_UNITDIR)/heartbeat.service.d
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
+	install -m 644 tools/deb/heartbeat.service.conf $(DESTDIR)$(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 endif
+
+# make uninstall: undo a live make install (PREFIX=/usr): ours removed, Debian's originals
+# renamed back (tools/divert remove); refused while our heartbeat runs or the .deb is installed.
+uninstall:
+	tools/divert remove
+	rm -f $(addprefix $(BINDIR)/,$(filter-out cl_status,$(notdir $(PROGRAMS)))) \
+	    $(addprefix $(MON_ALERTDIR)/,$(notdir $(ALERTS))) \
+	    $(addprefix $(HA_RESOURCEDIR)/,$(notdir $(RESOURCE_SCRIPTS))) \
+	    $(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf
+	rmdir $(SYSTEMD_UNITDIR)/heartbeat.service.d 2>/dev/null || true
+	rm -rf $(LIBDIR) $(DROPINDIR)
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# make deb: build/lvs-compat_VERSION_all.deb, the make install tree (PREFIX=/usr) as a Debian
+# package that diverts the files of heartbeat and mon it replaces (tools/deb/diverted) and gives
+# them back on removal (tools/build-deb), then lintian on it (its remaining tags: README).
+DEB_STAGE := build/deb/root
+deb: venv
+	rm -rf build/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
+	tools/build-deb $(DEB_STAGE) build
+	lintian --fail-on warning --suppress-tags-from-file tools/deb/lintian-overrides build/lvs-compat_*_all.deb
 
 # make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS=moncf,wire]: coverage-guided fuzzing of the config
 # parsers and the heartbeat decoder, FUZZ_SECONDS per target, one target per CPU (not part

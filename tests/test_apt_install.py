@@ -30,9 +30,15 @@ exit 101
 PERMISSIVE_POLICY = "#!/bin/sh\n# a site's own policy: start everything\nexit 0\n"
 
 FAKE_DPKG_QUERY = """#!/bin/sh
-# fake dpkg-query -W -f='${Status}' PKG: installed when PKG is a line of $FAKE_DB
+# fake dpkg-query -W -f='${Status}' PKG: installed when PKG (or PKG=VERSION, the last such) is a
+# line of $FAKE_DB; -f='${Status} ${Version}' adds that VERSION
 pkg=$3
-if grep -qx "$pkg" "$FAKE_DB"; then printf 'install ok installed'; exit 0; fi
+case $pkg in *=*) echo "dpkg-query: no packages found matching $pkg" >&2; exit 1 ;; esac   # as dpkg
+line=$(grep -e "^$pkg\$" -e "^$pkg=" "$FAKE_DB" | tail -n 1)
+if [ -n "$line" ]; then
+    case $2 in *Version*) printf 'install ok installed %s' "${line#*=}" ;; *) printf 'install ok installed' ;; esac
+    exit 0
+fi
 echo "dpkg-query: no packages found matching $pkg" >&2
 exit 1
 """
@@ -122,6 +128,17 @@ def test_no_policy_and_packages_missing_installs_them_with_daemons_held_back(mac
                              "install -y -q --no-install-recommends mon heartbeat",
                              "policy=101"]
     assert machine.files_beside_policy() == []
+
+
+def test_a_pinned_version_is_installed_unless_that_very_version_is(machine):
+    # systemd-container must match the host's systemd: the newest one would upgrade systemd
+    machine.installed.write_text("mon\nsystemd-container=252.39-1~deb12u2\n")
+    result = machine.run("mon", "systemd-container=252.38-1~deb12u1")
+    assert result.returncode == 0, result.stderr
+    assert machine.calls[2] == "install -y -q --no-install-recommends systemd-container=252.38-1~deb12u1"
+    calls = len(machine.calls)
+    assert machine.run("mon", "systemd-container=252.38-1~deb12u1").returncode == 0
+    assert len(machine.calls) == calls    # now that version is installed: nothing to do
 
 
 def test_no_policy_and_packages_installed_does_nothing(machine):

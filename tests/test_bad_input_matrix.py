@@ -200,24 +200,24 @@ def heartbeat_args(tmp_path, config_dir, *extra):
 def test_heartbeat_refuses_bad_configuration_before_starting(tmp_path, ha_dir, marker):
     (ha_dir / "authkeys").chmod(0o640)
     result = run(HEARTBEAT, heartbeat_args(tmp_path, ha_dir))
-    assert_clean_refusal(result, Case("group-readable authkeys", HEARTBEAT, [], {2}, one_line=False))
+    assert_clean_refusal(result, Case("group-readable authkeys", HEARTBEAT, [], {6}, one_line=False))
     assert b"authkeys" in result.stderr and b"600" in result.stderr
     (ha_dir / "authkeys").chmod(0o600)
 
     (ha_dir / "ha.cf").write_text("keepalive 2s\nnode lvs1.domain.com\nbcast lo\n")
     result = run(HEARTBEAT, heartbeat_args(tmp_path, ha_dir))
-    assert_clean_refusal(result, Case("2s", HEARTBEAT, [], {2}, one_line=False))
+    assert_clean_refusal(result, Case("2s", HEARTBEAT, [], {6}, one_line=False))
     assert result.stderr.decode().startswith(f"{ha_dir / 'ha.cf'}:1:")
 
     for case in [
         Case("unknown option", HEARTBEAT, ["--frobnicate"], {1, 2}, one_line=False),
         Case("missing value", HEARTBEAT, ["--config-dir"], {1, 2}, one_line=False),
-        Case("missing config dir", HEARTBEAT, heartbeat_args(tmp_path, tmp_path / "nowhere"), {2}, one_line=False),
-        Case("huge config dir", HEARTBEAT, heartbeat_args(tmp_path, HUGE), {2}, one_line=False),
+        Case("missing config dir", HEARTBEAT, heartbeat_args(tmp_path, tmp_path / "nowhere"), {6}, one_line=False),
+        Case("huge config dir", HEARTBEAT, heartbeat_args(tmp_path, HUGE), {6}, one_line=False),
         Case("non-UTF-8 config dir", HEARTBEAT,
              [os.fsencode(a) for a in heartbeat_args(tmp_path, "/tmp/x")][:1] + [b"/tmp/" + NOT_UTF8]
-             + [os.fsencode(a) for a in heartbeat_args(tmp_path, "/tmp/x")][2:], {2}, one_line=False),
-        Case("shell metacharacters", HEARTBEAT, heartbeat_args(tmp_path, shell_payload(marker)), {2},
+             + [os.fsencode(a) for a in heartbeat_args(tmp_path, "/tmp/x")][2:], {6}, one_line=False),
+        Case("shell metacharacters", HEARTBEAT, heartbeat_args(tmp_path, shell_payload(marker)), {6},
              one_line=False),
     ]:
         assert_clean_refusal(run(case.program, case.args), case)

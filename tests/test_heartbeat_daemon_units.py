@@ -174,10 +174,10 @@ def test_stop_gives_up_on_a_daemon_that_ignores_sigterm_after_a_minute_of_the_cl
         stubborn.wait()
 
 
-def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_2(tmp_path):
+def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_6_not_configured(tmp_path):
     write_ha_dir(tmp_path / "etc", GOOD.replace("deadtime 2", "deadtime 2s"))
     result = run_heartbeat(*dirs(tmp_path), "--foreground")
-    assert result.returncode == 2
+    assert result.returncode == 6
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"{tmp_path}/etc/ha.cf:3:")
     assert "Traceback" not in result.stderr
@@ -188,7 +188,7 @@ def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_2(tmp_path):
 def test_group_readable_authkeys_is_refused(tmp_path):
     write_ha_dir(tmp_path / "etc", GOOD, mode=0o644)
     result = run_heartbeat(*dirs(tmp_path), "--foreground")
-    assert result.returncode == 2
+    assert result.returncode == 6
     assert result.stderr.startswith(f"{tmp_path}/etc/authkeys")
     assert "Bad permissions" in result.stderr.splitlines()[0] or "600" in result.stderr
 
@@ -197,12 +197,12 @@ def test_missing_authkeys_and_foreign_node_name_are_refused(tmp_path):
     write_ha_dir(tmp_path / "etc", GOOD)
     (tmp_path / "etc" / "authkeys").unlink()
     result = run_heartbeat(*dirs(tmp_path), "--foreground")
-    assert result.returncode == 2 and "authkeys" in result.stderr.splitlines()[0]
+    assert result.returncode == 6 and "authkeys" in result.stderr.splitlines()[0]
     write_ha_dir(tmp_path / "etc", GOOD)
     argv = dirs(tmp_path)
     argv[argv.index("nodea")] = "stranger"
     result = run_heartbeat(*argv, "--foreground")
-    assert result.returncode == 2 and "[stranger] not in configuration" in result.stderr
+    assert result.returncode == 6 and "[stranger] not in configuration" in result.stderr
 
 
 def test_node_name_comes_from_nodeinfo_lowercased(tmp_path):
@@ -215,7 +215,7 @@ def test_node_name_comes_from_nodeinfo_lowercased(tmp_path):
 
 def test_unknown_option_is_a_usage_error(tmp_path):
     result = run_heartbeat("-h")
-    assert result.returncode == 2 and "usage: heartbeat" in result.stderr
+    assert result.returncode == 2 and "Usage: heartbeat [-dDkMrRsvWlVf]" in result.stderr
 
 
 # --- serial framing ------------------------------------------------------------------------------------------

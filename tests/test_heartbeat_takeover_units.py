@@ -49,7 +49,7 @@ def test_a_missing_resource_script_stops_heartbeat_before_it_starts(tmp_path):
     lvs.write_text("#!/bin/sh\nexit 0\n")
     lvs.chmod(0o755)
     result = heartbeat(tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 6
     first, second = result.stderr.splitlines()
     assert first.startswith(f"{tmp_path / 'etc' / 'haresources'}:1:")
     assert "Cannot locate resource script lvs-compat-no-such-script" in first
@@ -61,7 +61,7 @@ def test_a_missing_resource_script_stops_heartbeat_before_it_starts(tmp_path):
 def test_a_haresources_node_not_in_ha_cf_is_a_located_error(tmp_path):
     write_ha_dir(tmp_path / "etc", "gamma 10.0.0.3\n")
     result = heartbeat(tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 6
     assert result.stderr.splitlines()[0].startswith(f"{tmp_path / 'etc' / 'haresources'}:1:")
     assert "Bad nodename in haresources [gamma]" in result.stderr
 
@@ -69,7 +69,7 @@ def test_a_haresources_node_not_in_ha_cf_is_a_located_error(tmp_path):
 def test_a_builtin_with_unusable_arguments_is_a_located_error(tmp_path):
     write_ha_dir(tmp_path / "etc", "alpha 10.0.0.3\nalpha SendArp::1.2.3.4/eth0::extra\n")
     result = heartbeat(tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 6
     assert result.stderr.startswith(f"{tmp_path / 'etc' / 'haresources'}:2:")
 
 

@@ -8,17 +8,18 @@ import signal
 import sys
 
 from .clock import SYSTEM_CLOCK, Clock
-from .statefiles import running_pid
+from .statefiles import read_pid, running_pid
 
 STOP_TIMEOUT_S = 60
 
 
 def status(pid_file: str, name: str) -> int:
-    """``heartbeat -s``: C's words and exit codes (LAB)."""
+    """``heartbeat -s``: C's words and exit codes (LAB): 3 stopped, 1 when the pid file names
+    a process that is gone (LSB_STATUS_VAR_PID)."""
     pid = running_pid(pid_file)
     if pid is None:
         print("heartbeat is stopped. No process")
-        return 3
+        return 3 if read_pid(pid_file) is None else 1
     print(f"heartbeat OK [pid {pid} et al] is running on {name} [{name}]...")
     return 0
 

@@ -1,0 +1,363 @@
+"""The .deb in a real Debian 12 booted with systemd as PID 1, as an operator uses it.
+
+Two directors, each a container booted by tools/debian-boot (mmdebstrap root fs cached under
+/var/cache/debian-boot, systemd-nspawn -b, private network namespaces on a bridge of our own):
+the package refuses to install over a running C heartbeat or another package's diversion and
+changes nothing; installed, `systemctl start heartbeat` runs our daemon (Debian's unit:
+`heartbeat -f`, PIDFile), `hb_standby` moves the group to the other director and `hb_takeover`
+brings it back, `systemctl reload` keeps it, `systemctl stop` releases it; mon's service runs our
+monitors and lvs.alert; /etc/init.d/heartbeat start|status|reload|stop works; `apt-get remove`
+while our daemon holds the group stops it, and Debian's C heartbeat (started again) and Perl
+monitors are back with `dpkg -V heartbeat mon` clean.
+"""
+
+import os
+import shutil
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.lab
+
+BOOT_DIR = REPO / "tools" / "debian-boot"
+ROOTFS = "/var/cache/debian-boot/lvs-compat-deb.tar"
+# the .deb's Depends beyond the default image, and fping for mon's fping.monitor
+ROOTFS_EXTRA = ("python3", "fping")
+VIP = "10.77.0.100"
+DIVERTED = ("/usr/libexec/heartbeat/heartbeat", "/usr/bin/cl_status",
+            "/usr/lib/mon/mon.d/fping.monitor", "/usr/lib/mon/mon.d/http.monitor",
+            "/usr/lib/mon/mon.d/ftp.monitor")
+
+
+def run(*argv, timeout=120, check=True, **kwargs):
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                            timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{argv}: exit {result.returncode}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def wait_for(condition, what, seconds=30, explain=lambda: ""):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds} s\n{explain()}"
+        time.sleep(0.05)
+
+
+class Director:
+    def __init__(self, name, netns, address):
+        self.name, self.netns, self.address = name, netns, address
+
+    def sh(self, *argv, timeout=60, check=True, stdin=None):
+        """A command inside, like the operator's root shell there (always time-boxed)."""
+        return run(BOOT_DIR / "run-in.sh", self.name, *argv, timeout=timeout, check=check,
+                   input=stdin)
+
+    @property
+    def root(self):
+        return run(BOOT_DIR / "boot.sh", "root", self.name).stdout.strip()
+
+    def write(self, path, text, mode=0o644):
+        target = f"{self.root}{path}"
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as handle:
+            handle.write(text)
+        os.chmod(target, mode)
+
+    def has_vip(self):
+        shown = run("ip", "-n", self.netns, "-4", "addr", "show", "dev", "eth0").stdout
+        return f" {VIP}/" in shown
+
+    def main_pid(self):
+        return int(self.sh("systemctl", "show", "-p", "MainPID", "--value", "heartbeat").stdout)
+
+    def exe_of(self, pid):
+        return self.sh("readlink", f"/proc/{pid}/exe").stdout.strip()
+
+    def cmdline_of(self, pid):
+        return self.sh("cat", f"/proc/{pid}/cmdline").stdout.split("\0")
+
+    def diversions(self):
+        return sorted(line for line in self.sh("dpkg-divert", "--list").stdout.splitlines()
+                      if "lvs-compat" in line or "other-package" in line
+                      or line.startswith("local diversion"))
+
+    def installed(self):
+        status = self.sh("dpkg-query", "-W", "-f=${Status}", "lvs-compat", check=False).stdout
+        return status == "install ok installed"
+
+
+HA_CF = """\
+    logfacility daemon
+    keepalive 250ms
+    deadtime 2
+    warntime 1
+    initdead 4
+    ucast eth0 {peer}
+    auto_failback on
+    node {a} {b}
+"""
+
+
+@pytest.fixture(scope="module")
+def deb():
+    """`make deb`: the package, and lintian clean on it (the target fails otherwise)."""
+    started = time.monotonic()
+    result = run("make", "-C", REPO, "--no-print-directory", "deb", timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (path,) = (REPO / "build").glob("lvs-compat_*_all.deb")
+    print(f"make deb (lintian included): {time.monotonic() - started:.1f} s")
+    return path
+
+
+@pytest.fixture(scope="module")
+def rootfs():
+    started = time.monotonic()
+    run(BOOT_DIR / "make-rootfs.sh", "-o", ROOTFS, *ROOTFS_EXTRA, timeout=900)
+    print(f"root fs (cached after the first build): {time.monotonic() - started:.1f} s")
+    return ROOTFS
+
+
+@pytest.fixture
+def directors(rootfs, tmp_path):
+    """Two booted containers, each in a network namespace of its own on a private bridge."""
+    tag = f"d{os.getpid() % 100000}"
+    switch = f"{tag}sw"
+    pairs = [Director(f"{tag}a", f"{tag}n1", "10.77.0.1"), Director(f"{tag}b", f"{tag}n2", "10.77.0.2")]
+    created, booted = [], []
+    try:
+        run("ip", "netns", "add", switch)
+        created.append(switch)
+        run("ip", "-n", switch, "link", "add", "br0", "type", "bridge")
+        run("ip", "-n", switch, "link", "set", "br0", "up")
+        for number, node in enumerate(pairs, 1):
+            run("ip", "netns", "add", node.netns)
+            created.append(node.netns)
+            run("ip", "-n", node.netns, "link", "add", "eth0", "type", "veth", "peer", "name",
+                f"p{number}", "netns", switch)
+            run("ip", "-n", switch, "link", "set", f"p{number}", "master", "br0", "up")
+            run("ip", "-n", node.netns, "addr", "add", f"{node.address}/24", "dev", "eth0")
+            run("ip", "-n", node.netns, "link", "set", "eth0", "up")
+            run("ip", "-n", node.netns, "link", "set", "lo", "up")
+            files = tmp_path / node.name
+            ha_d = files / "etc" / "ha.d"
+            ha_d.mkdir(parents=True)
+            peer = pairs[2 - number].address
+            (ha_d / "ha.cf").write_text(textwrap.dedent(
+                HA_CF.format(a=pairs[0].name, b=pairs[1].name, peer=peer)))
+            (ha_d / "haresources").write_text(f"{pairs[0].name} IPaddr::{VIP}/24/eth0\n")
+            (ha_d / "authkeys").write_text("auth 1\n1 sha1 lvs-compat-test\n")
+            (ha_d / "authkeys").chmod(0o600)
+        started = time.monotonic()
+        boots = [subprocess.Popen([str(BOOT_DIR / "boot.sh"), "start", node.name, "-r", rootfs,
+                                   "-n", node.netns, "-c", str(tmp_path / node.name), "-t", "60"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for node in pairs]
+        for node, boot in zip(pairs, boots):
+            out, err = boot.communicate(timeout=120)
+            booted.append(node)
+            assert boot.returncode == 0 and out.strip() in ("running", "degraded"), err
+        print(f"two containers booted in {time.monotonic() - started:.2f} s")
+        yield pairs
+    finally:
+        for node in booted:   # a power cut: nothing of the container is kept anyway
+            run(BOOT_DIR / "boot.sh", "kill", node.name, timeout=60, check=False)
+        for name in reversed(created):
+            run("ip", "netns", "del", name, check=False)
+
+
+def install(node, deb, check=True):
+    shutil.copy(deb, f"{node.root}/root/lvs-compat.deb")
+    return node.sh("apt-get", "install", "-y", "--no-install-recommends", "/root/lvs-compat.deb",
+                   timeout=180, check=check)
+
+
+def assert_debian_originals(node):
+    """Debian's files in place, as dpkg installed them."""
+    verify = node.sh("dpkg", "-V", "heartbeat", "mon", check=False)
+    assert (verify.returncode, verify.stdout) == (0, ""), verify.stdout + verify.stderr
+    assert node.sh("head", "-c", "4", "/usr/libexec/heartbeat/heartbeat").stdout == "\x7fELF"
+    assert node.sh("head", "-n", "1", "/usr/lib/mon/mon.d/http.monitor").stdout.startswith("#!/usr/bin/perl")
+    assert not node.installed()
+    assert [line for line in node.diversions() if "other-package" not in line] == []
+
+
+MON_CF = """\
+alertdir   = /usr/lib/mon/alert.d
+mondir     = /usr/lib/mon/mon.d
+maxprocs   = 20
+histlength = 100
+randstart  = 0s
+
+hostgroup local 127.0.0.1
+
+watch local
+    service ping
+        interval 2s
+        monitor fping.monitor
+        period wd {Sun-Sat}
+            alert lvs.alert -P tcp -V 10.77.0.100:80 -R 127.0.0.1 -W 5 -F dr
+    service http
+        interval 2s
+        monitor http.monitor
+        period wd {Sun-Sat}
+            alert lvs.alert -P tcp -V 10.77.0.100:80 -R 127.0.0.1 -W 5 -F dr
+"""
+
+FAKE_IPVSADM = """\
+#!/bin/sh
+# the container shares the host's kernel, which has no IPVS: record what lvs.alert asks
+echo "$*" >> /run/fake-ipvsadm.log
+exit 0
+"""
+
+
+def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
+    a, b = directors
+    t0 = time.monotonic()
+
+    # --- bad input: nothing changes ------------------------------------------------------------
+    b.sh("systemctl", "start", "heartbeat")          # Debian's C heartbeat, running
+    wait_for(lambda: b.main_pid() and b.exe_of(b.main_pid()) == "/usr/libexec/heartbeat/heartbeat",
+             "C heartbeat running")
+    refused = install(b, deb, check=False)
+    assert refused.returncode != 0
+    assert "lvs-compat: Debian's heartbeat is running (pid " in refused.stdout + refused.stderr
+    assert "stop it first: systemctl stop heartbeat; nothing was changed" in refused.stdout + refused.stderr
+    assert_debian_originals(b)
+    b.sh("systemctl", "stop", "heartbeat")
+    b.sh("dpkg-divert", "--package", "other-package", "--divert", "/usr/bin/cl_status.other",
+         "--add", "/usr/bin/cl_status")
+    refused = install(b, deb, check=False)
+    assert refused.returncode != 0
+    assert ("lvs-compat: /usr/bin/cl_status is already diverted by the package other-package; "
+            "nothing was changed") in refused.stdout + refused.stderr
+    assert b.diversions() == ["diversion of /usr/bin/cl_status to /usr/bin/cl_status.other by other-package"]
+    b.sh("dpkg-divert", "--package", "other-package", "--remove", "/usr/bin/cl_status")
+    assert_debian_originals(b)
+    print(f"refusals checked at {time.monotonic() - t0:.1f} s")
+
+    # --- installed: every replaced file diverted --------------------------------------------------
+    for node in directors:
+        install(node, deb)
+        assert node.installed()
+        assert node.diversions() == sorted(
+            f"diversion of {path} to {path}.distrib by lvs-compat" for path in DIVERTED)
+        assert node.sh("head", "-c", "4", "/usr/libexec/heartbeat/heartbeat.distrib").stdout == "\x7fELF"
+        assert "lvs_compat" in node.sh("cat", "/usr/libexec/heartbeat/heartbeat").stdout
+    print(f"installed on both at {time.monotonic() - t0:.1f} s")
+
+    # --- systemctl start: Debian's unit runs our daemon ------------------------------------------
+    for node in directors:   # enabled, as on a director: apt-get remove starts it again
+        node.sh("systemctl", "enable", "--now", "heartbeat")
+    for node in directors:
+        status = node.sh("systemctl", "status", "--no-pager", "heartbeat")
+        assert "active (running)" in status.stdout
+        pid = node.main_pid()
+        assert os.path.basename(node.exe_of(pid)).startswith("python3")
+        assert node.cmdline_of(pid)[-3:-1] == ["/usr/libexec/heartbeat/heartbeat", "-f"]
+        wait_for(lambda: node.sh("cat", "/run/heartbeat.pid", check=False).stdout.strip() == str(pid),
+                 "the pid file naming the unit's main process", seconds=20)
+    wait_for(a.has_vip, f"{VIP} on {a.name}", seconds=40)
+    print(f"{VIP} up on {a.name} at {time.monotonic() - t0:.1f} s")
+    hbstatus = a.sh("cl_status", "hbstatus")
+    assert hbstatus.stdout == "Heartbeat is running on this machine.\n"
+    assert a.sh("cl_status", "nodestatus", b.name).stdout == "active\n"
+
+    # --- hb_standby moves the group to the other director, hb_takeover brings it back ----------
+    a.sh("hb_standby")
+    wait_for(lambda: b.has_vip() and not a.has_vip(), f"{VIP} moved to {b.name}")
+    a.sh("hb_takeover")
+    wait_for(lambda: a.has_vip() and not b.has_vip(), f"{VIP} back on {a.name}")
+    print(f"standby and takeover done at {time.monotonic() - t0:.1f} s")
+
+    # --- systemctl reload = heartbeat -r: same daemon, group kept ---------------------------------
+    pid = a.main_pid()
+    a.sh("systemctl", "reload", "heartbeat")
+    wait_for(lambda: "configuration re-read (SIGHUP)" in a.sh(
+        "journalctl", "-u", "heartbeat", "--no-pager", "-o", "cat").stdout, "the reload logged")
+    assert a.main_pid() == pid and a.has_vip() and not b.has_vip()
+    assert a.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"
+    # the init script, redirected to systemctl as Debian's init-functions do
+    assert "active (running)" in a.sh("/etc/init.d/heartbeat", "status").stdout
+    a.sh("/etc/init.d/heartbeat", "reload")
+    assert a.main_pid() == pid and a.has_vip() and not b.has_vip()
+
+    # --- mon's service runs our monitors and lvs.alert ------------------------------------------
+    conffiles = {}                      # mon's: given back before dpkg -V
+    for path in ("/etc/mon/mon.cf",):
+        with open(f"{a.root}{path}") as handle:
+            conffiles[path] = handle.read()
+    a.write("/etc/mon/mon.cf", MON_CF)
+    a.write("/usr/local/sbin/fake-ipvsadm", FAKE_IPVSADM, mode=0o755)
+    a.write("/etc/systemd/system/mon.service.d/lvs-compat-test.conf",
+            # lvs.alert changes the IPVS table: on a director mon runs as root (Debian's unit
+            # says User=mon, for which ipvsadm fails, under Perl's lvs.alert as under ours)
+            "[Service]\nUser=root\nEnvironment=IPVSADM=/usr/local/sbin/fake-ipvsadm\n")
+    a.sh("systemctl", "daemon-reload")
+    a.sh("systemctl", "restart", "mon")
+    wait_for(lambda: a.sh("test", "-s", "/run/fake-ipvsadm.log", check=False).returncode == 0,
+             "lvs.alert run by mon", explain=lambda: a.sh(
+                 "journalctl", "-u", "mon", "--no-pager", "-n", "30", check=False).stdout)
+    opstatus = a.sh("moncmd", "list", "opstatus").stdout
+    # our http.monitor's detail (Perl's has none), as mon escapes it
+    assert "HTTP\\20response\\20code\\20failure\\20(connect:\\20Connection\\20refused)" in opstatus
+    for path, text in conffiles.items():
+        a.write(path, text)
+    a.sh("systemctl", "restart", "mon")
+    print(f"mon ran our monitors and alert at {time.monotonic() - t0:.1f} s")
+
+    # --- systemctl stop releases everything: the group goes to the other director ------------
+    a.sh("systemctl", "stop", "heartbeat", timeout=90)
+    assert a.sh("systemctl", "is-active", "heartbeat", check=False).stdout == "inactive\n"
+    assert not a.has_vip()
+    assert a.sh("test", "-e", "/run/heartbeat.pid", check=False).returncode == 1
+    wait_for(b.has_vip, f"{VIP} taken over by {b.name}")
+    print(f"stopped at {time.monotonic() - t0:.1f} s")
+
+    # --- the init script by itself (no systemctl redirection): start, status, reload, stop ----
+    native = ["env", "SYSTEMCTL_SKIP_REDIRECT=1", "/etc/init.d/heartbeat"]
+    a.sh(*native, "start", timeout=90)      # ResourceManager verifyallidle, then `heartbeat`
+    # the daemon writes its pid file once detached (C's as well)
+    wait_for(lambda: a.sh(*native, "status", check=False).returncode == 0, "status 0", seconds=20)
+    pid = int(a.sh("cat", "/run/heartbeat.pid").stdout)
+    assert a.sh(*native, "status").stdout == f"heartbeat OK [pid {pid} et al] is running on {a.name} [{a.name}]...\n"
+    assert os.path.basename(a.exe_of(pid)).startswith("python3")
+    wait_for(lambda: a.has_vip() and not b.has_vip(), f"{VIP} failed back to {a.name}")
+    a.sh(*native, "reload")
+    assert int(a.sh("cat", "/run/heartbeat.pid").stdout) == pid and a.has_vip()
+    a.sh(*native, "stop", timeout=90)
+    assert a.sh(*native, "status", check=False).returncode == 3 and not a.has_vip()
+    wait_for(b.has_vip, f"{VIP} taken over by {b.name} again")
+    print(f"init script done at {time.monotonic() - t0:.1f} s")
+
+    # --- apt-get remove while our daemon holds the group ---------------------------------------
+    b.sh("apt-get", "remove", "-y", "lvs-compat", timeout=180)
+    assert "All HA resources relinquished." in b.sh(
+        "journalctl", "-u", "heartbeat", "--no-pager", "-o", "cat").stdout
+    assert_debian_originals(b)
+    assert b.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"
+    assert b.exe_of(b.main_pid()) == "/usr/libexec/heartbeat/heartbeat"   # the C one, restarted
+    assert b.sh("systemctl", "show", "-p", "ExecReload", "--value", "heartbeat").stdout.strip() == ""
+    print(f"removed at {time.monotonic() - t0:.1f} s")
+
+    # --- make install's way, the same list through tools/divert (run by make install/uninstall)
+    for node in directors:
+        os.makedirs(f"{node.root}/root/tools/deb")
+        shutil.copy2(REPO / "tools" / "divert", f"{node.root}/root/tools/divert")
+        shutil.copy2(REPO / "tools" / "deb" / "diverted", f"{node.root}/root/tools/deb/diverted")
+    refused = a.sh("/root/tools/divert", "add", check=False)   # a still has the package
+    assert (refused.returncode, refused.stderr) == (1, (
+        "tools/divert: /usr/libexec/heartbeat/heartbeat is diverted by the package lvs-compat "
+        "(apt-get remove lvs-compat first); nothing was changed\n"))
+    b.sh("/root/tools/divert", "add")
+    for path in DIVERTED:   # what make install then writes there
+        shutil.copy2(REPO / "build" / "deb" / "root" / path.lstrip("/"), f"{b.root}{path}")
+    assert b.diversions() == sorted(f"local diversion of {path} to {path}.distrib" for path in DIVERTED)
+    assert b.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"   # C's, untouched
+    b.sh("/root/tools/divert", "remove")
+    assert_debian_originals(b)
