@@ -175,6 +175,70 @@ def test_an_older_verdict_that_arrives_late_is_ignored(fake):
     assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
 
 
+def test_a_verdict_stamped_ahead_of_the_clock_does_not_hide_the_next_one(fake):
+    """Issue 19 item 1: a hand run with -t an hour ahead (or mon's stamp before the clock
+    stepped back an hour) must not make the real "down" that follows look older."""
+    import time
+
+    fake.setup(SERVICE_ONLY)
+    now = int(time.time())
+    ahead_up = ["-s", "http", "-g", "www1", "-h", "www1", "-t", str(now + 3600), "-u", *LINE]
+    down_now = ["-s", "http", "-g", "www1", "-h", "www1", "-t", str(now + 1), *LINE]
+    assert run_alert(ahead_up, fake.env).returncode == 0
+    down = run_alert(down_now, fake.env)
+    assert down.returncode == 0, down.stderr
+    assert "ignored" not in down.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+
+
+class SteppedClock:
+    """Wall clock as given (it may step), boot clock as given (it never does)."""
+
+    def __init__(self, wall: float, boot: float):
+        self.wall_now, self.boot_now = wall, boot
+
+    def wall(self) -> float:
+        return self.wall_now
+
+    def boot(self) -> float:
+        return self.boot_now
+
+
+def test_after_the_clock_steps_back_an_hour_the_next_down_still_applies(fake, monkeypatch):
+    from lvs_compat.lvsalert import alert
+
+    fake.setup(SERVICE_ONLY)
+    for name, value in fake.env.items():
+        monkeypatch.setenv(name, value)
+    quiet = lambda priority, line: None  # noqa: E731
+    up_at = 1_800_000_000
+    clock = SteppedClock(wall=up_at + 0.2, boot=5000.0)
+    assert alert.main([*MON_ARGS[:-1], str(up_at), "-u", *LINE], log=quiet, clock=clock) == 0
+    # ten seconds later the wall clock is stepped back an hour; mon stamps the down with it
+    clock.wall_now, clock.boot_now = up_at + 10 - 3600 + 0.3, 5010.0
+    lines = []
+    status = alert.main([*MON_ARGS[:-1], str(up_at + 10 - 3600), *LINE],
+                        log=lambda priority, line: lines.append(line), clock=clock)
+    assert status == 0
+    assert lines == ["failure www1/http: removed 192.168.0.1 from TCP 10.0.0.3:80"]
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+    # and an older verdict running late is still skipped, on the boot clock
+    clock.wall_now, clock.boot_now = up_at + 12 - 3600, 5012.0
+    lines.clear()
+    assert alert.main([*MON_ARGS[:-1], str(up_at + 5 - 3600), "-u", *LINE],
+                      log=lambda priority, line: lines.append(line), clock=clock) == 0
+    assert lines and "ignored: a newer verdict (down at -t" in lines[0], lines
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+
+
+def test_verdict_order_places_a_stamp_ahead_of_the_clock_now_and_keeps_past_gaps():
+    from lvs_compat.lvsalert.alert import verdict_order
+
+    assert verdict_order(1000, wall_now=1002.5, boot_now=50.0) == 47.5
+    assert verdict_order(990, wall_now=1002.5, boot_now=50.0) == 37.5
+    assert verdict_order(5000, wall_now=1002.5, boot_now=50.0) == 50.0  # ahead: now, not later
+
+
 def test_twenty_alerts_at_once_leave_the_last_verdict_per_server(fake):
     """mon's maxprocs 20: all start together, in shuffled order, each with its own -t."""
     fake.setup(SERVICE_ONLY)
