@@ -239,6 +239,70 @@ def test_verdict_order_places_a_stamp_ahead_of_the_clock_now_and_keeps_past_gaps
     assert verdict_order(5000, wall_now=1002.5, boot_now=50.0) == 50.0  # ahead: now, not later
 
 
+def test_a_hung_ipvsadm_is_killed_and_the_alerts_behind_it_give_up_on_the_lock_not_pile_up(fake, tmp_path):
+    """Issue 19 item 2: one ipvsadm that never answers must not hold the lock and queue every
+    later alert until mon's maxprocs is used up: it is killed after the ipvsadm bound (exit 3),
+    an alert that waits for the lock longer than its bound gives up (exit 3, nothing run),
+    and once the hung one is killed the next alert works."""
+    import time
+
+    fake.setup(SERVICE_ONLY)
+    hung = tmp_path / "hung-ipvsadm"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    ipvsadm_bound, lock_bound = 1.5, 0.3
+    stuck_env = dict(fake.env, IPVSADM=str(hung), LVS_COMPAT_IPVSADM_TIMEOUT=str(ipvsadm_bound))
+    started = time.monotonic()
+    stuck = subprocess.Popen([*INSTALLED_PYTHON, str(ALERT), *MON_ARGS, *LINE], env=stuck_env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _check_hung_then_queued(fake, stuck, hung, started, ipvsadm_bound, lock_bound)
+    finally:
+        if stuck.poll() is None:  # a failure: no stray alert left holding the lock
+            stuck.kill()
+            stuck.wait()
+
+
+def _check_hung_then_queued(fake, stuck, hung, started, ipvsadm_bound, lock_bound):
+    import time
+
+    # wait until the stuck alert holds the lock (its ipvsadm is running)
+    deadline = time.monotonic() + 10
+    while not _lock_is_held(fake.run_dir / "ipvs.lock"):
+        assert time.monotonic() < deadline, "the stuck alert never took the lock"
+        time.sleep(0.01)
+    queued = run_alert([*MON_ARGS, "-u", *LINE], dict(fake.env, LVS_COMPAT_LOCK_TIMEOUT=str(lock_bound)),
+                       timeout=lock_bound + 10)
+    assert queued.returncode == 3
+    assert stderr_lines(queued) == [f"lvs.alert: up www1/http: timed out waiting for the table lock: "
+                                    f"{fake.run_dir}/ipvs.lock still held by another process after "
+                                    f"0.3 s (a hung ipvsadm?); nothing was changed"]
+    assert stuck.wait(timeout=ipvsadm_bound + 10) == 3
+    assert time.monotonic() - started < ipvsadm_bound + 5
+    assert stuck.stderr.read().decode() == (
+        f"lvs.alert: failure www1/http: {hung} -d -t 10.0.0.3:80 -r 192.168.0.1 timed out: "
+        f"no answer within 1.5 s: killed (the table may or may not have changed)\n")
+    after = run_alert([*MON_ARGS[:-1], "1700000001", "-u", *LINE], fake.env, timeout=30)
+    assert after.returncode == 0, after.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+
+
+def _lock_is_held(path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def test_twenty_alerts_at_once_leave_the_last_verdict_per_server(fake):
     """mon's maxprocs 20: all start together, in shuffled order, each with its own -t."""
     fake.setup(SERVICE_ONLY)

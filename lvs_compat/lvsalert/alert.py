@@ -1,7 +1,9 @@
 """lvs.alert's main(): mon's verdict in, one IPVS change (or none) out.
 
 Exit status: 0 done (or nothing to do), 1 ipvsadm failed (its own message is
-printed) or the lock could not be taken, 2 bad arguments (nothing run).
+printed) or the lock could not be taken, 2 bad arguments (nothing run), 3 timed
+out: ipvsadm hung and was killed (the table may or may not have changed), or
+the table lock stayed taken (nothing changed); see ``ipvs`` for the bounds.
 
 Order of events: mon launches up to ``maxprocs`` alerts at once and never
 waits for them (../shared/reference/mon/SPEC.md §2.5), so a slow "down" could
@@ -192,9 +194,15 @@ def main(argv: list[str] | None = None, log=None, clock=None) -> int:
                 verdicts.save()
             finally:
                 verdicts.close()
+    except ipvs.IpvsadmTimeout as error:
+        event_log("err", f"{error.command} timed out: {error.message}")
+        return 3
     except ipvs.IpvsadmError as error:
         event_log("err", f"{error.command} failed (exit {error.status}): {error.message}")
         return 1
+    except ipvs.LockTimeout as error:
+        event_log("err", f"timed out waiting for the table lock: {error}")
+        return 3
     except OSError as error:
         event_log("err", f"cannot lock or record under {run_dir}: {error}")
         return 1
