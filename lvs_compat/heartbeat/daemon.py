@@ -147,10 +147,9 @@ class Daemon:
             self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
         from .control import ControlServer
         try:
-            self.control = ControlServer(self.run_dir)
+            self.control = ControlServer(self.run_dir, self.selector)
         except OSError as error:
             raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
-        self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
         from .fifo import FifoReader
         try:
             self.fifo = FifoReader(self.state_dir)
@@ -287,6 +286,12 @@ class Daemon:
         while True:
             now = self.clock.now_ms()
             deadline = self.core.next_deadline_ms(now)
+            if self.control is not None:
+                # a control client's deadline (its whole request, not each read: issue 19)
+                client_deadline = self.control.next_deadline_ms()
+                if client_deadline is not None:
+                    deadline = client_deadline if deadline is None else min(deadline,
+                                                                            client_deadline)
             wait_ms = POLL_INTERVAL_MS if deadline is None else deadline - now
             wait_ms = max(0, min(wait_ms, POLL_INTERVAL_MS))
             try:
@@ -297,8 +302,8 @@ class Daemon:
                 kind, medium = key.data
                 if kind == "medium":
                     self._receive(medium)
-                elif kind == "control":
-                    self.control.serve_one(self._control_request)
+                elif kind == "control":  # the listener (None) or one client, never blocking
+                    self.control.ready(medium, self._control_request, self.clock.now_ms())
                 elif kind == "worker":
                     self._worker_results()
                 elif kind == "fifo":
@@ -309,6 +314,8 @@ class Daemon:
                     self._drain_wakeup()
             self._handle_signals()
             now = self.clock.now_ms()
+            if self.control is not None:
+                self.control.expire(now)
             if self._down_media:
                 self._retry_media(now)
             self.execute(self.core.tick(now))
