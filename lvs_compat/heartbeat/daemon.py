@@ -22,8 +22,10 @@ wired together in ``node``); this file only
   changed authkeys is re-read in place; a configuration that does not load is refused and the
   running one kept.
 
-Packets that do not decode are dropped here, counted per link and peer address, and logged at
-most once a second per peer (issue 5, "Bad input").  The clock is injected (``clock.Clock``) so
+Packets that do not decode are dropped here, counted, and logged at most once a second per link
+and peer address (issue 5, "Bad input") and at most four lines a second in all (issue 19: the
+source address of a UDP packet is whatever the sender writes, so a flood from spoofed sources
+must not get a line per packet).  The clock is injected (``clock.Clock``) so
 that a test can drive the loop.
 """
 
@@ -56,6 +58,7 @@ POLL_INTERVAL_MS = 250
 MEDIUM_RETRY_FIRST_MS = 1000
 MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
+BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
 BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
@@ -77,20 +80,31 @@ def read_loadavg() -> str:
 
 @dataclass
 class BadPacketLog:
-    """Counts bad packets per peer and says when a log line is due (once a second per peer)."""
+    """Counts bad packets and says when a log line is due: once a second per peer, and at most
+    once a ``global_interval_s`` whatever the peer (both by the one rate limiter).  A peer's
+    line due while the global budget is spent is held back and counted in the next line."""
 
     interval_s: float = BAD_PACKET_LOG_INTERVAL_S
-    counts: dict = field(default_factory=dict)
+    global_interval_s: float = BAD_PACKET_LOG_GLOBAL_INTERVAL_S
     total: int = 0
+    held_globally: int = 0  # packets of peers whose line the global limit held back
 
     def __post_init__(self) -> None:
-        self._limiter = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
+        self._per_peer = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
+        self._global = RateLimiter(self.global_interval_s, 1)
 
-    def record(self, peer, now_s: float) -> int | None:
-        """Count one bad packet; the number of packets to report if a line is due, else None."""
+    def record(self, peer, now_s: float) -> tuple[int, int] | None:
+        """Count one bad packet.  None if no line is due; else (this peer's packets since its
+        last line, this one included; other peers' packets not reported since the last line)."""
         self.total += 1
-        self.counts[peer] = self.counts.get(peer, 0) + 1
-        return self._limiter.due(peer, now_s)
+        due = self._per_peer.due(peer, now_s)
+        if due is None:
+            return None
+        if self._global.due(None, now_s) is None:
+            self.held_globally += due
+            return None
+        others, self.held_globally = self.held_globally, 0
+        return due, others
 
 
 class Daemon:
@@ -370,6 +384,7 @@ class Daemon:
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
         A configuration that does not load is refused and the running one kept."""
         from ..config.errors import ConfigError
+        self.log.reopen()  # the log files too, for a logrotate that renames and sends SIGHUP
         ha_cf_mtime, authkeys_mtime = self._mtimes()
         try:
             ha_dir = load_config(self.config_dir, self.node_name)
@@ -452,10 +467,16 @@ class Daemon:
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
-        due = self.bad_packets.record((medium.name, peer[0] if peer else None),
-                                      self.clock.now_ms() / 1000)
-        if due is not None and self.ha_cf.log_badpack:
-            suffix = f" ({due} bad packets since the last report)" if due > 1 else ""
+        report = self.bad_packets.record((medium.name, peer[0] if peer else None),
+                                         self.clock.now_ms() / 1000)
+        if report is not None and self.ha_cf.log_badpack:
+            due, others = report
+            notes = []
+            if due > 1:
+                notes.append(f"{due} bad packets since the last report")
+            if others:
+                notes.append(f"{others} more from other sources not logged")
+            suffix = f" ({'; '.join(notes)})" if notes else ""
             self.log.warn(f"{where}: {text}{suffix}")
 
     # --- actions out -----------------------------------------------------------------------
