@@ -15,6 +15,16 @@ from ``ipwrapper.c``, ../shared/STYLE.md).
   stderr) and exit status, so the caller can report it verbatim.
 * ``TableLock`` serializes changes between processes (mon runs up to
   ``maxprocs`` alerts at once) with ``flock`` on ``/run/lvs-compat/ipvs.lock``.
+* Both waits are bounded (issue 19): an ipvsadm that has not finished after
+  ``IPVSADM_TIMEOUT_S`` is killed (with anything it started: it runs in its
+  own process group) and ``IpvsadmTimeout`` raised; a lock still held after
+  ``LOCK_TIMEOUT_S`` raises ``LockTimeout``.  One hung ipvsadm so costs each
+  later alert at most one bounded wait, instead of holding the lock and
+  queueing every later alert behind it until mon's ``maxprocs`` is used up.
+  The bounds are arguments; $LVS_COMPAT_IPVSADM_TIMEOUT and
+  $LVS_COMPAT_LOCK_TIMEOUT (seconds) exist for the test suite, which runs
+  the executables with a hanging FAKE ipvsadm and must not wait the real
+  bounds.
 """
 
 import _socket
@@ -28,6 +38,11 @@ DEFAULT_IPVSADM = "/sbin/ipvsadm"
 # $LVS_COMPAT_RUN_DIR exists for the test suite, which must not share state
 # with a director's real /run/lvs-compat.
 RUN_DIR = "/run/lvs-compat"
+# ipvsadm answers in milliseconds; one call may wait for the kernel's IPVS mutex behind another
+# table change.  A holder makes at most four calls (first attempt, -S, two changes), so the lock
+# wait covers one holder whose calls all time out, with room.
+IPVSADM_TIMEOUT_S = 5.0
+LOCK_TIMEOUT_S = 30.0
 
 # ipvsadm's flag for each forwarding method (-S prints the same ones).
 IPVSADM_FORWARDING_FLAG = {"gate": "-g", "masq": "-m", "ipip": "-i"}
@@ -62,6 +77,23 @@ def make_directories(path: str, mode: int) -> None:
 
 def run_dir() -> str:
     return getenv("LVS_COMPAT_RUN_DIR") or RUN_DIR
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    """$name as seconds > 0 (the test suite's override), else ``default``."""
+    try:
+        value = float(getenv(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def ipvsadm_timeout() -> float:
+    return _seconds_from_env("LVS_COMPAT_IPVSADM_TIMEOUT", IPVSADM_TIMEOUT_S)
+
+
+def lock_timeout() -> float:
+    return _seconds_from_env("LVS_COMPAT_LOCK_TIMEOUT", LOCK_TIMEOUT_S)
 
 
 def canonical_address(text: str, version: int) -> str | None:
@@ -120,6 +152,28 @@ class IpvsadmError(Exception):
     @property
     def command(self) -> str:
         return " ".join(self.argv)
+
+
+class IpvsadmTimeout(IpvsadmError):
+    """ipvsadm did not finish in time and was killed; what it changed is unknown."""
+
+    def __init__(self, argv: list[str], timeout: float):
+        super().__init__(argv, 124, f"no answer within {timeout:g} s: killed "
+                                    "(the table may or may not have changed)")
+        self.timeout = timeout
+
+
+class LockTimeout(OSError):
+    """The table lock stayed taken for the whole bounded wait."""
+
+    def __init__(self, path: str, timeout: float):
+        super().__init__(f"{path} still held by another process after {timeout:g} s "
+                         "(a hung ipvsadm?); nothing was changed")
+        self.path = path
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 class RealServer:
@@ -230,28 +284,79 @@ def ipvsadm_path() -> str:
     return "ipvsadm"
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := posix.read(fd, 65536):
-        chunks.append(chunk)
-    posix.close(fd)
-    return b"".join(chunks)
+def _monotonic() -> float:
+    import time  # built in: no import cost
+
+    return time.monotonic()
+
+
+def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes, bytes] | None:
+    """Both pipes to their ends, or None if ``deadline`` (monotonic) passes first."""
+    import select  # a C extension: ~0.08 ms
+
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    poller = select.poll()
+    for fd in chunks:
+        poller.register(fd, select.POLLIN)
+    open_fds = 2
+    while open_fds:
+        left = deadline - _monotonic()
+        if left <= 0:
+            return None
+        for fd, _ in poller.poll(max(1, int(left * 1000) + 1)):
+            chunk = posix.read(fd, 65536)
+            if chunk:
+                chunks[fd].append(chunk)
+            else:
+                poller.unregister(fd)
+                open_fds -= 1
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+
+
+def _reap(pid: int, deadline: float) -> int | None:
+    """The child's exit status once it exits, or None if ``deadline`` passes first."""
+    import time
+
+    pause = 0.001
+    while True:
+        reaped, wait_status = posix.waitpid(pid, posix.WNOHANG)
+        if reaped:
+            return posix.waitstatus_to_exitcode(wait_status)
+        left = deadline - _monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(pause, left))
+        pause = min(2 * pause, 0.05)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL to the child's process group (it may have started helpers), then reap it if it
+    goes at once; one that does not (stuck in the kernel) is left to init."""
+    try:
+        posix.killpg(pid, 9)
+    except OSError:
+        pass
+    _reap(pid, _monotonic() + 0.5)
 
 
 class Ipvsadm:
-    """Runs one ipvsadm binary; ``path`` None means ``ipvsadm_path()``."""
+    """Runs one ipvsadm binary; ``path`` None means ``ipvsadm_path()``; each call gets at most
+    ``timeout`` seconds (None: ``ipvsadm_timeout()``)."""
 
-    def __init__(self, path: str | None = None):
+    def __init__(self, path: str | None = None, timeout: float | None = None):
         self.path = path or ipvsadm_path()
+        self.timeout = timeout if timeout is not None else ipvsadm_timeout()
 
     def run(self, args: list[str]) -> str:
-        """Run ``ipvsadm ARGS``; its stdout, or IpvsadmError with its stderr."""
+        """Run ``ipvsadm ARGS``; its stdout, or IpvsadmError with its stderr (IpvsadmTimeout if
+        it has not finished within ``timeout``)."""
         argv = [self.path, *args]
         out_read, out_write = posix.pipe()
         err_read, err_write = posix.pipe()
         try:
             # Pipe fds are close-on-exec; dup2 onto 1 and 2 clears that for the child only.
-            pid = posix.posix_spawnp(argv[0], argv, posix.environ, file_actions=[
+            # Its own process group, so that a timeout kills whatever it started too.
+            pid = posix.posix_spawnp(argv[0], argv, posix.environ, setpgroup=0, file_actions=[
                 (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
                 (posix.POSIX_SPAWN_DUP2, out_write, 1),
                 (posix.POSIX_SPAWN_DUP2, err_write, 2),
@@ -262,12 +367,17 @@ class Ipvsadm:
             raise IpvsadmError(argv, 127, f"cannot run {argv[0]}: {error.strerror}") from None
         posix.close(out_write)
         posix.close(err_write)
-        # ipvsadm writes at most a line or two to stderr, so reading stdout to
-        # the end first cannot dead-lock on a full stderr pipe.
-        stdout = _read_all(out_read)
-        stderr = _read_all(err_read)
-        _, wait_status = posix.waitpid(pid, 0)
-        status = posix.waitstatus_to_exitcode(wait_status)
+        deadline = _monotonic() + self.timeout
+        try:
+            output = _read_both(out_read, err_read, deadline)
+        finally:
+            posix.close(out_read)
+            posix.close(err_read)
+        status = None if output is None else _reap(pid, deadline)
+        if status is None:
+            _kill_group(pid)
+            raise IpvsadmTimeout(argv, self.timeout)
+        stdout, stderr = output
         if status != 0:
             raise IpvsadmError(argv, status, stderr.decode(errors="replace"))
         return stdout.decode(errors="replace")
@@ -307,11 +417,13 @@ def delete_real_server_args(protocol: str, service: Endpoint, server: Endpoint) 
 
 
 class TableLock:
-    """An exclusive flock on RUN_DIR/ipvs.lock for the duration of a ``with``."""
+    """An exclusive flock on RUN_DIR/ipvs.lock for the duration of a ``with``; waits at most
+    ``timeout`` seconds for it (None: ``lock_timeout()``), then raises ``LockTimeout``."""
 
-    def __init__(self, directory: str | None = None):
+    def __init__(self, directory: str | None = None, timeout: float | None = None):
         self.directory = directory or run_dir()
         self.path = join_path(self.directory, "ipvs.lock")
+        self.timeout = timeout if timeout is not None else lock_timeout()
         self.fd = -1
 
     def __enter__(self) -> "TableLock":
@@ -323,9 +435,47 @@ class TableLock:
         except FileNotFoundError:  # first use since boot: /run is a tmpfs
             make_directories(self.directory, 0o755)
             self.fd = posix.open(self.path, flags, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the usual case: free
+        except BlockingIOError:
+            try:
+                _flock_within(self.fd, self.timeout)
+            except _Expired:
+                posix.close(self.fd)
+                self.fd = -1
+                raise LockTimeout(self.path, self.timeout) from None
+            except BaseException:
+                posix.close(self.fd)
+                self.fd = -1
+                raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         posix.close(self.fd)  # closing the only fd releases the flock
         self.fd = -1
+
+
+class _Expired(Exception):
+    pass
+
+
+def _expired(signum, frame) -> None:
+    raise _Expired()
+
+
+def _flock_within(fd: int, timeout: float) -> None:
+    """A blocking flock (the kernel wakes us the moment the holder lets go, unlike polling with
+    LOCK_NB) cut short by SIGALRM after ``timeout`` seconds: the handler's exception ends the
+    interrupted flock (PEP 475 retries only when the handler returns)."""
+    import _signal  # built in; ``signal`` would import enum
+    import fcntl
+
+    previous = _signal.signal(_signal.SIGALRM, _expired)
+    try:
+        _signal.setitimer(_signal.ITIMER_REAL, timeout)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+    finally:
+        _signal.signal(_signal.SIGALRM, previous)

@@ -31,16 +31,20 @@ def snapshot(peer_status="active", peer_link="up"):
 
 @pytest.fixture
 def daemon(tmp_path):
+    import selectors
+    import time
+
     state = {"snapshot": snapshot()}
-    server = ControlServer(str(tmp_path))
+    selector = selectors.DefaultSelector()
+    server = ControlServer(str(tmp_path), selector)
     stop = threading.Event()
 
     def serve():
-        import select
         while not stop.is_set():
-            ready, _, _ = select.select([server], [], [], 0.05)
-            if ready:
-                server.serve_one(lambda request: {"ok": True, "status": state["snapshot"]})
+            for key, _ in selector.select(0.05):
+                server.ready(key.data[1], lambda request: {"ok": True, "status": state["snapshot"]},
+                             int(time.monotonic() * 1000))
+            server.expire(int(time.monotonic() * 1000))
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
@@ -49,6 +53,7 @@ def daemon(tmp_path):
         stop.set()
         thread.join(timeout=5)
         server.close()
+        selector.close()
 
 
 def cl_status(run_dir, *args):

@@ -8,6 +8,7 @@ during a node's first 5 s (SPEC §1d, dt=2ee0 in the lab), so the crash tests wa
 end before they kill.
 """
 
+import socket
 import time
 
 import pytest
@@ -85,6 +86,43 @@ def test_two_nodes_see_each_other_active_and_detect_a_kill_9(lab, kind):
         wait_for(lambda: a.cl_status("hblinkstatus", b.name, "hb0").stdout == "dead\n",
                  KEEPALIVE_S + 0.5, 0.05, "the link seen dead within a keepalive of the node")
         assert "node nodeb: is dead" in (a.root / "ha-log").read_text()
+    except BaseException:
+        print(a.log(), b.log())
+        raise
+
+
+def test_a_client_trickling_bytes_into_the_control_socket_never_delays_a_heartbeat(lab):
+    """Issue 19 item 5: a local client sending one byte every 0.4 s (each read within the old
+    per-read 0.5 s timeout) held the one-threaded loop: no heartbeats went out and the peer
+    declared the node dead.  Now the whole request has 0.5 s; the peer sees nothing late."""
+    from lvs_compat.heartbeat.control import SOCKET_NAME
+
+    cluster = lab()
+    a, b = cluster.nodes
+    for node in (a, b):
+        node.write_config(ha_cf([a.name, b.name], media="bcast hb0"))
+    a.start()
+    b.start()
+    try:
+        both_active(a, b)
+        path = str(b.rundir / SOCKET_NAME)
+        end = time.monotonic() + 2 * DEADTIME_S + 1  # longer than a's deadtime for b
+        cut_off = 0
+        while time.monotonic() < end:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as hostile:
+                hostile.connect(path)
+                try:
+                    while time.monotonic() < end:
+                        hostile.send(b" ")
+                        time.sleep(0.4)  # the hostile client's pace, the fault under test
+                except OSError:  # b closed it at the request's deadline: connect again
+                    cut_off += 1
+        log = (a.root / "ha-log").read_text()
+        assert "Late heartbeat: Node nodeb" not in log
+        assert "node nodeb: is dead" not in log
+        assert status(a, b.name) == "active"
+        assert cut_off >= 2  # the client was cut off at each request's deadline, and came back
+        assert b.cl_status("nodestatus", a.name).stdout == "active\n"  # b still answers
     except BaseException:
         print(a.log(), b.log())
         raise

@@ -78,10 +78,112 @@ def test_pid_file_format_and_ownership(tmp_path):
 def test_bad_packets_are_counted_and_reported_once_a_second_per_peer():
     log = BadPacketLog()
     reports = [log.record(("hb0", "10.0.0.9"), now_s=100 + i * 0.01) for i in range(300)]
-    assert reports[0] == 1 and reports[1:100] == [None] * 99
-    assert reports[100] == 100  # the 99 silent ones and this one
-    assert log.record(("hb0", "10.0.0.8"), now_s=100.5) == 1  # another peer: its own budget
+    assert reports[0] == (1, 0) and reports[1:100] == [None] * 99
+    assert reports[100] == (100, 0)  # the 99 silent ones and this one
+    assert log.record(("hb0", "10.0.0.8"), now_s=102.5) == (1, 0)  # another peer: its own budget
     assert log.total == 301
+
+
+def test_bad_packet_lines_are_also_limited_in_all_whatever_the_source():
+    """Issue 19 item 7: a UDP source address is whatever the sender writes; 1000 spoofed
+    sources within a second get at most four lines, and what was held back is counted."""
+    log = BadPacketLog()
+    reports = [log.record(("hb0", f"10.9.{n // 256}.{n % 256}"), now_s=100 + n * 0.001)
+               for n in range(1000)]
+    lines = [report for report in reports if report is not None]
+    assert len(lines) == 4  # at 100.000, 100.250, 100.500, 100.750
+    assert lines[0] == (1, 0)
+    assert sum(due + others for due, others in lines) + log.held_globally == 1000
+    assert log.total == 1000
+
+
+class FakeClock:
+    def __init__(self):
+        self.ms = 1_000_000
+
+    def now_ms(self):
+        return self.ms
+
+    def wall(self):
+        return 1_800_000_000 + self.ms / 1000
+
+    def sleep(self, seconds):
+        self.ms += int(seconds * 1000)
+
+
+def counting_opens(monkeypatch):
+    from lvs_compat.heartbeat import hblog
+
+    opened = []
+    real = hblog.open_for_append
+
+    def counting(path):
+        opened.append(path)
+        return real(path)
+    monkeypatch.setattr(hblog, "open_for_append", counting)
+    return opened
+
+
+def test_a_flood_from_spoofed_sources_gives_few_lines_and_one_open_of_the_log(tmp_path, monkeypatch):
+    from lvs_compat.config.hadir import load_ha_dir
+    from lvs_compat.heartbeat.daemon import Daemon
+    from lvs_compat.heartbeat.hblog import HbLog
+
+    opened = counting_opens(monkeypatch)
+    write_ha_dir(tmp_path / "etc", GOOD)
+    ha_dir = load_ha_dir(str(tmp_path / "etc"))
+    clock = FakeClock()
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"), clock=clock)
+    daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
+                    pid_file=None, log=log, clock=clock)
+
+    class Medium:
+        name = "hb0"
+        batch = 0
+
+        def read(self):
+            self.batch += 1
+            return [(b"garbage", (f"10.{self.batch}.{n // 256}.{n % 256}", 694)) for n in range(500)]
+
+    medium = Medium()
+    for _ in range(20):  # 10 000 packets from 10 000 sources over 2 s
+        daemon._receive(medium)
+        clock.ms += 100
+    assert daemon.bad_packets.total == 10_000
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert len(lines) <= 2 * 4 + 1, len(lines)
+    assert "more from other sources not logged" in lines[-1]
+    assert opened == [str(tmp_path / "ha-log")]  # once, not once a line
+
+
+def test_the_log_follows_a_rename_by_logrotate_and_reopens_on_sighup(tmp_path, monkeypatch):
+    from lvs_compat.heartbeat.hblog import HbLog
+
+    opened = counting_opens(monkeypatch)
+    clock = FakeClock()
+    path = tmp_path / "ha-log"
+    log = HbLog(node_name="nodea", logfile=str(path), clock=clock)
+    log.info("one")
+    log.info("two")
+    path.rename(tmp_path / "ha-log.1")  # Debian's /etc/logrotate.d/heartbeat: rename, no signal
+    log.info("three")  # within the second: still the open (renamed) file
+    clock.ms += 1000
+    log.info("four")
+    assert [line.rsplit(": ", 1)[1] for line in (tmp_path / "ha-log.1").read_text().splitlines()] \
+        == ["one", "two", "three"]
+    assert path.read_text().endswith("info: four\n")
+    assert len(opened) == 2
+    log.reopen()  # SIGHUP
+    log.info("five")
+    assert len(opened) == 3 and path.read_text().endswith("info: five\n")
+    # copytruncate: the open file is cut to zero and the next line lands at its start
+    clock.ms += 1000
+    with open(path, "r+") as handle:
+        handle.truncate(0)
+    log.info("six")
+    assert path.read_text().endswith("info: six\n") and path.read_text().count("\n") == 1
+    assert len(opened) == 3
+    log.close()
 
 
 def test_the_rate_limiter_forgets_first_the_key_unheard_of_longest():

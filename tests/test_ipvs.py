@@ -105,6 +105,62 @@ def test_the_table_lock_excludes_a_second_holder(tmp_path):
     os.close(other)
 
 
+def hanging_ipvsadm(directory):
+    """An ipvsadm that never answers, with a helper of its own (its pid in sleeper.pid)."""
+    fake = directory / "ipvsadm"
+    fake.write_text(f"#!/bin/sh\nsleep 600 &\necho $! > {directory}/sleeper.pid\nwait\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_hung_ipvsadm_is_killed_with_its_helpers_after_the_bound(tmp_path):
+    import time
+
+    fake = hanging_ipvsadm(tmp_path)
+    bound = 0.3
+    started = time.monotonic()
+    with pytest.raises(ipvs.IpvsadmTimeout) as caught:
+        Ipvsadm(str(fake), timeout=bound).run(["-S", "-n"])
+    waited = time.monotonic() - started
+    assert bound <= waited < bound + 2.0
+    assert caught.value.message == "no answer within 0.3 s: killed (the table may or may not have changed)"
+    assert isinstance(caught.value, IpvsadmError)  # callers that catch ipvsadm failures catch this
+    sleeper = int((tmp_path / "sleeper.pid").read_text())
+    deadline = time.monotonic() + 2.0
+    while not gone(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gone(sleeper), "the hung ipvsadm's helper survived"
+
+
+def test_the_lock_wait_is_bounded_and_the_holder_keeps_the_lock(tmp_path):
+    import fcntl
+    import time
+
+    with ipvs.TableLock(str(tmp_path / "run")) as held:
+        bound = 0.3
+        started = time.monotonic()
+        with pytest.raises(ipvs.LockTimeout) as caught:
+            with ipvs.TableLock(str(tmp_path / "run"), timeout=bound):
+                pass
+        assert bound <= time.monotonic() - started < bound + 2.0
+        assert str(caught.value) == (f"{held.path} still held by another process after 0.3 s "
+                                     "(a hung ipvsadm?); nothing was changed")
+        other = os.open(held.path, os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # still ours
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)
+    with ipvs.TableLock(str(tmp_path / "run"), timeout=bound):  # free again: taken at once
+        pass
+
+
 def test_ipvs_py_is_the_only_module_that_runs_ipvsadm():
     spawning = re.compile(r"\b(subprocess|posix_spawn\w*|os\.system|os\.exec\w*|plumbum|Popen)\b")
     # the program named in a string ("ipvsadm", "/sbin/ipvsadm"), as running it would need;

@@ -175,6 +175,134 @@ def test_an_older_verdict_that_arrives_late_is_ignored(fake):
     assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
 
 
+def test_a_verdict_stamped_ahead_of_the_clock_does_not_hide_the_next_one(fake):
+    """Issue 19 item 1: a hand run with -t an hour ahead (or mon's stamp before the clock
+    stepped back an hour) must not make the real "down" that follows look older."""
+    import time
+
+    fake.setup(SERVICE_ONLY)
+    now = int(time.time())
+    ahead_up = ["-s", "http", "-g", "www1", "-h", "www1", "-t", str(now + 3600), "-u", *LINE]
+    down_now = ["-s", "http", "-g", "www1", "-h", "www1", "-t", str(now + 1), *LINE]
+    assert run_alert(ahead_up, fake.env).returncode == 0
+    down = run_alert(down_now, fake.env)
+    assert down.returncode == 0, down.stderr
+    assert "ignored" not in down.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+
+
+class SteppedClock:
+    """Wall clock as given (it may step), boot clock as given (it never does)."""
+
+    def __init__(self, wall: float, boot: float):
+        self.wall_now, self.boot_now = wall, boot
+
+    def wall(self) -> float:
+        return self.wall_now
+
+    def boot(self) -> float:
+        return self.boot_now
+
+
+def test_after_the_clock_steps_back_an_hour_the_next_down_still_applies(fake, monkeypatch):
+    from lvs_compat.lvsalert import alert
+
+    fake.setup(SERVICE_ONLY)
+    for name, value in fake.env.items():
+        monkeypatch.setenv(name, value)
+    quiet = lambda priority, line: None  # noqa: E731
+    up_at = 1_800_000_000
+    clock = SteppedClock(wall=up_at + 0.2, boot=5000.0)
+    assert alert.main([*MON_ARGS[:-1], str(up_at), "-u", *LINE], log=quiet, clock=clock) == 0
+    # ten seconds later the wall clock is stepped back an hour; mon stamps the down with it
+    clock.wall_now, clock.boot_now = up_at + 10 - 3600 + 0.3, 5010.0
+    lines = []
+    status = alert.main([*MON_ARGS[:-1], str(up_at + 10 - 3600), *LINE],
+                        log=lambda priority, line: lines.append(line), clock=clock)
+    assert status == 0
+    assert lines == ["failure www1/http: removed 192.168.0.1 from TCP 10.0.0.3:80"]
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+    # and an older verdict running late is still skipped, on the boot clock
+    clock.wall_now, clock.boot_now = up_at + 12 - 3600, 5012.0
+    lines.clear()
+    assert alert.main([*MON_ARGS[:-1], str(up_at + 5 - 3600), "-u", *LINE],
+                      log=lambda priority, line: lines.append(line), clock=clock) == 0
+    assert lines and "ignored: a newer verdict (down at -t" in lines[0], lines
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}
+
+
+def test_verdict_order_places_a_stamp_ahead_of_the_clock_now_and_keeps_past_gaps():
+    from lvs_compat.lvsalert.alert import verdict_order
+
+    assert verdict_order(1000, wall_now=1002.5, boot_now=50.0) == 47.5
+    assert verdict_order(990, wall_now=1002.5, boot_now=50.0) == 37.5
+    assert verdict_order(5000, wall_now=1002.5, boot_now=50.0) == 50.0  # ahead: now, not later
+
+
+def test_a_hung_ipvsadm_is_killed_and_the_alerts_behind_it_give_up_on_the_lock_not_pile_up(fake, tmp_path):
+    """Issue 19 item 2: one ipvsadm that never answers must not hold the lock and queue every
+    later alert until mon's maxprocs is used up: it is killed after the ipvsadm bound (exit 3),
+    an alert that waits for the lock longer than its bound gives up (exit 3, nothing run),
+    and once the hung one is killed the next alert works."""
+    import time
+
+    fake.setup(SERVICE_ONLY)
+    hung = tmp_path / "hung-ipvsadm"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    ipvsadm_bound, lock_bound = 1.5, 0.3
+    stuck_env = dict(fake.env, IPVSADM=str(hung), LVS_COMPAT_IPVSADM_TIMEOUT=str(ipvsadm_bound))
+    started = time.monotonic()
+    stuck = subprocess.Popen([*INSTALLED_PYTHON, str(ALERT), *MON_ARGS, *LINE], env=stuck_env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _check_hung_then_queued(fake, stuck, hung, started, ipvsadm_bound, lock_bound)
+    finally:
+        if stuck.poll() is None:  # a failure: no stray alert left holding the lock
+            stuck.kill()
+            stuck.wait()
+
+
+def _check_hung_then_queued(fake, stuck, hung, started, ipvsadm_bound, lock_bound):
+    import time
+
+    # wait until the stuck alert holds the lock (its ipvsadm is running)
+    deadline = time.monotonic() + 10
+    while not _lock_is_held(fake.run_dir / "ipvs.lock"):
+        assert time.monotonic() < deadline, "the stuck alert never took the lock"
+        time.sleep(0.01)
+    queued = run_alert([*MON_ARGS, "-u", *LINE], dict(fake.env, LVS_COMPAT_LOCK_TIMEOUT=str(lock_bound)),
+                       timeout=lock_bound + 10)
+    assert queued.returncode == 3
+    assert stderr_lines(queued) == [f"lvs.alert: up www1/http: timed out waiting for the table lock: "
+                                    f"{fake.run_dir}/ipvs.lock still held by another process after "
+                                    f"0.3 s (a hung ipvsadm?); nothing was changed"]
+    assert stuck.wait(timeout=ipvsadm_bound + 10) == 3
+    assert time.monotonic() - started < ipvsadm_bound + 5
+    assert stuck.stderr.read().decode() == (
+        f"lvs.alert: failure www1/http: {hung} -d -t 10.0.0.3:80 -r 192.168.0.1 timed out: "
+        f"no answer within 1.5 s: killed (the table may or may not have changed)\n")
+    after = run_alert([*MON_ARGS[:-1], "1700000001", "-u", *LINE], fake.env, timeout=30)
+    assert after.returncode == 0, after.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+
+
+def _lock_is_held(path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def test_twenty_alerts_at_once_leave_the_last_verdict_per_server(fake):
     """mon's maxprocs 20: all start together, in shuffled order, each with its own -t."""
     fake.setup(SERVICE_ONLY)

@@ -22,8 +22,10 @@ wired together in ``node``); this file only
   changed authkeys is re-read in place; a configuration that does not load is refused and the
   running one kept.
 
-Packets that do not decode are dropped here, counted per link and peer address, and logged at
-most once a second per peer (issue 5, "Bad input").  The clock is injected (``clock.Clock``) so
+Packets that do not decode are dropped here, counted, and logged at most once a second per link
+and peer address (issue 5, "Bad input") and at most four lines a second in all (issue 19: the
+source address of a UDP packet is whatever the sender writes, so a flood from spoofed sources
+must not get a line per packet).  The clock is injected (``clock.Clock``) so
 that a test can drive the loop.
 """
 
@@ -56,6 +58,7 @@ POLL_INTERVAL_MS = 250
 MEDIUM_RETRY_FIRST_MS = 1000
 MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
+BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
 BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
@@ -77,20 +80,31 @@ def read_loadavg() -> str:
 
 @dataclass
 class BadPacketLog:
-    """Counts bad packets per peer and says when a log line is due (once a second per peer)."""
+    """Counts bad packets and says when a log line is due: once a second per peer, and at most
+    once a ``global_interval_s`` whatever the peer (both by the one rate limiter).  A peer's
+    line due while the global budget is spent is held back and counted in the next line."""
 
     interval_s: float = BAD_PACKET_LOG_INTERVAL_S
-    counts: dict = field(default_factory=dict)
+    global_interval_s: float = BAD_PACKET_LOG_GLOBAL_INTERVAL_S
     total: int = 0
+    held_globally: int = 0  # packets of peers whose line the global limit held back
 
     def __post_init__(self) -> None:
-        self._limiter = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
+        self._per_peer = RateLimiter(self.interval_s, BAD_PACKET_PEERS)
+        self._global = RateLimiter(self.global_interval_s, 1)
 
-    def record(self, peer, now_s: float) -> int | None:
-        """Count one bad packet; the number of packets to report if a line is due, else None."""
+    def record(self, peer, now_s: float) -> tuple[int, int] | None:
+        """Count one bad packet.  None if no line is due; else (this peer's packets since its
+        last line, this one included; other peers' packets not reported since the last line)."""
         self.total += 1
-        self.counts[peer] = self.counts.get(peer, 0) + 1
-        return self._limiter.due(peer, now_s)
+        due = self._per_peer.due(peer, now_s)
+        if due is None:
+            return None
+        if self._global.due(None, now_s) is None:
+            self.held_globally += due
+            return None
+        others, self.held_globally = self.held_globally, 0
+        return due, others
 
 
 class Daemon:
@@ -147,10 +161,9 @@ class Daemon:
             self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
         from .control import ControlServer
         try:
-            self.control = ControlServer(self.run_dir)
+            self.control = ControlServer(self.run_dir, self.selector)
         except OSError as error:
             raise DaemonError(f"control socket in {self.run_dir}: {error.strerror}") from None
-        self.selector.register(self.control, selectors.EVENT_READ, ("control", None))
         from .fifo import FifoReader
         try:
             self.fifo = FifoReader(self.state_dir)
@@ -287,6 +300,12 @@ class Daemon:
         while True:
             now = self.clock.now_ms()
             deadline = self.core.next_deadline_ms(now)
+            if self.control is not None:
+                # a control client's deadline (its whole request, not each read: issue 19)
+                client_deadline = self.control.next_deadline_ms()
+                if client_deadline is not None:
+                    deadline = client_deadline if deadline is None else min(deadline,
+                                                                            client_deadline)
             wait_ms = POLL_INTERVAL_MS if deadline is None else deadline - now
             wait_ms = max(0, min(wait_ms, POLL_INTERVAL_MS))
             try:
@@ -297,8 +316,8 @@ class Daemon:
                 kind, medium = key.data
                 if kind == "medium":
                     self._receive(medium)
-                elif kind == "control":
-                    self.control.serve_one(self._control_request)
+                elif kind == "control":  # the listener (None) or one client, never blocking
+                    self.control.ready(medium, self._control_request, self.clock.now_ms())
                 elif kind == "worker":
                     self._worker_results()
                 elif kind == "fifo":
@@ -309,6 +328,8 @@ class Daemon:
                     self._drain_wakeup()
             self._handle_signals()
             now = self.clock.now_ms()
+            if self.control is not None:
+                self.control.expire(now)
             if self._down_media:
                 self._retry_media(now)
             self.execute(self.core.tick(now))
@@ -363,6 +384,7 @@ class Daemon:
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
         A configuration that does not load is refused and the running one kept."""
         from ..config.errors import ConfigError
+        self.log.reopen()  # the log files too, for a logrotate that renames and sends SIGHUP
         ha_cf_mtime, authkeys_mtime = self._mtimes()
         try:
             ha_dir = load_config(self.config_dir, self.node_name)
@@ -445,10 +467,16 @@ class Daemon:
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
-        due = self.bad_packets.record((medium.name, peer[0] if peer else None),
-                                      self.clock.now_ms() / 1000)
-        if due is not None and self.ha_cf.log_badpack:
-            suffix = f" ({due} bad packets since the last report)" if due > 1 else ""
+        report = self.bad_packets.record((medium.name, peer[0] if peer else None),
+                                         self.clock.now_ms() / 1000)
+        if report is not None and self.ha_cf.log_badpack:
+            due, others = report
+            notes = []
+            if due > 1:
+                notes.append(f"{due} bad packets since the last report")
+            if others:
+                notes.append(f"{others} more from other sources not logged")
+            suffix = f" ({'; '.join(notes)})" if notes else ""
             self.log.warn(f"{where}: {text}{suffix}")
 
     # --- actions out -----------------------------------------------------------------------
