@@ -32,6 +32,8 @@ from lvs_compat.heartbeat.membership import MessageReceived
 
 from resource_cluster import BACKUP_GROUP, PRIMARY_GROUP, Cluster
 
+pytestmark = pytest.mark.simulator  # two real cores, a fake bus and a fake clock
+
 HOME, SURVIVOR = "hbanode1", "hbanode2"
 TAKEOVER_STEPS = range(0, 6)
 

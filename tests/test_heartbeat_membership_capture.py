@@ -23,8 +23,9 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "hear
 if not REFERENCE.is_dir():   # the shared tree sits beside the checkout
     REFERENCE = Path("/work/shared/reference/heartbeat")
 
-pytestmark = pytest.mark.skipif(not (REFERENCE / "packets.txt").is_file(),
-                                reason="reference captures not available")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not (REFERENCE / "packets.txt").is_file(),
+                                 reason="reference captures not available")]
 
 POLL_MS = 250   # C: POLL_INTERVAL, how often heartbeat checks for dead nodes
 

@@ -42,8 +42,9 @@ DEADTIME_MS = 10_000
 # more than 10.506 s after the message that armed it reached it.
 REPLAY_RQSTDELAY_MS = {"hbanode1": 10_495, "hbanode2": 10_510}
 
-pytestmark = pytest.mark.skipif(not (REFERENCE / "packets-full.pcap").is_file(),
-                                reason="reference captures not available")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not (REFERENCE / "packets-full.pcap").is_file(),
+                                 reason="reference captures not available")]
 
 
 @dataclass(frozen=True)

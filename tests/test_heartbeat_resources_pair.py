@@ -35,6 +35,8 @@ from lvs_compat.heartbeat.resources import (CoordinatorOptions, ShutdownRequest,
                                             StandbyRequest, TakeoverRequest)
 from resource_cluster import BACKUP_GROUP, NODES, PRIMARY_GROUP, Cluster, peer_of
 
+pytestmark = pytest.mark.simulator  # two real cores, a fake bus and a fake clock
+
 
 def test_two_nodes_through_start_death_return_and_standby():
     cluster = Cluster("on")

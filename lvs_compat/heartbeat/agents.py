@@ -14,10 +14,12 @@ Rules kept from ResourceManager:
 * takegroup: left to right, a resource whose status says running is skipped, the first failed
   start releases the whole group (right to left) and the group result says so; the hand-over to
   the peer (``hb_standby`` 30 s later in the original) is the coordinator's decision;
-* givegroup: right to left, a failed stop is retried every ``stop_retry_interval_s`` up to
-  ``stop_retry_max`` times (``HA_STOPRETRYMAX``, default 10); if it still fails and status says
-  running, the result lists the resource in ``still_running`` (the original reboots the machine
-  here — the caller decides, SPEC §1e / issue 6 item 5); if status says stopped it only warns;
+* givegroup: right to left, one stop per resource; if it fails and status says running, the
+  result lists the resource in ``still_running``; if status says stopped it only warns.  The
+  retries (``HA_STOPRETRYMAX`` times) and what follows them (the original reboots the machine,
+  SPEC §1e / issue 6 item 5) are the coordinator's, its one stop-retry policy
+  (``heartbeat/groups.py``): it asks again for a group still running; scripts are only told
+  ``HA_STOPRETRYMAX`` (``stop_retry_max``);
 * the output of every action goes to the debug file (``HA_DEBUGLOG``).
 
 Unlike the original, a script that hangs is killed (SIGTERM, then SIGKILL to its whole process
@@ -47,6 +49,7 @@ from ..config.errors import ConfigError, Location
 from ..config.hadir import HaDirectory
 from ..config.haresources import HaResources, Resource, ResourceGroup
 from .clock import SYSTEM_CLOCK, Clock
+from .resource_terms import STOP_RETRY_MAX
 
 BUILTINS = ("IPaddr", "IPaddr2", "SendArp", "Filesystem")
 SYSTEM_SCRIPT_DIRS = ("/etc/init.d", "/etc/rc.d/init.d")
@@ -105,14 +108,12 @@ def check_group_scripts(haresources: HaResources, config_dir: str,
 
 @dataclass(frozen=True)
 class AgentTimeouts:
-    """How long a script may run before its process group is killed, and the stop retries."""
+    """How long a script may run before its process group is killed."""
 
     start_s: float = 60.0
     stop_s: float = 60.0
     status_s: float = 20.0
     kill_grace_s: float = 2.0  # between SIGTERM and SIGKILL
-    stop_retry_max: int = 10  # HA_STOPRETRYMAX
-    stop_retry_interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,6 @@ class ResourceOutcome:
     exit_code: int | None = None
     timed_out: bool = False
     skipped: bool = False  # start not run because status said running
-    attempts: int = 1
     duration_s: float = 0.0
     error: str | None = None  # one line for the log when not ok
 
@@ -216,13 +216,11 @@ class GroupExecutor:
     arp: dict[str, addresses.ArpSettings] = field(default_factory=dict)
     state_dir: str | None = None
     clock: Clock = SYSTEM_CLOCK
-    sleep: object = None  # the clock's unless a test records the waits
+    stop_retry_max: int = STOP_RETRY_MAX  # told to scripts (HA_STOPRETRYMAX); groups.py retries
 
     def __post_init__(self) -> None:
         if self.search_dirs is None:
             self.search_dirs = script_search_dirs(self.config_dir)
-        if self.sleep is None:
-            self.sleep = self.clock.sleep
         self.announcer = addresses.ArpAnnouncer()
         self._ip = addresses.IpAddressAgent(self.announcer, self.arp)
         self._sendarp = addresses.SendArpAgent(
@@ -278,21 +276,16 @@ class GroupExecutor:
             still_running: list[Resource] = []
             for resource in group.stop_order:
                 outcome = self._act(resource, "stop", self.timeouts.stop_s)
-                attempts = 1
-                while not outcome.ok and attempts <= self.timeouts.stop_retry_max:
-                    self.sleep(self.timeouts.stop_retry_interval_s)
-                    outcome = self._act(resource, "stop", self.timeouts.stop_s)
-                    attempts += 1
                 if not outcome.ok:
                     if self.status(resource):
                         still_running.append(resource)
-                        error = (f"Resource STOP failure of {resource.raw} after {attempts} "
-                                 "tries, and it is still running")
+                        error = (f"Resource STOP failure of {resource.raw}, and it is still "
+                                 "running")
                     else:
                         error = (f"Resource script for {resource.raw} probably not LSB-compliant:"
                                  " it MUST succeed on a stop when already stopped")
                     outcome = replace(outcome, error=error)
-                outcomes.append(replace(outcome, attempts=attempts))
+                outcomes.append(outcome)
             return GroupResult(key, "stop", not still_running, tuple(outcomes),
                                still_running=tuple(still_running))
 
@@ -412,7 +405,7 @@ class GroupExecutor:
             "HA_RESOURCEDIR": os.path.join(self.config_dir, "resource.d"),
             "HA_FUNCS": os.path.join(self.config_dir, "shellfuncs"),
             "HA_DEBUGLOG": self.debugfile or os.devnull,
-            "HA_STOPRETRYMAX": str(self.timeouts.stop_retry_max),
+            "HA_STOPRETRYMAX": str(self.stop_retry_max),
             "OCF_ROOT": OCF_ROOT,
         })
         if self.logfile:

@@ -243,10 +243,12 @@ class Daemon:
     def _start_worker(self) -> None:
         """The executor lives in the final process (its ARP threads must not cross a fork)."""
         from .worker import ResourceWorker
-        from .agents import AgentTimeouts, GroupExecutor
-        # the coordinator retries a failed stop itself (stop_retry_*): the executor does not
+        from .agents import GroupExecutor
+        from .resource_terms import CoordinatorOptions
+        # the coordinator retries a failed stop itself (groups.py); scripts are told how often
+        options = self.coordinator_options or CoordinatorOptions()
         executor = GroupExecutor.from_ha_dir(
-            self.ha_dir, self.node_name, timeouts=AgentTimeouts(stop_retry_max=0),
+            self.ha_dir, self.node_name, stop_retry_max=options.stop_retry_max,
             state_dir=os.path.join(self.state_dir, "rsctmp"), clock=self.clock)
         self.worker = ResourceWorker(executor)
         self.worker.verify_all_idle()
