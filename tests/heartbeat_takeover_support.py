@@ -56,6 +56,13 @@ def records(node) -> list[str]:
     return [" ".join(line.split()[:-1]) for line in path.read_text().splitlines() if line]
 
 
+def wait_records(node, expected, timeout=5.0):
+    """Wait until ``node``'s last recorded calls are ``expected``."""
+    from lvs_compat.lab import wait_for
+    wait_for(lambda: records(node)[-len(expected):] == expected, timeout, 0.05,
+             f"{node.name}'s last recorded calls to be {expected} (all: {records(node)})")
+
+
 def clear_records(node) -> None:
     path = Path(node.root / "record.log")
     if path.exists():

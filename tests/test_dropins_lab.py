@@ -21,7 +21,7 @@ import pytest
 
 from dropin_support import built, copy_alone  # noqa: F401 (fixture)
 from heartbeat_lab import C_CL_STATUS, C_HEARTBEAT, SUBNET, Lab, ha_cf, have_c_heartbeat, have_lab, wait_for
-from heartbeat_takeover_support import VIP, VIP2, TakeoverLab, install_recorders, records, rscstatus
+from heartbeat_takeover_support import VIP, VIP2, TakeoverLab, install_recorders, records, rscstatus, wait_records
 
 pytestmark = [pytest.mark.lab]
 
@@ -81,11 +81,6 @@ def mixed(tmp_path):
         yield lab.open()
     finally:
         lab.close()
-
-
-def wait_records(node, expected, timeout=5.0):
-    wait_for(lambda: records(node)[-len(expected):] == expected, timeout, 0.05,
-             f"{node.name}'s last recorded calls to be {expected} (all: {records(node)})")
 
 
 @pytest.mark.interop

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conftest import REPO, SHARED
+from export_support import make_ha_dir
 
 SEED = SHARED / "seed" / "examples"
 EXPORT = [sys.executable, str(REPO / "bin" / "lvs-compat"), "export", "keepalived"]
@@ -35,16 +36,6 @@ def netns_with_eth0():
         yield lambda path: run(["ip", "netns", "exec", name, keepalived, "-t", "-l", "-f", path])
     finally:
         run(["ip", "netns", "del", name])
-
-
-def make_ha_dir(tmp_path, extra_ha_conf="", haresources=None):
-    ha_dir = tmp_path / "ha.d"
-    ha_dir.mkdir()
-    (ha_dir / "ha.conf").write_text((SEED / "ha.conf").read_text() + extra_ha_conf)
-    (ha_dir / "haresources").write_text(haresources or (SEED / "haresources").read_text())
-    (ha_dir / "authkeys").write_text("auth 1\n1 sha1 secret\n")
-    (ha_dir / "authkeys").chmod(0o600)
-    return ha_dir
 
 
 def export(tmp_path, ha_dir, mon_cf=SEED / "mon.cf"):

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from conftest import REPO, SHARED
+from export_support import make_ha_dir
 
 SEED = SHARED / "seed" / "examples"
 EXPORT = [sys.executable, str(REPO / "bin" / "lvs-compat"), "export"]
@@ -27,16 +28,6 @@ def tool(name):
 def run(argv, env=None, **kwargs):
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=60,
                           env={**os.environ, **(env or {})}, **kwargs)
-
-
-def make_ha_dir(tmp_path, extra_ha_conf="", haresources=None):
-    ha_dir = tmp_path / "ha.d"
-    ha_dir.mkdir()
-    (ha_dir / "ha.conf").write_text((SEED / "ha.conf").read_text() + extra_ha_conf)
-    (ha_dir / "haresources").write_text(haresources or (SEED / "haresources").read_text())
-    (ha_dir / "authkeys").write_text("auth 1\n1 sha1 secret\n")
-    (ha_dir / "authkeys").chmod(0o600)
-    return ha_dir
 
 
 def export(ha_dir, *args, mon_cf=SEED / "mon.cf"):

@@ -24,7 +24,7 @@ import pytest
 
 from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
 from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
-                                        records, rscstatus, stop_async)
+                                        records, rscstatus, wait_records, stop_async)
 
 pytestmark = [pytest.mark.interop, pytest.mark.lab,
               pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
@@ -42,11 +42,6 @@ def mixed(tmp_path):
         yield lab.open()
     finally:
         lab.close()
-
-
-def wait_records(node, expected, timeout=5.0):
-    wait_for(lambda: records(node)[-len(expected):] == expected, timeout, 0.05,
-             f"{node.name}'s last recorded calls to be {expected} (all: {records(node)})")
 
 
 def stable(*nodes):
