@@ -406,3 +406,62 @@ def test_a_medium_that_cannot_open_fails_before_daemonizing(tmp_path):
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "heartbeat.pid").exists()
     assert not (tmp_path / "state" / "hb_generation").exists()
+
+
+# --- SIGHUP with an ha.cf that parses but cannot run (issue 19, item 3) ------------------------
+
+def reloading_daemon(tmp_path):
+    """A daemon that holds groups (as a director does), built from GOOD without opening its
+    media: what ``reload`` decides is seen in its log and ``restart_requested``."""
+    from lvs_compat.heartbeat.daemon import Daemon, load_config
+    from lvs_compat.heartbeat.hblog import HbLog
+
+    write_ha_dir(tmp_path / "etc", GOOD)
+    ha_dir = load_config(str(tmp_path / "etc"), "nodea")
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"))
+    daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
+                    pid_file=None, log=log)
+
+    class Director:
+        has_groups = True
+
+        def shutdown(self, now_ms):
+            raise AssertionError("the groups were given up")
+    daemon.core = Director()
+    return daemon
+
+
+@pytest.mark.parametrize("medium, problem", [
+    ("bcast nosuchif0", "bcast nosuchif0: cannot get the broadcast address: No such device"),
+    ("serial /dev/nosuch-tty0", "serial /dev/nosuch-tty0: cannot open:"),
+])
+def test_a_reload_to_media_that_cannot_open_keeps_the_groups_and_says_why(
+        tmp_path, medium, problem):
+    daemon = reloading_daemon(tmp_path)
+    ha_cf = tmp_path / "etc" / "ha.cf"
+    ha_cf.write_text(ha_cf.read_text().replace("bcast lo", medium))
+    os.utime(ha_cf, ns=(0, 1))  # a changed mtime, whatever the file system's resolution
+    daemon.reload()
+    assert not daemon.restart_requested and not daemon.stopping
+    line = (tmp_path / "ha-log").read_text().splitlines()[-1]
+    assert f"ERROR: reload refused, configuration kept: {ha_cf}:4:" in line, line
+    assert f": {problem}" in line, line
+    # the next SIGHUP tries again: the new ha.cf was not taken as read
+    ha_cf.write_text(ha_cf.read_text().replace(medium, "bcast lo"))
+    os.utime(ha_cf, ns=(0, 2))
+    daemon.core.shutdown = lambda now_ms: []
+    daemon.reload()
+    assert daemon.restart_requested
+    assert "ha.cf changed: restarting heartbeat (SIGHUP)" in (tmp_path / "ha-log").read_text()
+
+
+def test_a_reload_does_not_open_again_a_medium_the_daemon_holds():
+    from lvs_compat.config.errors import Location
+    from lvs_compat.config.hacf import Serial
+    from lvs_compat.heartbeat.media import medium_key, probe_media
+
+    held = Serial("/dev/nosuch-tty0", 19200, Location("ha.cf", 9))
+    moved = Serial("/dev/nosuch-tty0", 19200, Location("ha.cf", 12))   # same medium, new line
+    probe_media([moved], open_already={medium_key(held)})  # not opened: its lock is ours
+    with pytest.raises(Exception, match=r"^ha.cf:12:1: serial /dev/nosuch-tty0: cannot open"):
+        probe_media([moved])
