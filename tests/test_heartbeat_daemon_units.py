@@ -465,3 +465,41 @@ def test_a_reload_does_not_open_again_a_medium_the_daemon_holds():
     probe_media([moved], open_already={medium_key(held)})  # not opened: its lock is ours
     with pytest.raises(Exception, match=r"^ha.cf:12:1: serial /dev/nosuch-tty0: cannot open"):
         probe_media([moved])
+
+
+# --- crc and md5 are never accepted in silence (issue 19, item 4) ----------------------------
+
+def test_a_reload_to_crc_warns_at_its_line_and_says_what_the_peer_will_do(tmp_path):
+    daemon = reloading_daemon(tmp_path)
+    keys = tmp_path / "etc" / "authkeys"
+    keys.write_text("auth 3\n1 sha1 secret\n3 crc\n")
+    os.utime(keys, ns=(0, 1))
+    daemon.reload()
+    assert daemon.authkeys.active.method == "crc" and not daemon.restart_requested
+    lines = [line.split(": ", 2)[2] for line in (tmp_path / "ha-log").read_text().splitlines()]
+    assert f"WARN: {keys}:3:1: authkeys: method changes from sha1 to crc: a peer still on " \
+           "sha1 will drop our packets until it changes too" in lines, lines
+    assert f"WARN: {keys}:3:3: warning: auth method crc: no authentication: anyone on the " \
+           "heartbeat network can forge our peers' packets (a CRC, no key); use sha1" in lines
+    assert lines[-1] == "info: authkeys re-read (SIGHUP)"
+
+
+def test_crc_and_md5_are_warned_at_start_and_by_lvs_compat_check(tmp_path):
+    # a missing interface: the start ends after its warnings, before anything runs
+    write_ha_dir(tmp_path / "etc", GOOD.replace("bcast lo", "bcast nosuchif0"),
+                 authkeys="auth 2\n1 crc\n2 md5 secret\n")
+    keys = tmp_path / "etc" / "authkeys"
+    started = run_heartbeat(*dirs(tmp_path), "--foreground", "-v")
+    assert started.returncode == 1
+    lines = [line.split(": ", 2)[2] for line in started.stderr.splitlines()
+             if "auth method" in line]
+    assert lines == [
+        f"WARN: {keys}:2:3: warning: auth method crc: no authentication: anyone on the "
+        "heartbeat network can forge our peers' packets (a CRC, no key); use sha1",
+        f"WARN: {keys}:3:3: warning: auth method md5: HMAC-MD5 is weaker than sha1; use sha1"]
+    check = subprocess.run([sys.executable, str(REPO / "bin" / "lvs-compat"), "check",
+                            "--ha-dir", str(tmp_path / "etc")],
+                           capture_output=True, text=True, timeout=20)
+    assert check.returncode == 0, check.stderr
+    assert f"{keys}:2:3: warning: auth method crc: no authentication" in check.stderr
+    assert f"{keys}:3:3: warning: auth method md5: HMAC-MD5 is weaker" in check.stderr

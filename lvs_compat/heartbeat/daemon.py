@@ -404,6 +404,12 @@ class Daemon:
         except (ConfigError, OSError, DaemonError) as error:
             self.log.error(f"reload refused, configuration kept: {one_line(str(error))}")
             return
+        if authkeys_mtime != self.config_mtimes[1]:
+            # what the peer will see, before a restart as well (issue 19)
+            from ..config.authkeys import outbound_change
+            change = outbound_change(self.authkeys, ha_dir.authkeys)
+            if change is not None:
+                self.log.warn(change)
         if ha_cf_mtime != self.config_mtimes[0]:
             self.log.info("ha.cf changed: restarting heartbeat (SIGHUP)")
             if self.core.has_groups:
@@ -416,6 +422,8 @@ class Daemon:
             self._stop_deadline_ms = self.clock.now_ms()
             return
         if authkeys_mtime != self.config_mtimes[1]:
+            for warning in ha_dir.authkeys.warnings:  # a restart logs them all at its start
+                self.log.warn(str(warning))
             self.authkeys = ha_dir.authkeys
             self.config_mtimes = (ha_cf_mtime, authkeys_mtime)
             self.log.info("authkeys re-read (SIGHUP)")
