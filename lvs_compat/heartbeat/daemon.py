@@ -443,8 +443,11 @@ class Daemon:
         except MediumError as error:
             raise DaemonError(str(error)) from None
         from .pingnodes import PingNodes
+        # only new ping nodes: a name is resolved here, in the loop's thread, and the ones we
+        # ping now resolved at start
+        pinged = {medium_key(spec) for spec in self.ha_cf.media if spec.kind in PING_KINDS}
         for spec in cfg.media:
-            if spec.kind in ("ping", "ping_group"):
+            if spec.kind in ("ping", "ping_group") and medium_key(spec) not in pinged:
                 try:
                     PingNodes([spec], cfg.keepalive_ms, cfg.deadping_ms, 0).close()
                 except OSError as error:
