@@ -121,3 +121,27 @@ def test_any_text_gives_a_model_or_a_located_error(text):
         assert error.line >= 0 and error.column >= 0 and str(error)
     else:
         assert keys.active.index == keys.active_index
+
+
+def test_crc_and_md5_entries_are_warned_at_their_method_even_when_not_active():
+    keys = parse("auth 2\n1 crc\n2 sha1 k\n 3 md5 k\n")
+    assert [(w.location.line, w.location.column, w.message.split(":")[0])
+            for w in keys.warnings] == [(2, 3, "auth method crc"), (4, 4, "auth method md5")]
+    assert parse("auth 1\n1 sha1 k\n").warnings == ()
+
+
+@pytest.mark.parametrize("new, said", [
+    ("auth 1\n1 sha1 k\n", None),
+    ("auth 1\n1 crc\n", "method changes from sha1 to crc: a peer still on sha1 will drop our "
+                        "packets until it changes too"),
+    ("auth 2\n1 sha1 k\n2 sha1 k2\n", "the active key changes from auth 1 to auth 2: a peer "
+                                      "without key 2 will drop our packets until it changes too"),
+    ("auth 1\n1 sha1 other\n", "the key of auth 1 changes: a peer still on the old key will "
+                               "drop our packets until it changes too"),
+])
+def test_a_reload_says_what_a_changed_outbound_key_does_to_the_peer(new, said):
+    from lvs_compat.config.authkeys import outbound_change
+    change = outbound_change(parse("auth 1\n1 sha1 k\n"), parse(new))
+    line = 3 if "auth 2" in new else 2
+    assert change == (None if said is None else f"/etc/ha.d/authkeys:{line}:1: authkeys: {said}")
+    assert change is None or "other" not in change and "k2" not in change   # keys never shown

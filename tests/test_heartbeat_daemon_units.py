@@ -406,3 +406,115 @@ def test_a_medium_that_cannot_open_fails_before_daemonizing(tmp_path):
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "heartbeat.pid").exists()
     assert not (tmp_path / "state" / "hb_generation").exists()
+
+
+# --- SIGHUP with an ha.cf that parses but cannot run (issue 19, item 3) ------------------------
+
+def reloading_daemon(tmp_path):
+    """A daemon that holds groups (as a director does), built from GOOD without opening its
+    media: what ``reload`` decides is seen in its log and ``restart_requested``."""
+    from lvs_compat.heartbeat.daemon import Daemon, load_config
+    from lvs_compat.heartbeat.hblog import HbLog
+
+    write_ha_dir(tmp_path / "etc", GOOD)
+    ha_dir = load_config(str(tmp_path / "etc"), "nodea")
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"))
+    daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
+                    pid_file=None, log=log)
+
+    class Director:
+        has_groups = True
+
+        def shutdown(self, now_ms):
+            raise AssertionError("the groups were given up")
+    daemon.core = Director()
+    return daemon
+
+
+@pytest.mark.parametrize("medium, problem", [
+    ("bcast nosuchif0", "bcast nosuchif0: cannot get the broadcast address: No such device"),
+    ("serial /dev/nosuch-tty0", "serial /dev/nosuch-tty0: cannot open:"),
+])
+def test_a_reload_to_media_that_cannot_open_keeps_the_groups_and_says_why(
+        tmp_path, medium, problem):
+    daemon = reloading_daemon(tmp_path)
+    ha_cf = tmp_path / "etc" / "ha.cf"
+    ha_cf.write_text(ha_cf.read_text().replace("bcast lo", medium))
+    os.utime(ha_cf, ns=(0, 1))  # a changed mtime, whatever the file system's resolution
+    daemon.reload()
+    assert not daemon.restart_requested and not daemon.stopping
+    line = (tmp_path / "ha-log").read_text().splitlines()[-1]
+    assert f"ERROR: reload refused, configuration kept: {ha_cf}:4:" in line, line
+    assert f": {problem}" in line, line
+    # the next SIGHUP tries again: the new ha.cf was not taken as read
+    ha_cf.write_text(ha_cf.read_text().replace(medium, "bcast lo"))
+    os.utime(ha_cf, ns=(0, 2))
+    daemon.core.shutdown = lambda now_ms: []
+    daemon.reload()
+    assert daemon.restart_requested
+    assert "ha.cf changed: restarting heartbeat (SIGHUP)" in (tmp_path / "ha-log").read_text()
+
+
+def test_a_reload_to_a_new_ping_node_that_does_not_resolve_is_refused(tmp_path):
+    from lvs_compat.heartbeat.media import medium_key
+
+    daemon = reloading_daemon(tmp_path)
+    daemon._media_keys = {"bcast lo": medium_key(daemon.ha_cf.media[0])}   # held open
+    ha_cf = tmp_path / "etc" / "ha.cf"
+    ha_cf.write_text(ha_cf.read_text().replace("bcast lo", "bcast lo\nping nosuchnode.invalid"))
+    os.utime(ha_cf, ns=(0, 1))
+    daemon.reload()
+    assert not daemon.restart_requested and not daemon.stopping
+    line = (tmp_path / "ha-log").read_text().splitlines()[-1]
+    assert f"ERROR: reload refused, configuration kept: {ha_cf}:5:" in line, line
+    assert "ping node nosuchnode.invalid: " in line, line
+
+
+def test_a_reload_does_not_open_again_a_medium_the_daemon_holds():
+    from lvs_compat.config.errors import Location
+    from lvs_compat.config.hacf import Serial
+    from lvs_compat.heartbeat.media import medium_key, probe_media
+
+    held = Serial("/dev/nosuch-tty0", 19200, Location("ha.cf", 9))
+    moved = Serial("/dev/nosuch-tty0", 19200, Location("ha.cf", 12))   # same medium, new line
+    probe_media([moved], open_already={medium_key(held)})  # not opened: its lock is ours
+    with pytest.raises(Exception, match=r"^ha.cf:12:1: serial /dev/nosuch-tty0: cannot open"):
+        probe_media([moved])
+
+
+# --- crc and md5 are never accepted in silence (issue 19, item 4) ----------------------------
+
+def test_a_reload_to_crc_warns_at_its_line_and_says_what_the_peer_will_do(tmp_path):
+    daemon = reloading_daemon(tmp_path)
+    keys = tmp_path / "etc" / "authkeys"
+    keys.write_text("auth 3\n1 sha1 secret\n3 crc\n")
+    os.utime(keys, ns=(0, 1))
+    daemon.reload()
+    assert daemon.authkeys.active.method == "crc" and not daemon.restart_requested
+    lines = [line.split(": ", 2)[2] for line in (tmp_path / "ha-log").read_text().splitlines()]
+    assert f"WARN: {keys}:3:1: authkeys: method changes from sha1 to crc: a peer still on " \
+           "sha1 will drop our packets until it changes too" in lines, lines
+    assert f"WARN: {keys}:3:3: warning: auth method crc: no authentication: anyone on the " \
+           "heartbeat network can forge our peers' packets (a CRC, no key); use sha1" in lines
+    assert lines[-1] == "info: authkeys re-read (SIGHUP)"
+
+
+def test_crc_and_md5_are_warned_at_start_and_by_lvs_compat_check(tmp_path):
+    # a missing interface: the start ends after its warnings, before anything runs
+    write_ha_dir(tmp_path / "etc", GOOD.replace("bcast lo", "bcast nosuchif0"),
+                 authkeys="auth 2\n1 crc\n2 md5 secret\n")
+    keys = tmp_path / "etc" / "authkeys"
+    started = run_heartbeat(*dirs(tmp_path), "--foreground", "-v")
+    assert started.returncode == 1
+    lines = [line.split(": ", 2)[2] for line in started.stderr.splitlines()
+             if "auth method" in line]
+    assert lines == [
+        f"WARN: {keys}:2:3: warning: auth method crc: no authentication: anyone on the "
+        "heartbeat network can forge our peers' packets (a CRC, no key); use sha1",
+        f"WARN: {keys}:3:3: warning: auth method md5: HMAC-MD5 is weaker than sha1; use sha1"]
+    check = subprocess.run([sys.executable, str(REPO / "bin" / "lvs-compat"), "check",
+                            "--ha-dir", str(tmp_path / "etc")],
+                           capture_output=True, text=True, timeout=20)
+    assert check.returncode == 0, check.stderr
+    assert f"{keys}:2:3: warning: auth method crc: no authentication" in check.stderr
+    assert f"{keys}:3:3: warning: auth method md5: HMAC-MD5 is weaker" in check.stderr

@@ -10,6 +10,7 @@
   installed plugins ``crc``, ``md5``, ``sha1`` (case-sensitive), and KEY the first
   whitespace-free word (the rest of the line is silently dropped; we warn).  ``crc`` takes no
   key, ``md5``/``sha1`` need one.  A later line for the same N replaces the earlier one.
+  ``crc`` (no authentication at all) and ``md5`` are accepted with a warning at their line.
 * The active entry is chosen when a method line's N equals the ``auth N`` read *so far*, so
   ``auth N`` must come before its key line ("Auth Key [N] not found in keyfile"); without any
   ``auth`` line: "Missing auth directive".
@@ -27,6 +28,13 @@ from .hacf import WHITESPACE, scan_words
 
 MAXAUTH = 16
 METHODS = {"crc": False, "md5": True, "sha1": True}  # method: needs a key
+# Issue 19: accepted as 3.0.6 accepts them, but never in silence.  Every entry counts, not only
+# the active one: a packet is checked with the entry whose index it names (SPEC §1c).
+WEAK_METHODS = {
+    "crc": "no authentication: anyone on the heartbeat network can forge our peers' packets "
+           "(a CRC, no key); use sha1",
+    "md5": "HMAC-MD5 is weaker than sha1; use sha1",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,9 @@ def parse_authkeys(text: str, path: str = "authkeys") -> AuthKeys:
             warnings.append(ConfigWarning(where, f"Auth key [{index}] redefined: this line "
                                           f"replaces line {entries.pop(index).location.line}"))
         entries[index] = AuthEntry(index, method, key, where)
+        if method in WEAK_METHODS:
+            warnings.append(ConfigWarning(method_where, f"auth method {method}: "
+                                          f"{WEAK_METHODS[method]}"))
         if index == auth_index:
             active_index = index
     if active_index is None:
@@ -102,6 +113,26 @@ def parse_authkeys(text: str, path: str = "authkeys") -> AuthKeys:
         raise ConfigError(auth_at, f"Auth Key [{auth_index}] not found in keyfile (auth "
                           f"{auth_index} must come before its key line)")
     return AuthKeys(path, active_index, tuple(entries.values()), tuple(warnings))
+
+
+def outbound_change(old: AuthKeys, new: AuthKeys) -> str | None:
+    """What a reload from ``old`` to ``new`` does to a peer that keeps ``old``, in one located
+    line (issue 19: switching to crc on SIGHUP cut the peer off without a word), or None when
+    we still sign as before.  Keys are never named."""
+    before, after = old.active, new.active
+    if (before.index, before.method, before.key) == (after.index, after.method, after.key):
+        return None
+    if before.method != after.method:
+        what = f"method changes from {before.method} to {after.method}"
+        peer = f"a peer still on {before.method}"
+    elif before.index != after.index:
+        what = f"the active key changes from auth {before.index} to auth {after.index}"
+        peer = f"a peer without key {after.index}"
+    else:
+        what = f"the key of auth {after.index} changes"
+        peer = "a peer still on the old key"
+    return (f"{after.location}: authkeys: {what}: {peer} will drop our packets until it "
+            "changes too")
 
 
 def check_keyfile_mode(path: str) -> None:

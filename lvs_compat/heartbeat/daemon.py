@@ -20,7 +20,9 @@ wired together in ``node``); this file only
   SIGHUP (``heartbeat -r``): as C, a changed ha.cf (mtime) restarts the daemon (it re-executes
   itself: same pid, next generation; resource groups are released first, as by a stop), a
   changed authkeys is re-read in place; a configuration that does not load is refused and the
-  running one kept.
+  running one kept, and so is an ha.cf that loads but could not start (a medium on a missing
+  interface, a serial port that does not open, a ping node that does not resolve: issue 19),
+  tried before anything is given up (``check_startable``), with one located line in the log.
 
 Packets that do not decode are dropped here, counted, and logged at most once a second per link
 and peer address (issue 5, "Bad input") and at most four lines a second in all (issue 19: the
@@ -46,14 +48,16 @@ from .clock import SYSTEM_CLOCK, Clock
 from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
                      NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
                      SendMessage)
+from ..oneline import one_line
 from .hblog import HbLog
-from .media import MediumDown, MediumError, open_media
+from .media import MediumDown, MediumError, medium_key, open_media, probe_media
 from .node import Node
 from .ratelimit import RateLimiter
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
                          remove_pid_file, write_pid_file)
 
 POLL_INTERVAL_MS = 250
+PING_KINDS = ("ping", "ping6", "ping_group")
 # a medium that went down (MediumDown) is tried again after 1 s, then 2, 4, 8 s between tries
 MEDIUM_RETRY_FIRST_MS = 1000
 MEDIUM_RETRY_MAX_MS = 8000
@@ -122,6 +126,7 @@ class Daemon:
         self.log = log
         self.clock = clock or SYSTEM_CLOCK
         self.media = []
+        self._media_keys: dict = {}      # medium -> its ha.cf item without the location
         self._down_media: dict = {}      # medium -> (next try ms, back-off ms, down was logged)
         self._reopened_media: dict = {}  # medium -> (when it was opened again, back-off then)
         self.selector = selectors.DefaultSelector()
@@ -157,6 +162,8 @@ class Daemon:
             self.media = open_media(self.ha_cf.media, self.clock)
         except MediumError as error:
             raise DaemonError(str(error)) from None
+        specs = [spec for spec in self.ha_cf.media if spec.kind not in PING_KINDS]
+        self._media_keys = {medium: medium_key(spec) for medium, spec in zip(self.media, specs)}
         for medium in self.media:
             self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
         from .control import ControlServer
@@ -384,15 +391,27 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP, as the C daemon: a changed ha.cf (mtime) means a full restart (re-exec, new
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
-        A configuration that does not load is refused and the running one kept."""
+        A configuration that does not load, or a changed ha.cf that could not start
+        (``check_startable``), is refused and the running one kept: a SIGHUP from systemd or
+        ``kill -HUP`` has had no ``heartbeat -r`` check before it."""
         from ..config.errors import ConfigError
         self.log.reopen()  # the log files too, for a logrotate that renames and sends SIGHUP
         ha_cf_mtime, authkeys_mtime = self._mtimes()
         try:
             ha_dir = load_config(self.config_dir, self.node_name)
-        except (ConfigError, OSError) as error:
-            self.log.error(f"reload refused, configuration kept: {error}")
+            if ha_cf_mtime != self.config_mtimes[0]:
+                # the restart gives our groups away and re-executes: the new process must
+                # be able to start, or the director is gone (issue 19)
+                self.check_startable(ha_dir.ha_cf)
+        except (ConfigError, OSError, DaemonError) as error:
+            self.log.error(f"reload refused, configuration kept: {one_line(str(error))}")
             return
+        if authkeys_mtime != self.config_mtimes[1]:
+            # what the peer will see, before a restart as well (issue 19)
+            from ..config.authkeys import outbound_change
+            change = outbound_change(self.authkeys, ha_dir.authkeys)
+            if change is not None:
+                self.log.warn(change)
         if ha_cf_mtime != self.config_mtimes[0]:
             self.log.info("ha.cf changed: restarting heartbeat (SIGHUP)")
             if self.core.has_groups:
@@ -405,11 +424,36 @@ class Daemon:
             self._stop_deadline_ms = self.clock.now_ms()
             return
         if authkeys_mtime != self.config_mtimes[1]:
+            for warning in ha_dir.authkeys.warnings:  # a restart logs them all at its start
+                self.log.warn(str(warning))
             self.authkeys = ha_dir.authkeys
             self.config_mtimes = (ha_cf_mtime, authkeys_mtime)
             self.log.info("authkeys re-read (SIGHUP)")
         else:
             self.log.info("configuration re-read (SIGHUP): nothing changed")
+
+    def check_startable(self, cfg) -> None:
+        """What ``open_io`` would fail on with ``cfg``, for a reload, tried without giving
+        anything up: every medium we do not hold open now is opened and closed at once
+        (``media.probe_media``), and the ping nodes resolved and their socket opened.  The rest
+        of start-up depends on the command line and the state files, which a reload keeps.
+        ``DaemonError`` (located at the ha.cf line) on the first problem."""
+        open_now = {key for medium, key in self._media_keys.items()
+                    if medium not in self._down_media}
+        try:
+            probe_media(cfg.media, self.clock, open_already=open_now)
+        except MediumError as error:
+            raise DaemonError(str(error)) from None
+        from .pingnodes import PingNodes
+        # only new ping nodes: a name is resolved here, in the loop's thread, and the ones we
+        # ping now resolved at start
+        pinged = {medium_key(spec) for spec in self.ha_cf.media if spec.kind in PING_KINDS}
+        for spec in cfg.media:
+            if spec.kind in ("ping", "ping_group") and medium_key(spec) not in pinged:
+                try:
+                    PingNodes([spec], cfg.keepalive_ms, cfg.deadping_ms, 0).close()
+                except OSError as error:
+                    raise DaemonError(f"{spec.location}: {error.strerror or error}") from None
 
     # --- packets in ------------------------------------------------------------------------
     def _receive(self, medium) -> None:

@@ -329,3 +329,24 @@ def open_media(specs, clock: Clock = SYSTEM_CLOCK) -> list:
             medium.close()
         raise
     return opened
+
+
+def probe_media(specs, clock: Clock = SYSTEM_CLOCK, *, open_already=()) -> None:
+    """What ``open_media`` would fail on, without keeping anything: every non-ping medium of
+    ``specs`` is opened and closed at once, except those in ``open_already`` (media the running
+    daemon holds open: a second open of its serial port would fail on the lock, and a second
+    UDP receive socket could take a packet of its).  A failure is a ``MediumError`` located at
+    its ha.cf line.  For a reload (issue 19): a new ha.cf must be one that start-up accepts
+    before the running daemon gives anything up."""
+    for spec in specs:
+        if spec.kind in ("ping", "ping6", "ping_group") or medium_key(spec) in open_already:
+            continue
+        try:
+            open_medium(spec, clock).close()
+        except MediumError as error:
+            raise MediumError(f"{spec.location}: {error}") from None
+
+
+def medium_key(spec) -> tuple:
+    """A media item without its place in ha.cf: the same key means the same medium."""
+    return tuple((name, value) for name, value in vars(spec).items() if name != "location")
