@@ -86,7 +86,8 @@ def main():
         print(json.dumps(report, indent=2))
         return 0 if goal else 1
     print(f"lvs-compat check, median of {options.runs} runs each")
-    print(f"{'case':<44}{'wall s':>8}{'ms per item':>13}" + (f"{'baseline s':>12}{'ratio':>7}" if options.baseline else ""))
+    baseline_titles = f"{'baseline s':>12}{'ratio':>7}" if options.baseline else ""
+    print(f"{'case':<44}{'wall s':>8}{'ms per item':>13}{baseline_titles}")
     for row in rows:
         print(f"{row['case']:<44}{row['seconds']:>8.3f}{1000 * row['seconds'] / row['size']:>13.3f}"
               + (f"{row['baseline_seconds']:>12.3f}{row['ratio']:>7.2f}" if options.baseline else ""))
