@@ -84,7 +84,7 @@ def _ms(value: int) -> str:
     return f"{value} ms"
 
 
-def render_mon_cf(mon_cf) -> list[str]:
+def render_mon_cf(mon_cf, entries: list[ImpliedIpvsEntry]) -> list[str]:
     lines = [f"mon.cf: {mon_cf.path}"]
     lines.append("  hostgroups:")
     for group in mon_cf.hostgroups:
@@ -101,7 +101,6 @@ def render_mon_cf(mon_cf) -> list[str]:
                 lines.append(f"      period {period.key or '(always)'}")
                 for alert in period.alerts:
                     lines.append(f"        {alert.kind} {' '.join([alert.name, *alert.args])}")
-    entries, _ = implied_ipvs_entries(mon_cf)
     lines.append("  IPVS entries implied by lvs.alert lines:")
     if not entries:
         lines.append("    (none)")
@@ -151,7 +150,7 @@ def _describe_resource(resource) -> str:
     return " ".join([resource.name, *resource.args])
 
 
-def render_story(checked: CheckedFiles) -> list[str]:
+def render_story(checked: CheckedFiles, entries: list[ImpliedIpvsEntry]) -> list[str]:
     """What the cluster will do, in the order an operator would watch it happen."""
     lines = ["What the cluster will do:"]
     ha = checked.ha
@@ -174,22 +173,22 @@ def render_story(checked: CheckedFiles) -> list[str]:
         lines.append(f"  - Heartbeats go out every {_ms(config.keepalive_ms)}; a late one is reported after "
                      f"{_ms(config.warntime_ms)}; after a reboot a node waits {_ms(config.initdead_ms)} "
                      "(initdead) before declaring the other dead.")
-    if checked.mon_cf is not None:
-        entries, _ = implied_ipvs_entries(checked.mon_cf)
-        for entry in entries:
-            when = "fails" if entry.alert_kind == "alert" else "recovers"
-            lines.append(f"  - When {entry.watch}/{entry.service} {when}, lvs.alert runs "
-                         f"`{' '.join(entry.ipvsadm_argv)}`.")
+    for entry in entries:
+        when = "fails" if entry.alert_kind == "alert" else "recovers"
+        lines.append(f"  - When {entry.watch}/{entry.service} {when}, lvs.alert runs "
+                     f"`{' '.join(entry.ipvsadm_argv)}`.")
     return lines if len(lines) > 1 else []
 
 
 def render_summary(checked: CheckedFiles) -> str:
     sections: list[list[str]] = []
+    # Computed once: render_mon_cf and render_story both list them.
+    entries, _ = implied_ipvs_entries(checked.mon_cf) if checked.mon_cf is not None else ([], [])
     if checked.mon_cf is not None:
-        sections.append(render_mon_cf(checked.mon_cf))
+        sections.append(render_mon_cf(checked.mon_cf, entries))
     if checked.ha is not None:
         sections.append(render_ha(checked.ha))
-    story = render_story(checked)
+    story = render_story(checked, entries)
     if story:
         sections.append(story)
     return "".join("\n".join(section) + "\n\n" for section in sections)

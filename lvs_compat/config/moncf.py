@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -354,19 +355,34 @@ _NO_HOSTS_MARK = re.compile(r";;\s*$", re.ASCII)
 _NO_HOSTS_STRIP = re.compile(r"\s*;;\s*$", re.ASCII)
 
 # Text::ParseWords::quotewords('\s+', 0, ...): "..." (backslash escapes removed),
-# '...' (kept verbatim), and unquoted runs with backslash escapes.
+# '...' (kept verbatim), unquoted runs with backslash escapes, and blank runs that
+# separate words.  A plain regex scanner, not pyparsing: every alert line goes
+# through it, and the pyparsing version was most of `lvs-compat check`'s time on a
+# 1,000-watch mon.cf (bench/check_scale.py).
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_DELIMITER = object()
-_QUOTED_PIECE = (
-    _regex(r'"(?:[^\\"]|\\.)*"', re.DOTALL).set_parse_action(lambda t: _UNESCAPE.sub(r"\1", t[0][1:-1]))
-    | _regex(r"'(?:[^\\']|\\.)*'", re.DOTALL).set_parse_action(lambda t: t[0][1:-1])
-    | _regex(r"""(?:\\.|[^\\"'\s])+""", re.DOTALL).set_parse_action(lambda t: _UNESCAPE.sub(r"\1", t[0]))
+_QUOTEWORDS_TOKEN = re.compile(
+    r"""(?P<blank>\s+)"""
+    r'|"(?P<double>(?:[^\\"]|\\.)*)"'
+    r"""|'(?P<single>(?:[^\\']|\\.)*)'"""
+    r"""|(?P<bare>(?:\\.|[^\\"'\s])+)""",
+    re.ASCII | re.DOTALL,
 )
-QUOTED_WORDS = _grammar(pp.ZeroOrMore(pp.Combine(pp.OneOrMore(_QUOTED_PIECE.leave_whitespace()))
-                                      | _WS.copy().set_parse_action(lambda: [_DELIMITER])) + _END)
 
 
-def _match(grammar: pp.ParserElement, text: str) -> pp.ParseResults | None:
+def _match(grammar: pp.ParserElement, text: str, needs: str = "") -> pp.ParseResults | None:
+    """``grammar`` at the start of ``text``, or None.  ``needs``: a string every match contains
+    (a header's keyword, an assignment's "="); lacking it, the answer is None without asking
+    pyparsing, which takes tens of microseconds even to fail, and every line of mon.cf is tried
+    against several headers (bench/check_scale.py)."""
+    if needs not in text:
+        return None
+    return _parse(grammar, text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(grammar: pp.ParserElement, text: str) -> pp.ParseResults | None:
+    """Cached: mon.cf repeats its lines (``service http``, ``interval 10s``, the mail alerts)
+    in every watch.  Callers only read the results."""
     try:
         return grammar.parse_string(text)
     except pp.ParseException:
@@ -387,16 +403,19 @@ def perl_quotewords(text: str) -> tuple[str, ...] | None:
     """
     if text == "":
         return ()
-    tokens = _match(QUOTED_WORDS, text)
-    if tokens is None:
-        return None
-    words, current = [], ""
-    for token in tokens:
-        if token is _DELIMITER:
+    words, current, position = [], "", 0
+    while position < len(text):
+        token = _QUOTEWORDS_TOKEN.match(text, position)
+        if token is None:  # an unbalanced quote or a lone trailing backslash
+            return None
+        position = token.end()
+        if token["blank"] is not None:
             words.append(current)
             current = ""
-        else:
-            current = token
+        elif token["single"] is not None:
+            current += token["single"]
+        else:  # adjacent pieces make one word, as in Perl
+            current += _UNESCAPE.sub(r"\1", token["double"] if token["double"] is not None else token["bare"])
     words.append(current)
     return tuple(words)
 
@@ -610,20 +629,20 @@ class _Parser:
 
     def feed(self, line: _LogicalLine) -> None:
         text = line.text
-        if self.block != "watch" and (option := _match(GLOBAL_OPTION, text)) is not None:
+        if self.block != "watch" and (option := _match(GLOBAL_OPTION, text, needs="=")) is not None:
             self.global_option(line, option["name"], option["value"])
         elif text == "":
             if self.block is not None:  # a new stretch of lines outside any block
                 self.watch_ended_by_blank = (line.first_line, self.block_name) if self.block == "watch" else None
                 self.region_warned = False
             self.block, self.period = None, None
-        elif (header := _match(HOSTGROUP_LINE, text)) is not None:
+        elif (header := _match(HOSTGROUP_LINE, text, needs="hostgroup")) is not None:
             self.start_hostgroup(line, header["name"], header["hosts"])
         elif self.block == "hostgroup":
             self.swallowed(line, "as host names")
             group = self.hostgroups[self.block_name]
             self.hostgroups[group.name] = dataclasses.replace(group, hosts=group.hosts + tuple(_split(text)))
-        elif (header := _match(ALIAS_LINE, text)) is not None:
+        elif (header := _match(ALIAS_LINE, text, needs="alias")) is not None:
             self.start_block("alias", header["name"])
             # A repeated alias adds to the earlier one (mon pushes onto the same list).
             earlier = self.aliases.get(header["name"])
@@ -632,7 +651,7 @@ class _Parser:
             self.swallowed(line, "as alias text")
             alias = self.aliases[self.block_name]
             self.aliases[alias.name] = dataclasses.replace(alias, lines=alias.lines + (text,))
-        elif (header := _match(VIEW_LINE, text)) is not None:
+        elif (header := _match(VIEW_LINE, text, needs="view")) is not None:
             self.start_block("view", header["name"])
             self.views[header["name"]] = View(header["name"], _unique(_split(header["hostgroups"])),
                                               line.location())
@@ -640,7 +659,7 @@ class _Parser:
             self.swallowed(line, "as hostgroup names of the view")
             view = self.views[self.block_name]
             self.views[view.name] = dataclasses.replace(view, hostgroups=_unique(view.hostgroups + tuple(_split(text))))
-        elif (header := _match(WATCH_LINE, text)) is not None:
+        elif (header := _match(WATCH_LINE, text, needs="watch")) is not None:
             self.start_watch(line, header["name"])
         elif self.block == "watch":
             self.watch_line(line)
@@ -652,7 +671,7 @@ class _Parser:
     def swallowed(self, line: _LogicalLine, how: str) -> None:
         """A hostgroup/alias/view not closed by a blank line takes mon.cf lines as data (SPEC §3.2 rule 4)."""
         first_word = _split(line.text)[0]
-        looks_like_config = first_word in _MON_WORDS or _match(ENV_LINE, line.text) is not None
+        looks_like_config = first_word in _MON_WORDS or _match(ENV_LINE, line.text, needs="=") is not None
         if looks_like_config and (first_word in ("watch", "service") or not self.region_warned):
             self.region_warned = True
             self.warn(line.location(), f"{self.block} '{self.block_name}' is not closed by a blank line, "
@@ -733,7 +752,7 @@ class _Parser:
         """A line inside a watch (SPEC §3.5)."""
         text = line.text
         watch = self.watches[self.block_name]
-        if (env := _match(ENV_LINE, text)) is not None:
+        if (env := _match(ENV_LINE, text, needs="=")) is not None:
             if self.service is None:
                 raise ConfigError(line.location(), "environment variable defined without a service")
             self.service.env[env["name"]] = EnvVar(env["name"], env["value"], line.location())
@@ -916,7 +935,7 @@ def _monitor(parser: _Parser, keyword: str, args: str, line: _LogicalLine) -> No
 def _alert_line(parser: _Parser, kind: str, args: str, line: _LogicalLine) -> AlertLine:
     """An alert line as do_alert() reads it at run time (SPEC §2.1 step 8.5, §2.2)."""
     exit_range = None
-    if kind != "redistribute" and (exit_filter := _match(ALERT_EXIT_FILTER, args)) is not None:
+    if kind != "redistribute" and (exit_filter := _match(ALERT_EXIT_FILTER, args, needs="=")) is not None:
         exit_range = _exit_range(exit_filter["range"])
         _, name, raw_args = (re.split(r"\s+", args, maxsplit=2, flags=re.ASCII) + ["", ""])[:3]
     else:
