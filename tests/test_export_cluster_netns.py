@@ -122,6 +122,10 @@ class Cluster:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True))
 
     def kill(self, name):
+        # pacemakerd's children outlive it and become our orphans (subreaper): note them now,
+        # while they are listed in the namespace, so that reap() waits for them by pid
+        self.killed.update(int(pid) for pid in
+                           run(["ip", "netns", "pids", self.namespaces[name]]).stdout.split())
         for daemon in self.daemons[name]:
             if daemon.poll() is None:
                 daemon.send_signal(signal.SIGKILL)
