@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lvs_compat.lab.heartbeat import (VIP, VIP2, TakeoverLab, hb_tool,  # noqa: F401
                                       rscstatus)
 
@@ -54,6 +56,17 @@ def records(node) -> list[str]:
     if not path.exists():
         return []
     return [" ".join(line.split()[:-1]) for line in path.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Two of our directors, nodea and nodeb, and a client (the namespace tests' lab)."""
+    lab = TakeoverLab(tmp_path, names=("nodea", "nodeb", "client"),
+                      kinds=("ours", "ours", "client"))
+    try:
+        yield lab.open()
+    finally:
+        lab.close()
 
 
 def wait_records(node, expected, timeout=5.0):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from heartbeat_lab import ha_cf, have_lab, wait_for
-from heartbeat_takeover_support import TakeoverLab, install_recorders, records, rscstatus
+from heartbeat_takeover_support import cluster, install_recorders, records, rscstatus  # noqa: F401 (fixture)
 
 from lvs_compat.lab.heartbeat import VIP
 
@@ -25,16 +25,6 @@ pytestmark = [pytest.mark.lab,
 
 DEADTIME_S = 1.0
 TIMERS = dict(keepalive="200ms", deadtime="1", warntime="500ms", initdead="2")
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    lab = TakeoverLab(tmp_path, names=("nodea", "nodeb", "client"),
-                      kinds=("ours", "ours", "client"))
-    try:
-        yield lab.open()
-    finally:
-        lab.close()
 
 
 def holds_for(lab, node, seconds, alive):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from heartbeat_lab import ha_cf, have_lab, pty_pair, wait_for  # noqa: F401 (fixture)
-from heartbeat_takeover_support import (VIP, TakeoverLab, clear_records, hb_tool,
+from heartbeat_takeover_support import (VIP, clear_records, cluster, hb_tool,  # noqa: F401
                                         block_heartbeats, install_recorders, records,
                                         rscstatus, stop_async)
 
@@ -30,16 +30,6 @@ KEEPALIVE = "200ms"
 DEADTIME_S = 1.0
 TIMERS = dict(keepalive=KEEPALIVE, deadtime="1", warntime="500ms", initdead="2")
 HARESOURCES = f"nodea {VIP} lvs mon\n"     # the seed: lvs1.domain.com 10.0.0.3 lvs mon
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    lab = TakeoverLab(tmp_path, names=("nodea", "nodeb", "client"),
-                      kinds=("ours", "ours", "client"))
-    try:
-        yield lab.open()
-    finally:
-        lab.close()
 
 
 def configure(lab, auto_failback="on", media="bcast hb0"):
