@@ -147,12 +147,21 @@ class Daemon:
         self.worker = None
         self.fifo = None
         self.ping_nodes = None
+        self.children = None  # respawn/failfast lines (respawn.ClientChildren)
 
     # --- start-up --------------------------------------------------------------------------
     def open_io(self) -> None:
         """Directories, media and the control socket: what can fail because of the machine
-        (no such interface, port in use).  Done before daemonizing, so that the operator sees
-        the one-line reason and exit status 1."""
+        (no such interface, port in use, a respawn user or program missing).  Done before
+        daemonizing, so that the operator sees the one-line reason and exit status 1."""
+        from .respawn import ChildError, ClientChildren, child_environment, resolve_children
+        try:
+            children = resolve_children(self.ha_cf)
+        except ChildError as error:
+            raise DaemonError(str(error)) from None
+        self.children = ClientChildren(
+            children, child_environment(self.ha_cf, self.node_name, self.config_dir),
+            self.selector, self.execute, self.reboot)
         try:
             os.makedirs(self.state_dir, exist_ok=True)
             os.makedirs(self.run_dir, exist_ok=True)
@@ -229,6 +238,8 @@ class Daemon:
             self.log.warn(f"ping6 node {host}: IPv6 ping nodes are not supported; it stays dead")
         self.started_ms = self.clock.now_ms()
         self.execute(self.core.start(self.started_ms))
+        if self.children:  # C: once communications are up (heartbeat.c comm_now_up)
+            self.children.start(self.clock.now_ms())
 
     def _make_realtime(self) -> None:
         """``realtime on`` (the default, as C): the loop thread runs SCHED_RR at ``rtprio``
@@ -315,6 +326,11 @@ class Daemon:
                 if client_deadline is not None:
                     deadline = client_deadline if deadline is None else min(deadline,
                                                                             client_deadline)
+            if self.children:
+                child_deadline = self.children.next_deadline_ms()
+                if child_deadline is not None:
+                    deadline = child_deadline if deadline is None else min(deadline,
+                                                                          child_deadline)
             wait_ms = POLL_INTERVAL_MS if deadline is None else deadline - now
             wait_ms = max(0, min(wait_ms, POLL_INTERVAL_MS))
             try:
@@ -333,6 +349,8 @@ class Daemon:
                     self._fifo_messages()
                 elif kind == "ping":
                     self._ping_changes(self.ping_nodes.receive(self.clock.now_ms()))
+                elif kind == "child":  # a respawn child's pidfd: it died
+                    self.children.ready(medium, self.clock.now_ms())
                 else:
                     self._drain_wakeup()
             self._handle_signals()
@@ -344,10 +362,17 @@ class Daemon:
             self.execute(self.core.tick(now))
             if self.ping_nodes:
                 self._ping_changes(self.ping_nodes.tick(now))
+            if self.children:
+                self.children.tick(now)
             if self.stopping and (self.core.stopped(now) or
                                   (self._stop_deadline_ms is not None
                                    and now >= self._stop_deadline_ms)):
-                return self.exit_code
+                if not self.children:
+                    return self.exit_code
+                # C: the children after the groups, last ha.cf line first (supervisor)
+                self.children.shutdown(now)
+                if self.children.stopped:
+                    return self.exit_code
 
     def _drain_wakeup(self) -> None:
         try:
@@ -443,6 +468,11 @@ class Daemon:
         try:
             probe_media(cfg.media, self.clock, open_already=open_now)
         except MediumError as error:
+            raise DaemonError(str(error)) from None
+        from .respawn import ChildError, resolve_children
+        try:
+            resolve_children(cfg)
+        except ChildError as error:
             raise DaemonError(str(error)) from None
         from .pingnodes import PingNodes
         # only new ping nodes: a name is resolved here, in the loop's thread, and the ones we
@@ -571,14 +601,19 @@ class Daemon:
             self.log("debug", f"resource state {action.old} -> {action.new}")
         elif isinstance(action, RebootNode):
             self.log("CRIT", f"Rebooting this node: {action.reason} (failed_stop_action reboot)")
-            try:
-                subprocess.run(list(REBOOT_ARGV), timeout=30, check=False,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-            except (OSError, subprocess.TimeoutExpired) as error:
-                self.log("CRIT", f"reboot failed: {error}")
+            self.reboot(action.reason)
         # ShutdownComplete: Node.stopped() says so.  MessageReceived, NodeRestarted,
         # HeartbeatLate, PartitionHealed: the coordinator has them; the core logged them.
+
+    def reboot(self, reason: str) -> None:
+        """Reboot this node now (a failed stop with ``failed_stop_action reboot``, a failfast
+        child's death); the caller has logged why."""
+        try:
+            subprocess.run(list(REBOOT_ARGV), timeout=30, check=False,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            self.log("CRIT", f"reboot failed ({reason}): {error}")
 
     # --- control socket ---------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -627,6 +662,8 @@ class Daemon:
             pass
         if self.worker is not None:
             self.worker.close()
+        if self.children is not None:
+            self.children.close()
         if self.fifo is not None:
             self.fifo.close()
         if self.ping_nodes is not None:

@@ -1,0 +1,208 @@
+"""``respawn`` lines run by our real daemon (issue 16 item 3): the program starts as its user,
+comes back when killed, stops with the daemon, and leaves no zombie; Debian's ipfail is
+started as hacluster and, since it cannot sign on, given up by C's rate limit.
+
+Each daemon runs in a private network namespace (``unshare --net``: its own lo, UDP port 694
+ours alone), as tests/test_heartbeat_cli_options.py does.  Switching users needs root (CI)."""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lvs_compat.heartbeat.supervisor import MAX_SHORT_RUNS, QUICK_RESPAWN_DELAY_MS
+from lvs_compat.lab import wait_for
+
+from conftest import REPO
+
+HEARTBEAT = REPO / "bin" / "heartbeat"
+IPFAIL = "/usr/libexec/heartbeat/ipfail"   # Debian 3.0.6-13 moved it from /usr/lib/heartbeat
+
+if os.geteuid() != 0:
+    pytest.skip("switching a child to another user needs root (CI runs as root)",
+                allow_module_level=True)
+
+HA_CF = """\
+    logfile {log}
+    keepalive 500ms
+    deadtime 2
+    bcast lo
+    crm off
+    node nodea
+    env marker=respawn-test
+    {children}
+"""
+
+
+def start_daemon(tmp_path, children):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "ha.cf").write_text(textwrap.dedent(HA_CF).format(log=tmp_path / "ha-log",
+                                                             children=children))
+    (etc / "haresources").write_text("")
+    (etc / "authkeys").write_text("auth 1\n1 sha1 secret\n")
+    (etc / "authkeys").chmod(0o600)
+    script = 'ip link set lo up && exec "$@"'
+    return subprocess.Popen(
+        ["unshare", "--net", "--", "sh", "-c", script, "sh", sys.executable, str(HEARTBEAT),
+         "-f", "--config-dir", str(etc), "--state-dir", str(tmp_path / "state"),
+         "--run-dir", str(tmp_path / "run"), "--pid-file", str(tmp_path / "heartbeat.pid"),
+         "--node-name", "nodea"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def log_lines(tmp_path):
+    path = tmp_path / "ha-log"
+    return [line.split(": ", 2)[2] for line in path.read_text().splitlines()] \
+        if path.exists() else []
+
+
+def proc_status(pid):
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def group_members(pgid):
+    """Pids whose process group is ``pgid`` (a child and what it started)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+def child_pids(tmp_path, command):
+    prefix = f'Starting "{command}" as uid '
+    return [int(line.rsplit("(pid ", 1)[1].rstrip(")")) for line in log_lines(tmp_path)
+            if line.startswith(f"info: {prefix}")]
+
+
+def stop(daemon):
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+    try:
+        return daemon.wait(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory the unprivileged child can reach (pytest's tmp_path is root's, 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="lvs-respawn-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_heartbeat(
+        tmp_path, shared_dir):
+    script = shared_dir / "watcher"
+    script.write_text("#!/bin/sh\nsleep 600 &\nwait\n")   # a child of its own, in its group
+    script.chmod(0o755)
+    nobody = pwd.getpwnam("nobody")
+    daemon = start_daemon(tmp_path, f"respawn nobody {script} --flag")
+    try:
+        first = wait_for(lambda: child_pids(tmp_path, f"{script} --flag"), 20,
+                         what="the child's start")[0]
+        status = proc_status(first)
+        assert status["Uid"].split()[:2] == [str(nobody.pw_uid)] * 2, status
+        assert status["Gid"].split()[:2] == [str(nobody.pw_gid)] * 2, status
+        assert status["Groups"].split() == [str(g) for g in
+                                            os.getgrouplist("nobody", nobody.pw_gid)], status
+        assert os.getpgid(first) == first                     # its own process group
+        environ = dict(item.split("=", 1) for item in
+                       Path(f"/proc/{first}/environ").read_text().split("\0") if "=" in item)
+        assert environ["HA_marker"] == "respawn-test" and environ["HA_CURHOST"] == "nodea"
+        assert Path(f"/proc/{first}/cmdline").read_text().split("\0")[1:3] == [str(script),
+                                                                             "--flag"]
+        wait_for(lambda: len(group_members(first)) == 2, 10, what="the script's sleep")
+
+        os.kill(first, signal.SIGKILL)
+        second = wait_for(lambda: child_pids(tmp_path, f"{script} --flag")[1:], 10,
+                          what="the respawn")[0]
+        assert second != first and proc_status(second)["Uid"].split()[0] == str(nobody.pw_uid)
+        lines = log_lines(tmp_path)
+        assert (f"WARN: Managed {script} --flag process {first} killed by signal 9 "
+                "[SIGKILL - Kill, unblockable].") in lines
+        assert f'ERROR: Respawning client "{script} --flag":' in lines
+        assert proc_status(first) is None                     # reaped: no zombie left
+        wait_for(lambda: len(group_members(second)) == 2, 10, what="the new script's sleep")
+        orphan = [pid for pid in group_members(first)]        # the first sleep: its group's
+        assert stop(daemon) == 0, daemon.stderr.read()
+        lines = log_lines(tmp_path)
+        assert f"info: killing {script} --flag process group {second} with signal 15" in lines
+        # the script and its sleep: SIGTERM went to the group (the sleep is reaped by init)
+        wait_for(lambda: group_members(second) == [], 5, what="the whole group's end")
+        assert proc_status(second) is None
+        assert lines[-1] == "info: Heartbeat shutdown complete."
+        for pid in orphan:   # a SIGKILL to the script alone leaves its sleep (as with C)
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        stop(daemon)
+
+
+def test_an_unknown_user_or_a_missing_program_stops_the_start_at_its_line(tmp_path):
+    for line, message in [
+            ("respawn nosuchuser /bin/true", "Invalid uid [nosuchuser] specified for client "
+             "child"),
+            ("failfast root /nonexistent/prog -x", "Client child command [/nonexistent/prog] "
+             "is not executable")]:
+        case = tmp_path / line.split()[1]
+        case.mkdir()
+        daemon = start_daemon(case, line)
+        try:
+            assert daemon.wait(timeout=20) == 1
+            assert daemon.stderr.read().splitlines()[-1] == \
+                f"heartbeat: {case}/etc/ha.cf:8:1: {message}"
+            assert not (case / "heartbeat.pid").exists()
+        finally:
+            stop(daemon)
+
+
+@pytest.mark.interop
+def test_debians_ipfail_is_started_as_hacluster_and_given_up_by_the_rate_limit(tmp_path):
+    """ipfail cannot sign on (no client API yet: it exits 1 at once), so it dies within a
+    second, eleven times in a row, 1 s apart: then "respawning too fast" and no more starts.
+    About 11 s: C's fixed limits (30 s, 10 runs, 1 s), which no option shortens."""
+    hacluster = pwd.getpwnam("hacluster")
+    daemon = start_daemon(tmp_path, f"respawn hacluster {IPFAIL}")
+    try:
+        given_up = f'ERROR: Client {IPFAIL} "respawning too fast"'
+        wait_for(lambda: given_up in log_lines(tmp_path), 30, what="the rate limit")
+        lines = log_lines(tmp_path)
+        starts = [line for line in lines if line.startswith(f'info: Starting "{IPFAIL}" as ')]
+        assert len(starts) == MAX_SHORT_RUNS + 1, lines
+        assert all(f" as uid {hacluster.pw_uid}  gid {hacluster.pw_gid} (pid " in line
+                   for line in starts)
+        assert lines.count(f'ERROR: Respawning client "{IPFAIL}":') == MAX_SHORT_RUNS
+        assert sum(f"Managed {IPFAIL} process " in line and "exited with return code 1." in line
+                   for line in lines) == MAX_SHORT_RUNS + 1
+        # 1 s between a quick death and the next start (log stamps are to the second)
+        stamps = [datetime.strptime(line[:15], "%b %d %H:%M:%S")
+                  for line in (tmp_path / "ha-log").read_text().splitlines()
+                  if f'Starting "{IPFAIL}" as ' in line]
+        assert (stamps[-1] - stamps[0]).total_seconds() >= \
+            MAX_SHORT_RUNS * QUICK_RESPAWN_DELAY_MS / 1000 - 1
+        assert not [line for line in lines[lines.index(given_up):]
+                    if line.startswith("info: Starting")]
+        assert stop(daemon) == 0
+    finally:
+        stop(daemon)
