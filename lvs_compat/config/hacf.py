@@ -42,6 +42,7 @@ import pyparsing as pp
 from .libc import ascii_lower, c_atoi, c_strtol
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
 from .hacf_defaults import HA_CF_DEFAULTS, default_text
+from .hacf_honoured import unhonoured_warnings
 
 # --------------------------------------------------------------------------------------------
 # C conventions shared by the heartbeat readers
@@ -753,7 +754,7 @@ class _Reader:
             use_apphbd=values.get("use_apphbd", False), env=tuple(self.env),
             respawn=tuple(self.children), apiauth=tuple(self.apiauth),
             stonith=tuple(self.stonith), directives=tuple(self.directives),
-            warnings=tuple(self.warnings))
+            warnings=(*self.warnings, *unhonoured_warnings(self.directives)))
 
 
 def _after_words(text: str, count: int) -> str:
