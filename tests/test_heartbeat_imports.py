@@ -16,10 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "lvs_compat" / "heartbeat"
 # the layers: a module may import only from a lower one (others are unranked: circle check only)
 LAYERS = {"events": 0, "resource_terms": 0, "ratelimit": 0, "membership": 1, "groups": 1,
-          "takeover": 2, "standby": 3, "resources": 4, "node": 5, "daemon": 6, "cli": 7}
+          "supervisor": 1, "takeover": 2, "standby": 3, "resources": 4, "node": 5,
+          "respawn": 5, "daemon": 6, "cli": 7}
 # the pure part: no socket, no thread, no clock, no subprocess, nothing of the shell
 PURE = ("events", "ratelimit", "membership", "resource_terms", "groups", "takeover", "standby",
-        "resources", "node")
+        "resources", "node", "supervisor")
 SHELL_MODULES = {"os", "socket", "selectors", "subprocess", "threading", "time", "signal"}
 
 

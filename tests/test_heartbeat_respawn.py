@@ -119,6 +119,7 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
     script.chmod(0o755)
     nobody = pwd.getpwnam("nobody")
     daemon = start_daemon(tmp_path, f"respawn nobody {script} --flag")
+    orphans = []   # a SIGKILL to the script alone leaves its sleep running (as with C)
     try:
         first = wait_for(lambda: child_pids(tmp_path, f"{script} --flag"), 20,
                          what="the child's start")[0]
@@ -128,6 +129,7 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
         assert status["Groups"].split() == [str(g) for g in
                                             os.getgrouplist("nobody", nobody.pw_gid)], status
         assert os.getpgid(first) == first                     # its own process group
+        assert os.sched_getscheduler(first) == os.SCHED_OTHER  # the loop is SCHED_RR
         environ = dict(item.split("=", 1) for item in
                        Path(f"/proc/{first}/environ").read_text().split("\0") if "=" in item)
         assert environ["HA_marker"] == "respawn-test" and environ["HA_CURHOST"] == "nodea"
@@ -135,6 +137,7 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
                                                                              "--flag"]
         wait_for(lambda: len(group_members(first)) == 2, 10, what="the script's sleep")
 
+        orphans += [pid for pid in group_members(first) if pid != first]
         os.kill(first, signal.SIGKILL)
         second = wait_for(lambda: child_pids(tmp_path, f"{script} --flag")[1:], 10,
                           what="the respawn")[0]
@@ -145,7 +148,6 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
         assert f'ERROR: Respawning client "{script} --flag":' in lines
         assert proc_status(first) is None                     # reaped: no zombie left
         wait_for(lambda: len(group_members(second)) == 2, 10, what="the new script's sleep")
-        orphan = [pid for pid in group_members(first)]        # the first sleep: its group's
         assert stop(daemon) == 0, daemon.stderr.read()
         lines = log_lines(tmp_path)
         assert f"info: killing {script} --flag process group {second} with signal 15" in lines
@@ -153,10 +155,13 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
         wait_for(lambda: group_members(second) == [], 5, what="the whole group's end")
         assert proc_status(second) is None
         assert lines[-1] == "info: Heartbeat shutdown complete."
-        for pid in orphan:   # a SIGKILL to the script alone leaves its sleep (as with C)
-            os.kill(pid, signal.SIGKILL)
     finally:
         stop(daemon)
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_an_unknown_user_or_a_missing_program_stops_the_start_at_its_line(tmp_path):
@@ -206,3 +211,32 @@ def test_debians_ipfail_is_started_as_hacluster_and_given_up_by_the_rate_limit(t
         assert stop(daemon) == 0
     finally:
         stop(daemon)
+
+
+def test_a_failfast_program_that_fails_reboots_through_the_daemons_reboot(tmp_path):
+    """The shell on a real process, with the reboot replaced: ``failfast root /bin/false``."""
+    import selectors
+
+    from lvs_compat.heartbeat.respawn import ClientChildren
+    from lvs_compat.heartbeat.supervisor import ManagedChild
+
+    selector = selectors.DefaultSelector()
+    logged, reboots = [], []
+    children = ClientChildren([ManagedChild("/bin/false", ("/bin/false",), "root", 0, 0,
+                                            failfast=True)], {"PATH": "/usr/bin:/bin"},
+                              selector, lambda actions: logged.extend(a.text for a in actions),
+                              reboots.append)
+    try:
+        children.start(0)
+        pid = children.core.pid(0)
+        events = selector.select(timeout=10)
+        assert [key.data for key, _ in events] == [("child", 0)]
+        children.ready(0, 100)
+        assert reboots == ["/bin/false"]
+        assert logged[-3:] == [
+            f"Managed /bin/false process {pid} exited with return code 1.",
+            "Rebooting system.  Reason: /bin/false", 'Respawning client "/bin/false":']
+        assert proc_status(pid) is None                        # reaped
+    finally:
+        children.close()
+        selector.close()

@@ -14,6 +14,9 @@ wired together in ``node``); this file only
   daemon's POLL_INTERVAL);
 * hands resource group operations to one worker thread (``worker.ResourceWorker``) and
   its results back to the coordinator, so a script never holds up a heartbeat;
+* runs the ``respawn``/``failfast`` programs (``respawn.ClientChildren``, rules in
+  ``supervisor``): started once up, watched by a pidfd in the selector, stopped after the core
+  (last ha.cf line first) before we exit or re-execute;
 * SIGTERM/SIGINT (``heartbeat -k``): graceful stop: every group is stopped (right to left), then
   ``shutdone`` is sent and we exit about a second later; a stop that cannot finish (a group that
   will not stop) keeps the daemon running and heartbeating, so the peer does not take it;

@@ -22,7 +22,7 @@ cluster-glue's proctrack.c and cl_reboot.c), and what we copy:
   killed by signal S [SIGxxx - words]." (WARN), which stands for heartbeat's own "Client ..."
   lines; nothing is logged during a shutdown.  A failfast child that was killed by a signal, or
   exited non-zero outside a shutdown, reboots the machine (``cl_reboot``: "Rebooting system.
-  Reason: CMD", sync, wait ``keepalive``, reboot).  Note that a signal during the shutdown
+  Reason: CMD", sync, wait ``keepalive``, reboot; ours runs ``reboot -nf`` at once).  Note that a signal during the shutdown
   counts too: a failfast child that does not catch SIGTERM reboots the machine at ``heartbeat
   stop``; we copy that.  Then, unless shutting down or the exit code is **100**: a child that
   ran less than **30 s** counts one more short run, else the count is reset; **above 10** short
@@ -44,7 +44,6 @@ forks, signals and reaps.  Children are named by their index in ha.cf order.
 
 from __future__ import annotations
 
-import signal
 from dataclasses import dataclass
 
 from .events import Log
@@ -54,6 +53,7 @@ MAX_SHORT_RUNS = 10            # heartbeat.c:3942 shortrcount > 10
 NO_RESPAWN_EXIT_CODE = 100     # heartbeat.c:3928 "If they exit 100 we won't restart them"
 QUICK_RESPAWN_DELAY_MS = 1000  # heartbeat.c:4105 sleep(1) when shortrcount > 0
 STOP_GRACE_MS = 10_000         # ours: C waits for ever
+SIGKILL, SIGTERM = 9, 15       # Linux's numbers (a pure module imports no signal)
 
 # glue proctrack.c signal_info: the words of "killed by signal S [SIGxxx - words]."
 SIGNAL_WORDS = {
@@ -234,7 +234,7 @@ class Supervisor:
             if child.pid is not None:
                 actions += [Log("warning", f"{child.spec.command} process (PID {child.pid}) "
                                            "timed out (try 1).  Killing with signal SIGKILL (9)."),
-                            SignalChild(self._next_to_stop, child.pid, signal.SIGKILL)]
+                            SignalChild(self._next_to_stop, child.pid, SIGKILL)]
         return actions
 
     def shutdown(self, now_ms: int) -> list:
@@ -261,8 +261,8 @@ class Supervisor:
                 self._kill_due_ms = now_ms + STOP_GRACE_MS
                 return actions + [
                     Log("info", f"killing {child.spec.command} process group {child.pid} with "
-                                f"signal {int(signal.SIGTERM)}"),
-                    SignalChild(self._next_to_stop, child.pid, signal.SIGTERM)]
+                                f"signal {SIGTERM}"),
+                    SignalChild(self._next_to_stop, child.pid, SIGTERM)]
             actions.append(Log("info", f"client [{child.spec.command}] is not running."))
             self._next_to_stop -= 1
         return actions
