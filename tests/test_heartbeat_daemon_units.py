@@ -470,6 +470,21 @@ def test_a_reload_to_a_new_ping_node_that_does_not_resolve_is_refused(tmp_path):
     assert "ping node nosuchnode.invalid: " in line, line
 
 
+def test_a_reload_to_a_respawn_line_that_cannot_run_is_refused(tmp_path):
+    from lvs_compat.heartbeat.media import medium_key
+
+    daemon = reloading_daemon(tmp_path)
+    daemon._media_keys = {"bcast lo": medium_key(daemon.ha_cf.media[0])}   # held open
+    ha_cf = tmp_path / "etc" / "ha.cf"
+    ha_cf.write_text(ha_cf.read_text() + "respawn nosuchuser /bin/true\n")
+    os.utime(ha_cf, ns=(0, 1))
+    daemon.reload()
+    assert not daemon.restart_requested and not daemon.stopping
+    line = (tmp_path / "ha-log").read_text().splitlines()[-1]
+    assert line.endswith(f"ERROR: reload refused, configuration kept: {ha_cf}:7:1: Invalid uid "
+                         "[nosuchuser] specified for client child"), line
+
+
 def test_a_reload_does_not_open_again_a_medium_the_daemon_holds():
     from lvs_compat.config.errors import Location
     from lvs_compat.config.hacf import Serial
