@@ -164,22 +164,32 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
                 pass
 
 
-def test_an_unknown_user_or_a_missing_program_stops_the_start_at_its_line(tmp_path):
-    for line, message in [
-            ("respawn nosuchuser /bin/true", "Invalid uid [nosuchuser] specified for client "
-             "child"),
-            ("failfast root /nonexistent/prog -x", "Client child command [/nonexistent/prog] "
-             "is not executable")]:
-        case = tmp_path / line.split()[1]
-        case.mkdir()
-        daemon = start_daemon(case, line)
-        try:
-            assert daemon.wait(timeout=20) == 1
-            assert daemon.stderr.read().splitlines()[-1] == \
-                f"heartbeat: {case}/etc/ha.cf:8:1: {message}"
-            assert not (case / "heartbeat.pid").exists()
-        finally:
-            stop(daemon)
+def test_an_unknown_user_stops_the_start_at_its_line(tmp_path):
+    daemon = start_daemon(tmp_path, "respawn nosuchuser /bin/true")
+    try:
+        assert daemon.wait(timeout=20) == 1
+        assert daemon.stderr.read().splitlines()[-1] == \
+            f"heartbeat: {tmp_path}/etc/ha.cf:8:1: Invalid uid [nosuchuser] specified for " \
+            "client child"
+        assert not (tmp_path / "heartbeat.pid").exists()
+    finally:
+        stop(daemon)
+
+
+def test_a_program_that_is_not_executable_is_refused_at_its_line(tmp_path):
+    from lvs_compat.config.hacf import parse_ha_cf
+    from lvs_compat.heartbeat.respawn import ChildError, resolve_children
+
+    text = "node a\nbcast lo\nlogfile /dev/null\n" \
+           "failfast root /etc/passwd -x\nrespawn root /nonexistent/prog\n"
+    with pytest.raises(ChildError) as refused:
+        resolve_children(parse_ha_cf(text, "ha.cf"))
+    assert str(refused.value) == "ha.cf:4:1: Client child command [/etc/passwd] is not " \
+                                 "executable"
+    children = resolve_children(parse_ha_cf("node a\nbcast lo\nlogfile /dev/null\n"
+                                            "failfast root /bin/sleep 5\n", "ha.cf"))
+    assert [(c.argv, c.uid, c.gid, c.failfast) for c in children] == [
+        (("/bin/sleep", "5"), 0, 0, True)]
 
 
 @pytest.mark.interop
