@@ -9,7 +9,7 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 
 # Debian packages: the real tools we compare against and the servers tests run.
-DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh lintian
+DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh pcs lintian
 # Booting Debian 12 with systemd as PID 1 for the .deb's test (tools/debian-boot): mmdebstrap,
 # and systemd-nspawn pinned to the host's systemd (the newest one would upgrade the host's systemd).
 SYSTEMD_VERSION := $(shell dpkg-query -W -f='$${Version}' systemd 2>/dev/null)
