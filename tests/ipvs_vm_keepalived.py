@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
@@ -141,8 +142,13 @@ def eth0_addresses() -> str:
 
 
 def keepalived_record() -> dict:
+    """The record; a failure here is one in it (``error``), not the lost record of the whole
+    scenario."""
     started = time.monotonic()
-    record = _keepalived_record()
+    try:
+        record = _keepalived_record()
+    except Exception:  # noqa: BLE001 - reported to the host, which fails the test with it
+        record = {"error": traceback.format_exc()}
     record["elapsed_s"] = round(time.monotonic() - started, 1)
     return record
 

@@ -43,6 +43,7 @@ def saved_lines(saved: str) -> list[str]:
 @pytest.fixture(scope="module")
 def keepalived(record):  # noqa: F811 - pytest injects the imported fixture
     run = record["keepalived"]
+    assert "error" not in run, run.get("error")
     assert run["export"]["rc"] == 0, run["export"]["stderr"]
     assert run["links"] == [], run["links"]
     assert "virtual_server 10.0.0.3 80 {" in run["export"]["text"]
