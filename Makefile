@@ -9,7 +9,7 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 
 # Debian packages: the real tools we compare against and the servers tests run.
-DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh lintian
+DEBS    := mon heartbeat fping ipvsadm vsftpd socat tcpdump iproute2 perl python3-venv nftables qemu-system-x86 busybox-static kmod cpio xz-utils file net-tools pacemaker-cli-utils corosync keepalived resource-agents pacemaker crmsh pcs lintian
 # Booting Debian 12 with systemd as PID 1 for the .deb's test (tools/debian-boot): mmdebstrap,
 # and systemd-nspawn pinned to the host's systemd (the newest one would upgrade the host's systemd).
 SYSTEMD_VERSION := $(shell dpkg-query -W -f='$${Version}' systemd 2>/dev/null)
@@ -25,6 +25,11 @@ HB_LIBEXEC  ?= $(PREFIX)/libexec/heartbeat
 SYSCONFDIR  ?= /etc
 HA_RESOURCEDIR ?= $(SYSCONFDIR)/ha.d/resource.d
 SYSTEMD_UNITDIR ?= /lib/systemd/system
+# The OCF agent `lvs-compat export pacemaker` names (ocf:lvs-compat:lvs): Pacemaker looks in
+# /usr/lib/ocf/resource.d whatever PREFIX is (lvs_compat/export/ocf_agent.py AGENT_INSTALL_PATH).
+OCF_AGENTDIR ?= /usr/lib/ocf/resource.d/lvs-compat
+# make uninstall's first step (tests run it with DIVERT=true on a staged tree)
+DIVERT ?= tools/divert
 
 PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
@@ -107,6 +112,12 @@ install: venv dropins
 	for f in $(ALERTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(MON_ALERTDIR); done
 	for f in $(RESOURCE_SCRIPTS); do tools/install-program $(PYTHON) $(LIBDIR) $$f $(DESTDIR)$(HA_RESOURCEDIR); done
 	for f in $(DROPINS); do install -D -m 755 $(DROPIN_BUILD)/$$f $(DESTDIR)$(DROPINDIR)/$$f; done
+	# ocf:lvs-compat:lvs, running the lvs resource script installed above
+	install -d $(DESTDIR)$(OCF_AGENTDIR)
+	$(VPY) -c 'import sys; from lvs_compat.export.ocf_agent import agent_text; sys.stdout.write(agent_text(lvs_script=sys.argv[1]))' \
+	    $(HA_RESOURCEDIR)/lvs >$(DESTDIR)$(OCF_AGENTDIR)/lvs.tmp
+	chmod 755 $(DESTDIR)$(OCF_AGENTDIR)/lvs.tmp
+	mv $(DESTDIR)$(OCF_AGENTDIR)/lvs.tmp $(DESTDIR)$(OCF_AGENTDIR)/lvs
 ifneq ($(DAEMON),)
 	install -d $(DESTDIR)$(HB_LIBEXEC) $(DESTDIR)$(SYSTEMD_UNITDIR)/heartbeat.service.d
 	tools/install-program $(PYTHON) $(LIBDIR) $(DAEMON) $(DESTDIR)$(HB_LIBEXEC)
@@ -117,12 +128,12 @@ endif
 # make uninstall: undo a live make install (PREFIX=/usr): ours removed, Debian's originals
 # renamed back (tools/divert remove); refused while our heartbeat runs or the .deb is installed.
 uninstall:
-	tools/divert remove
+	$(DIVERT) remove
 	rm -f $(addprefix $(BINDIR)/,$(filter-out cl_status,$(notdir $(PROGRAMS)))) \
 	    $(addprefix $(MON_ALERTDIR)/,$(notdir $(ALERTS))) \
 	    $(addprefix $(HA_RESOURCEDIR)/,$(notdir $(RESOURCE_SCRIPTS))) \
-	    $(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf
-	rmdir $(SYSTEMD_UNITDIR)/heartbeat.service.d 2>/dev/null || true
+	    $(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf $(OCF_AGENTDIR)/lvs
+	rmdir $(SYSTEMD_UNITDIR)/heartbeat.service.d $(OCF_AGENTDIR) 2>/dev/null || true
 	rm -rf $(LIBDIR) $(DROPINDIR)
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 

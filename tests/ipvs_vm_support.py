@@ -3,7 +3,9 @@
 It makes no judgement: each step runs lvs.alert or the lvs resource script
 against the guest kernel's real IPVS table through the real /sbin/ipvsadm,
 and records exit status, stderr and the table afterwards (``ipvsadm -S -n``
-and ``-L -n``).  tests/test_ipvs_real.py asserts on the record, step by step.
+and ``-L -n``).  tests/test_ipvs_real.py asserts on the record, step by step; the last step,
+keepalived with the exported keepalived.conf (tests/ipvs_vm_keepalived.py), is judged by
+tests/test_export_keepalived_ipvs.py.
 The record is printed as one JSON line after the marker line.
 
 Python under TCG is ~16x slower and every import reads over 9p, so the
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from ipvs_vm_keepalived import keepalived_record
 
 REPO = Path(__file__).resolve().parent.parent
 ALERT = ["/usr/bin/python3", "-I", str(REPO / "alert.d" / "lvs.alert")]
@@ -98,6 +102,8 @@ def main() -> int:
     step("stop", [*RESOURCE, SEED_MON_CF, "stop"])
     step("status_after_stop", [*RESOURCE, SEED_MON_CF, "status"])
     step("stop_again", [*RESOURCE, SEED_MON_CF, "stop"])
+    # keepalived with the exported keepalived.conf, on the table lvs left (test_export_keepalived_ipvs.py)
+    record["keepalived"] = keepalived_record()
     record["syslog"] = {"lines": syslog.lines}
     with open("/proc/sys/net/ipv4/ip_forward") as knob:
         record["ip_forward"] = {"value": knob.read().strip()}

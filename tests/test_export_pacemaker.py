@@ -144,7 +144,7 @@ def test_haresources_syntax_becomes_agent_parameters(tmp_path):
              "location loc-grp-10.0.0.3-prefers-home grp-10.0.0.3 100: lvs1.domain.com",
              "rsc_defaults rsc-options: resource-stickiness=0"]),
     ("pcs", ["pcs -f cib.xml resource create lvs ocf:lvs-compat:lvs op monitor interval=10s timeout=20s "
-             "--group grp-10.0.0.3",
+             "--group grp-10.0.0.3 --no-default-ops",
              "pcs -f cib.xml constraint location grp-10.0.0.3 prefers lvs1.domain.com=100",
              "pcs -f cib.xml resource defaults update resource-stickiness=0"])])
 def test_crm_and_pcs_formats_say_the_same(tmp_path, fmt, expected):

@@ -1,18 +1,27 @@
 """`make install` into a staging DESTDIR gives programs that run without the venv."""
 
+import os
 import shutil
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO, SHARED
+from lvs_compat.export.ocf_agent import AGENT_INSTALL_PATH, agent_text
 
 
-def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
-    stage = tmp_path / "stage"
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """make install DESTDIR=STAGE PREFIX=/usr, once for the module."""
+    stage = tmp_path_factory.mktemp("install") / "stage"
     subprocess.run(["make", "-C", str(REPO), "install", f"DESTDIR={stage}", "PREFIX=/usr"],
                    check=True, capture_output=True, timeout=600)
+    return stage
+
+
+def test_staged_install_runs_with_debians_python_and_no_venv(stage, tmp_path):
     program = stage / "usr/bin/lvs-compat"
     text = program.read_text()
     assert text.startswith("#!/usr/bin/python3 -IS\n")
@@ -27,6 +36,11 @@ def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
         assert single.read_bytes().startswith(b"#!/usr/bin/python3 -ISc"), drop_in
         assert zipfile.is_zipfile(single) and single.stat().st_mode & 0o111, drop_in
 
+    # the OCF agent the pacemaker export names, running the lvs script installed beside it
+    agent = stage / AGENT_INSTALL_PATH.lstrip("/")
+    assert agent.read_text() == agent_text(lvs_script="/etc/ha.d/resource.d/lvs")
+    assert agent.stat().st_mode & 0o777 == 0o755
+
     # The pinned LIBDIR points into the real root; run the staged copy against
     # the staged library by rewriting only that line, with an empty environment.
     runnable = tmp_path / "lvs-compat"
@@ -36,6 +50,26 @@ def test_staged_install_runs_with_debians_python_and_no_venv(tmp_path):
                             capture_output=True, text=True, env={}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "IPVS entries implied by lvs.alert lines" in result.stdout
+
+
+def test_uninstall_removes_what_install_put_there_but_the_diverted_files(stage):
+    """make uninstall on the staged tree (every directory pointed into it; DIVERT=true in place
+    of tools/divert, which gives Debian's originals back on the live system): all of ours is
+    gone, the OCF agent and its directory included, but the diverted files, which tools/divert
+    removes (tests/test_deb_systemd.py runs that on a booted Debian)."""
+    staged = {path.relative_to(stage) for path in stage.rglob("*") if path.is_file()}
+    assert Path(AGENT_INSTALL_PATH.lstrip("/")) in staged
+    result = subprocess.run(
+        ["make", "-C", str(REPO), "--no-print-directory", "uninstall", "DIVERT=true",
+         f"PREFIX={stage}/usr", f"SYSCONFDIR={stage}/etc", f"SYSTEMD_UNITDIR={stage}/lib/systemd/system",
+         f"OCF_AGENTDIR={stage}{os.path.dirname(AGENT_INSTALL_PATH)}"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    left = {str(path.relative_to(stage)) for path in stage.rglob("*") if path.is_file()}
+    diverted = {line.lstrip("/") for line in (REPO / "tools/deb/diverted").read_text().splitlines()
+                if line.startswith("/")}
+    assert left == diverted
+    assert not (stage / os.path.dirname(AGENT_INSTALL_PATH).lstrip("/")).exists()
 
 
 DROP_INS = ("alert.d/lvs.alert", "mon.d/fping.monitor", "mon.d/http.monitor",

@@ -356,7 +356,11 @@ def crm_text(plan: ClusterPlan) -> str:
 
 
 def pcs_text(plan: ClusterPlan) -> str:
-    """The CIB as pcs commands against a file (``pcs -f cib.xml``), to review and run."""
+    """The CIB as pcs commands against a file (``pcs -f cib.xml``), to review and run.
+
+    ``--no-default-ops``: without it pcs adds start, stop (and more) operations with the
+    timeouts of each agent's meta-data, which the XML and crm forms do not have; with it the
+    three forms give the same CIB (tests/test_export_pcs.py runs these commands with pcs)."""
     pcs = ["pcs", "-f", "cib.xml"]
 
     def line(*words: str) -> str:
@@ -371,18 +375,18 @@ def pcs_text(plan: ClusterPlan) -> str:
             lines.append(line("resource", "create", primitive.id, primitive.agent_spec,
                               *(f"{key}={value}" for key, value in primitive.params),
                               "op", "monitor", f"interval={MONITOR[0]}", f"timeout={MONITOR[1]}",
-                              "--group", group.id))
+                              "--group", group.id, "--no-default-ops"))
     if plan.ping is not None:
         primitive = _ping_primitive(plan.ping)
         lines.append(line("resource", "create", "ping", primitive.agent_spec,
                           *(f"{key}={value}" for key, value in primitive.params),
                           "op", "monitor", f"interval={PING_MONITOR[0]}", f"timeout={PING_MONITOR[1]}",
-                          "clone"))
+                          "clone", "--no-default-ops"))
     for group in plan.groups:
         lines.append(line("constraint", "location", group.id, "prefers", f"{group.node}={HOME_SCORE}"))
         if plan.ping is not None:
             lines.append(line("constraint", "location", group.id, "rule", "score=-INFINITY",
-                              "not_defined", "pingd", "or", "pingd", "lte", "0"))
+                              "not_defined", "pingd", "or", "pingd", "lte", "number", "0"))
     return "\n".join(lines) + "\n"
 
 
