@@ -24,6 +24,10 @@ import pytest
 from export_support import make_ha_dir
 from test_export_pacemaker import export, run, tool
 
+# make test-slow, not make test: pcs and its Ruby cost about 40 s of set-up on a fresh machine
+# (Makefile DEBS_SLOW) for one check of the --format pcs text, which crm_verify cannot read.
+pytestmark = pytest.mark.slow
+
 OCF_RESOURCE_D = "/usr/lib/ocf/resource.d"
 # The holder's script is a constant: $1 a directory for the overlay's layers, $2 the agent.
 HOLDER = f"""set -e
