@@ -8,9 +8,12 @@
   those that boot a guest (marker ``guest``).  The soak's and the demo's guest runs
   (tests/background_guests.py) start at the first test and run, one after the other,
   beside the host tests; a ``guest`` test waits for them: one guest at a time.
+* make test's second lane (tests/second_lane.py): the fuzz and simulator layers run in a second
+  pytest process once the guest chain has ended and a core is free.
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,8 @@ def pytest_runtest_makereport(item, call):
 # background guests), then the other host tests, then the tests that boot a guest themselves.
 _ORDER = {"lab": 0, "guest": 2}
 _CHAIN = pytest.StashKey[object]()
+_LANE = pytest.StashKey[object]()
+_T0 = time.monotonic()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,6 +59,17 @@ def pytest_collection_modifyitems(config, items):
         return min((_ORDER[mark.name] for mark in item.iter_markers() if mark.name in _ORDER),
                    default=1)
     items.sort(key=rank)    # stable: each group keeps its order
+    import second_lane
+    lane_wanted = second_lane.wanted(config)
+    os.environ.pop(second_lane.ENV, None)     # pytest runs started by tests never start a lane
+    if lane_wanted:
+        lane_items = [item for item in items if second_lane.in_lane(item)]
+        if lane_items and len(lane_items) < len(items):
+            items[:] = [item for item in items if not second_lane.in_lane(item)]
+            config.hook.pytest_deselected(items=lane_items)
+            base = config._tmp_path_factory.mktemp("second_lane")
+            config.stash[_LANE] = second_lane.Lane([item.nodeid for item in lane_items], base,
+                                                   _T0)
 
 
 _BACKGROUND = ("soak_run", "demo_run", "ipvs_real_run")     # the chain's order
@@ -63,16 +79,18 @@ _BACKGROUND = ("soak_run", "demo_run", "ipvs_real_run")     # the chain's order
 def _guests_in_background(request, tmp_path_factory):
     wanted = [name for name in _BACKGROUND
               if any(name in item.fixturenames for item in request.session.items)]
-    if not wanted:
-        yield
-        return
+    lane = request.config.stash.get(_LANE, None)
     import background_guests as guests
-    if not guests.can_boot():
+    if not wanted or not guests.can_boot():
+        if lane is not None:
+            lane.start()        # no chain: a core is free now
         yield
         return
     runs = {name: getattr(guests, name)(tmp_path_factory.mktemp(name)) for name in wanted}
     chain = guests.Chain(list(runs.values()))
     request.config.stash[_CHAIN] = (chain, runs)
+    if lane is not None:
+        lane.start_after(chain.wait_all)      # a core is free once the chain has ended
     yield
     chain.stop()
 
@@ -105,8 +123,26 @@ def ipvs_real_run(request):
 def pytest_runtest_setup(item):
     """One guest at a time: a test that boots its own waits for the background chain."""
     chain, _ = item.config.stash.get(_CHAIN, (None, {}))
+    lane = item.config.stash.get(_LANE, None)
+    if lane is not None and item.get_closest_marker("guest"):
+        lane.start()        # the host tests are done before the chain
     if chain is not None and item.get_closest_marker("guest"):
         chain.wait_all()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """The second lane's verdict is the run's too."""
+    lane = session.config.stash.get(_LANE, None)
+    if lane is None:
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        lane.stop()
+        return
+    lane.wait()
+    ok, _ = lane.verdict()
+    if not ok and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -117,3 +153,12 @@ def pytest_terminal_summary(terminalreporter, config):
                  if run.elapsed is not None else f"{run.name} not run" for run in runs.values()]
         terminalreporter.write_line("guest runs in the background, one after the other: "
                                     + ", ".join(parts))
+    lane = config.stash.get(_LANE, None)
+    if lane is not None and lane.returncode is not None:
+        ok, line = lane.verdict()
+        if not ok:
+            terminalreporter.write_sep("=", "second lane output (tests/second_lane.py)")
+            terminalreporter.write(lane.output())
+        terminalreporter.write_line(line, red=not ok, green=ok)
+        for slow in lane.slowest():
+            terminalreporter.write_line(f"  lane: {slow}")

@@ -415,8 +415,19 @@ def ha_cf(names, *, media: str, keepalive: str = "500ms", deadtime: str = "2",
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def rscstatus(node) -> str:
-    return node.cl_status("rscstatus").stdout.strip()
+def rscstatus(node, signon_deadline_s: float = 3.0) -> str:
+    """cl_status rscstatus of ``node``.  A running daemon serves each control request within
+    0.5 s of its accept; on a loaded 2-core machine the client's own start can miss that, and
+    cl_status then says "Cannot signon" with nothing on stdout: asked again until
+    ``signon_deadline_s`` while the node's process lives (an answer, even "transition", is
+    final)."""
+    deadline = time.monotonic() + signon_deadline_s
+    while True:
+        answer = node.cl_status("rscstatus")
+        alive = node.process is not None and node.process.poll() is None
+        if (answer.stdout.strip() or "Cannot signon" not in answer.stderr or not alive
+                or time.monotonic() >= deadline):
+            return answer.stdout.strip()
 
 
 def hb_tool(node, tool: str, *args: str):
