@@ -66,7 +66,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
-from .auth import auth_string, digest, digests_equal
+from .auth import auth_string, digest, digests_equal, key_bytes
 
 if TYPE_CHECKING:  # config.authkeys pulls in pyparsing; the codec only needs the attributes
     from ..config.authkeys import AuthKeys
@@ -421,14 +421,28 @@ def _authentic(framing: str, index: int | None, hexdigest: str | None, signed: b
                authkeys: AuthKeys) -> bool:
     if index is None or hexdigest is None:
         return False
-    entry = authkeys.entry(index)
-    if entry is None:
+    checker = _checkers(authkeys).get(index)
+    if checker is None:
         return False
-    # SPEC §1c: the netstring trailer is recomputed with the method of entry N but the key of
-    # the receiver's *active* entry (C: hb_compute_authentication); the classic auth field
-    # with entry N's own key (C: isauthentic).
-    key = authkeys.active.key if framing == NETSTRING else entry.key
-    return digests_equal(digest(entry.method, key, signed), hexdigest)
+    method, netstring_key, classic_key = checker
+    return digests_equal(digest(method, netstring_key if framing == NETSTRING else classic_key,
+                                signed), hexdigest)
+
+
+_CHECKERS: list = [None, {}]  # the last authkeys seen and its table (a reload brings new ones)
+
+
+def _checkers(authkeys: AuthKeys) -> dict[int, tuple[str, bytes, bytes]]:
+    """Index -> (method, key for a netstring trailer, key for a classic auth field), once per
+    authkeys rather than once per packet.  SPEC §1c: the netstring trailer is recomputed with
+    the method of entry N but the key of the receiver's *active* entry (C:
+    hb_compute_authentication); the classic auth field with entry N's own key (C:
+    isauthentic)."""
+    if _CHECKERS[0] is not authkeys:
+        active = key_bytes(authkeys.active.key)
+        _CHECKERS[:] = [authkeys, {entry.index: (entry.method, active, key_bytes(entry.key))
+                                   for entry in authkeys.entries}]
+    return _CHECKERS[1]
 
 
 def _decode_name(raw: bytes, where: str) -> str:
