@@ -26,7 +26,6 @@ Goal: for ours at 20k packets/s, no heartbeat lost and no failover.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,17 +45,6 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat", "rb") as handle:
         fields = handle.read().rsplit(b")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-
-
-def udp_drops(cluster, node, port=694):
-    """The kernel's drop counters of the UDP sockets bound to ``port`` in ``node``'s namespace."""
-    table = cluster.ns(node, "cat", "/proc/net/udp").stdout
-    drops = 0
-    for line in table.splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port:
-            drops += int(fields[-1])
-    return drops
 
 
 def flooded_log(node):
@@ -90,19 +78,14 @@ def run_one(kind, seconds, rate, tmp):
         time.sleep(2 * DEADTIME_S)  # start-up over: first resource messages, reqnodes
         pids = daemon_pids(flooded)
         logs_before = (len(flooded_log(flooded)), len(flooded_log(peer)))
-        drops_before = udp_drops(cluster, flooded)
+        drops_before = cluster.udp_drops(flooded)
         ticks_before = sum(cpu_ticks(pid) for pid in pids)
         began = time.monotonic()
-        flooder = cluster.net.start(peer.netns, [
-            sys.executable, "-m", "lvs_compat.lab.flood", "--to", flooded.address,
-            "--rate", str(rate), "--seconds", str(seconds), "--src", peer.name,
-            "--interface", "hb0"], stdout=subprocess.PIPE, cwd=str(REPO))
-        out, _ = flooder.communicate(timeout=seconds + 30)
+        sent = cluster.flood(peer, flooded, rate, seconds)
         elapsed = time.monotonic() - began
         ticks = sum(cpu_ticks(pid) for pid in pids if os.path.exists(f"/proc/{pid}"))
-        sent = json.loads(out.decode().strip().splitlines()[-1])
         time.sleep(DEADTIME_S + 0.2)  # what the flood delayed shows within a deadtime
-        drops = udp_drops(cluster, flooded) - drops_before
+        drops = cluster.udp_drops(flooded) - drops_before
         alive = (status(flooded, peer), status(peer, flooded))
         lines = {"flooded": flooded_log(flooded)[logs_before[0]:].splitlines(),
                  "peer": flooded_log(peer)[logs_before[1]:].splitlines()}
