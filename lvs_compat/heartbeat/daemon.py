@@ -5,8 +5,10 @@ the FIFO (``fifo``), the resource worker's result socket and a wake-up pipe for 
 Everything the protocol decides is the node's (its cores ``membership`` and ``resources``,
 wired together in ``node``); this file only
 
-* reads packets, decodes and authenticates them (``wire``) and hands them to the core with the
-  link they came in on and the real clock (``now_ms``);
+* reads packets, a bounded batch per medium and loop turn, decodes and authenticates them
+  (``wire.decode_received``: the digest before the parse, so a flood is cheap to refuse) and
+  hands them to the core with the link they came in on and the real clock (``now_ms``); logs
+  the kernel's drops on a medium (a full receive buffer) at most once a second;
 * executes the core's actions: send a message on every medium (netstring on UDP, classic on
   serial, signed with the active authkeys entry), log, record node and link status for
   ``cl_status``;

@@ -19,6 +19,10 @@ Socket options as the C plugins set them (SPEC §1a "Media directives", LAB):
   ``baud``; writes go in 512-byte fragments separated by the time 512 bytes take on the line;
   the reader skips to a ``>>>`` line and reads up to the ``<<<`` line.
 
+Beyond the C plugins (issue 19 item 8): a UDP receive socket gets a 4 MiB receive buffer
+(``RECEIVE_BUFFER_BYTES`` says why that size), is read at most ``_RECV_BATCH`` datagrams per
+readiness event, and ``kernel_drops()`` says how many datagrams the kernel dropped for it.
+
 pyserial is imported only when a serial medium is opened.
 """
 

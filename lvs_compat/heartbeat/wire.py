@@ -39,6 +39,10 @@ Verification follows heartbeat, quirks included (``verify``):
   accept, and the other way round.
 * classic ``auth`` field ``N hex``: method *and* key of the receiver's entry N (C: ``isauthentic``).
 
+The receive loop calls ``decode_received``, the same verdict with the cheapest checks first: the
+digest is checked before the packet is parsed, so a flood of wrongly signed packets costs a
+search, a digest and no per-field work (issue 19 item 8).
+
 Strictness.  The decoder accepts exactly what 3.0.6 writes, plus two tolerances for classic
 text: the trailing NUL (SPEC §1d) and runs of CR/LF between lines (C: ``string2msg_ll`` skips
 them).  Everything else is a

@@ -6,8 +6,9 @@ Run inside a lab namespace (``Netlab.start``), it sends ``status`` heartbeats cl
 from ``--src`` (a real node name, so that a node-name check cannot refuse them for free), each
 with its own ``seq``, netstring-framed and signed with a key that is not the cluster's, to
 ``--to``:``--port`` at ``--rate`` packets a second for ``--seconds``: every 5 ms the packets due
-by then are sent (so a late slot catches up, but never by more than one slot's worth again).
-At the end it prints one JSON line: packets sent, send errors, seconds and the rate reached.
+by then are sent, at most two slots' worth at once (a sender that falls behind, on a loaded
+machine, sends less rather than bursts).  At the end it prints one JSON line: packets sent, send
+errors, seconds and the rate reached.
 Standard library and the codec only; nothing leaves the namespace it runs in.
 """
 
