@@ -13,6 +13,8 @@ correctly netstring-framed, signed with the wrong key.  Reported per kind:
 * CPU of the flooded daemon over the flood (utime + stime / CLK_TCK / seconds, % of one core;
   for 3.0.6 the sum over its processes: master, medium readers and writers, FIFO reader);
 * the rate the flooder reached and its send errors;
+* the daemon's CPU time per packet that reached it (sent less the kernel's drops: a dropped
+  packet costs the daemon nothing), in us;
 * the kernel's drops on nodea's UDP sockets at port 694 (``/proc/net/udp`` "drops", read
   in nodea's namespace, the same for both kinds);
 * heartbeats lost: the lines "lost packet(s)", "Late heartbeat" and "is dead" written during the
@@ -97,6 +99,9 @@ def run_one(kind, seconds, rate, tmp):
             "flooder": sent, "cpu_percent": round(100.0 * (ticks - ticks_before) / CLK_TCK
                                                   / elapsed, 1),
             "kernel_drops": drops, "lost_lines": lost,
+            # the daemon's CPU per packet that reached it (the kernel's drops cost it nothing)
+            "cpu_us_per_packet_read": round((ticks - ticks_before) / CLK_TCK * 1e6
+                                            / max(1, sent["sent"] - drops), 1),
             "heartbeats_lost": sum(len(v) for v in lost.values()),
             "failover": alive != ("active", "active") or any(
                 "is dead" in line for side in lost.values() for line in side),
@@ -121,12 +126,12 @@ def main():
     else:
         print(f"flood: {options.rate:.0f} wrongly signed packets/s for {options.seconds} s at "
               f"one node; keepalive {KEEPALIVE}, deadtime {DEADTIME_S:g} s, bcast sha1")
-        print(f"{'flooded':<9}{'sent/s':>8}{'CPU %':>8}{'kernel drops':>14}"
+        print(f"{'flooded':<9}{'sent/s':>8}{'CPU %':>8}{'us/read':>9}{'kernel drops':>14}"
               f"{'lost/late lines':>17}{'failover':>10}")
         for row in results:
             name = "ours" if row["kind"] == "ours" else "c-3.0.6"
             print(f"{name:<9}{row['flooder']['rate']:>8}{row['cpu_percent']:>8.1f}"
-                  f"{row['kernel_drops']:>14}{row['heartbeats_lost']:>17}"
+                  f"{row['cpu_us_per_packet_read']:>9.1f}{row['kernel_drops']:>14}{row['heartbeats_lost']:>17}"
                   f"{'yes' if row['failover'] else 'no':>10}")
         for row in results:
             for side, lines in row["lost_lines"].items():

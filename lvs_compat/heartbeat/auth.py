@@ -15,6 +15,7 @@ decoded them); heartbeat uses ``strlen(key)`` bytes.  Standard library only.
 from __future__ import annotations
 
 import binascii
+import functools
 import hmac
 
 METHODS = ("crc", "md5", "sha1")
@@ -50,13 +51,20 @@ def key_bytes(key: str | bytes | None) -> bytes:
 
 def digest(method: str, key: str | bytes | None, data: bytes) -> str:
     """The hex digest ``method`` writes for ``data``; ``key`` is ignored by ``crc``."""
-    if method == "sha1":
-        return hmac.digest(key_bytes(key), data, "sha1").hex()
-    if method == "md5":
-        return hmac.digest(key_bytes(key), data, "md5").hex()
+    if method == "sha1" or method == "md5":
+        # a copy of the keyed HMAC state: the key's pads are hashed once per key, not per
+        # packet (4 us less a packet under a flood than hmac.digest, issue 19 item 8)
+        state = _keyed_hmac(method, key_bytes(key)).copy()
+        state.update(data)
+        return state.hexdigest()
     if method == "crc":
         return format(crc32_posix(data), "x")
     raise ValueError(f"unknown auth method {method!r} (heartbeat ships {', '.join(METHODS)})")
+
+
+@functools.lru_cache(maxsize=16)  # a few authkeys entries, and the keys a reload brings
+def _keyed_hmac(method: str, key: bytes):
+    return hmac.new(key, digestmod=method)
 
 
 def auth_string(index: int, method: str, key: str | bytes | None, data: bytes) -> str:

@@ -407,7 +407,7 @@ _NETSTRING_TRAILER = re.compile(
     rb"%%%\n([1-9][0-9]{0,2}):((0|[1-9][0-9]{0,2}) ([0-9a-f]{1,128})),\Z")
 _NETSTRING_TRAILER_MAX = 4 + 3 + 1 + 3 + 1 + 128 + 1
 _CLAIMED_SOURCE = {NETSTRING: re.compile(rb":\(0\)src=([^\0,]{1,255}),"),
-                   CLASSIC: re.compile(rb"(?:^|\n)(?:\(0\))?src=([^\0\r\n]{1,255})\n")}
+                   CLASSIC: re.compile(rb"\n(?:\(0\))?src=([^\0\r\n]{1,255})\n")}
 
 
 def _refused(data: bytes, framing: str, index: int | None, hexdigest: str | None) -> Frame:
