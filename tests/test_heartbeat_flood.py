@@ -188,3 +188,14 @@ def test_the_daemon_logs_kernel_drops_once_a_second_per_medium(tmp_path):
                              "buffer full), 10 since it was opened")
     assert lines[1].endswith("dropped 100 packet(s) (receive buffer full), 110 since it was "
                              "opened")
+
+
+def test_the_keys_of_a_reloaded_authkeys_apply_at_once():
+    """The index table is kept per authkeys object: a reload's new keys are used for the very
+    next packet, and the old ones no longer."""
+    assert wire.decode_received(GOOD, KEYS).authenticated is True
+    reloaded = parse_authkeys("auth 1\n1 sha1 labsecret\n")  # equal, but another object
+    assert wire.decode_received(GOOD, reloaded).authenticated is True
+    assert wire.decode_received(GOOD, WRONG).authenticated is False
+    assert wire.decode_received(wire.encode_netstring(heartbeat(), WRONG), WRONG).authenticated
+    assert wire.decode_received(GOOD, KEYS).authenticated is True

@@ -65,8 +65,8 @@ MEDIUM_RETRY_FIRST_MS = 1000
 MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
 BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
-BAD_PACKET_PEERS = 4096
-KERNEL_DROP_LOG_INTERVAL_S = 1.0  # peers come from the network: keep the table bounded
+BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
+KERNEL_DROP_LOG_INTERVAL_S = 1.0  # a line per medium at most once a second
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",

@@ -433,20 +433,23 @@ def _authentic(framing: str, index: int | None, hexdigest: str | None, signed: b
                                 signed), hexdigest)
 
 
-_CHECKERS: list = [None, {}]  # the last authkeys seen and its table (a reload brings new ones)
+_checkers_cache: tuple = (None, {})  # the last authkeys seen and its table, replaced whole
 
 
 def _checkers(authkeys: AuthKeys) -> dict[int, tuple[str, bytes, bytes]]:
     """Index -> (method, key for a netstring trailer, key for a classic auth field), once per
-    authkeys rather than once per packet.  SPEC §1c: the netstring trailer is recomputed with
-    the method of entry N but the key of the receiver's *active* entry (C:
-    hb_compute_authentication); the classic auth field with entry N's own key (C:
-    isauthentic)."""
-    if _CHECKERS[0] is not authkeys:
+    authkeys rather than once per packet (a reload brings a new authkeys).  SPEC §1c: the
+    netstring trailer is recomputed with the method of entry N but the key of the receiver's
+    *active* entry (C: hb_compute_authentication); the classic auth field with entry N's own
+    key (C: isauthentic)."""
+    global _checkers_cache
+    cached = _checkers_cache
+    if cached[0] is not authkeys:
         active = key_bytes(authkeys.active.key)
-        _CHECKERS[:] = [authkeys, {entry.index: (entry.method, active, key_bytes(entry.key))
-                                   for entry in authkeys.entries}]
-    return _CHECKERS[1]
+        cached = (authkeys, {entry.index: (entry.method, active, key_bytes(entry.key))
+                             for entry in authkeys.entries})
+        _checkers_cache = cached
+    return cached[1]
 
 
 def _decode_name(raw: bytes, where: str) -> str:
