@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: decoding and verifying one captured keepalive (``wire.decode_frame``), per auth
-method, best of 5 passes over 50 packets of each capture in ../shared/reference/heartbeat.
+method, best of 5 passes over 50 packets of each capture in ../shared/reference/heartbeat; and
+refusing the same packets wrongly signed, by the full decoder and by the receive loop's
+``wire.decode_received`` (cheapest checks first, issue 19 item 8).
 
     bench/wire_decode.py
 
@@ -25,17 +27,29 @@ CASES = (("sha1", "packets-full.pcap", "auth 1\n1 sha1 hbAsecret\n"),
          ("crc", "packets-crc-bcast-classic.pcap", "auth 3\n3 crc\n"))
 
 
+def best_per_packet(function, packets, keys) -> float:
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for packet in packets:
+            function(packet, keys)
+        best = min(best, (time.perf_counter() - start) / len(packets))
+    return best * 1e6
+
+
 def main() -> int:
+    print(f"{'method':6}{'signed: decode_frame':>22}{'wrongly signed: decode_frame':>30}"
+          f"{'decode_received':>17}{'ratio':>7}   (us per packet, best of 5 x 50)")
     for name, capture, keyfile in CASES:
         keys = parse_authkeys(keyfile)
         packets = [d.payload for d in read_udp(REFERENCE / capture)][:50]
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            for packet in packets:
-                wire.decode_frame(packet, keys)
-            best = min(best, (time.perf_counter() - start) / len(packets))
-        print(f"{name:5} {best * 1e6:7.1f} us per packet (best of 5 x {len(packets)})")
+        # the same packets with one digit of the trailer's digest changed: a flood's packets
+        forged = [p[:-2] + (b"0" if p[-2:-1] != b"0" else b"1") + b"," for p in packets]
+        assert not any(wire.decode_received(p, keys).authenticated for p in forged)
+        good = best_per_packet(wire.decode_frame, packets, keys)
+        full = best_per_packet(wire.decode_frame, forged, keys)
+        cheap = best_per_packet(wire.decode_received, forged, keys)
+        print(f"{name:6}{good:>22.1f}{full:>30.1f}{cheap:>17.1f}{full / cheap:>7.1f}")
     return 0
 
 

@@ -128,6 +128,24 @@ def test_a_mutated_packet_is_refused_or_authenticates_only_with_its_signed_bytes
         assert authenticated_content(frame) == authenticated_content(original), kind
 
 
+def _verdict(decode, packet, keys):
+    try:
+        frame = decode(packet, keys)
+    except DecodeError:
+        return "refused"
+    return frame if frame.authenticated else "refused"
+
+
+@settings(max_examples=2000)
+@given(mutations())
+def test_the_receive_loops_cheap_checks_refuse_exactly_what_decode_frame_refuses(case):
+    """Issue 19 item 8: ``decode_received`` checks the auth code before parsing; on any mutated
+    packet it accepts the same frame as ``decode_frame`` or refuses it too."""
+    packet, keys, original, kind, mutated = case
+    assert _verdict(wire.decode_received, mutated, keys) == \
+        _verdict(wire.decode_frame, mutated, keys), kind
+
+
 @given(st.sampled_from([b"", b"###\n", b">>>\n"]), st.binary(max_size=300))
 def test_random_bytes_are_refused_or_decoded_never_a_crash(prefix, junk):
     keys = POOL[0][1]

@@ -5,8 +5,10 @@ the FIFO (``fifo``), the resource worker's result socket and a wake-up pipe for 
 Everything the protocol decides is the node's (its cores ``membership`` and ``resources``,
 wired together in ``node``); this file only
 
-* reads packets, decodes and authenticates them (``wire``) and hands them to the core with the
-  link they came in on and the real clock (``now_ms``);
+* reads packets, a bounded batch per medium and loop turn, decodes and authenticates them
+  (``wire.decode_received``: the digest before the parse, so a flood is cheap to refuse) and
+  hands them to the core with the link they came in on and the real clock (``now_ms``); logs
+  the kernel's drops on a medium (a full receive buffer) at most once a second;
 * executes the core's actions: send a message on every medium (netstring on UDP, classic on
   serial, signed with the active authkeys entry), log, record node and link status for
   ``cl_status``;
@@ -67,6 +69,7 @@ MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
 BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
 BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
+KERNEL_DROP_LOG_INTERVAL_S = 1.0  # a line per medium at most once a second
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
@@ -136,6 +139,8 @@ class Daemon:
         self.control = None
         self.core = None
         self.bad_packets = BadPacketLog()
+        self._kernel_drops: dict = {}  # medium -> drops it had at its last log line
+        self._kernel_drop_log = RateLimiter(KERNEL_DROP_LOG_INTERVAL_S, 64)
         self.stopping = False
         self.exit_code = 0
         self.started_ms = 0
@@ -498,7 +503,8 @@ class Daemon:
         for packet in packets:
             data, peer = packet if isinstance(packet, tuple) else (packet, None)
             try:
-                frame = wire.decode_frame(data, self.authkeys)
+                # the cheap checks first: a wrongly signed packet is never parsed (issue 19)
+                frame = wire.decode_received(data, self.authkeys)
             except wire.DecodeError as error:
                 self._bad_packet(medium, peer, f"dropped a malformed packet: {error.reason}")
                 continue
@@ -510,6 +516,20 @@ class Daemon:
                                  f"{type(error).__name__}: {error}")
                 continue
             self.execute(actions)
+        if packets:
+            self._count_kernel_drops(medium)
+
+    def _count_kernel_drops(self, medium) -> None:
+        """Log, at most once a second per medium, the packets the kernel dropped because the
+        receive buffer was full: real heartbeats may be among them (issue 19 item 8)."""
+        drops = getattr(medium, "kernel_drops", lambda: None)()
+        reported = self._kernel_drops.get(medium, 0)
+        if drops is None or drops <= reported:
+            return
+        if self._kernel_drop_log.due(medium.name, self.clock.now_ms() / 1000) is not None:
+            self._kernel_drops[medium] = drops
+            self.log.warn(f"{medium.kind} {medium.name}: the kernel dropped {drops - reported} "
+                          f"packet(s) (receive buffer full), {drops} since it was opened")
 
     def _medium_down(self, medium, reason: str) -> None:
         """Stop reading a medium that failed and close it; ``_retry_media`` opens it again.

@@ -19,6 +19,10 @@ Socket options as the C plugins set them (SPEC §1a "Media directives", LAB):
   ``baud``; writes go in 512-byte fragments separated by the time 512 bytes take on the line;
   the reader skips to a ``>>>`` line and reads up to the ``<<<`` line.
 
+Beyond the C plugins (issue 19 item 8): a UDP receive socket gets a 4 MiB receive buffer
+(``RECEIVE_BUFFER_BYTES`` says why that size), is read at most ``_RECV_BATCH`` datagrams per
+readiness event, and ``kernel_drops()`` says how many datagrams the kernel dropped for it.
+
 pyserial is imported only when a serial medium is opened.
 """
 
@@ -36,7 +40,22 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 SIOCGIFBRDADDR = 0x8919
 IPTOS_LOWDELAY = 0x10
 SERIAL_FRAGMENT = 512
-_RECV_BATCH = 64  # packets read per readiness event, so one busy medium cannot starve the rest
+# Packets read per readiness event: the loop runs its timers (our own heartbeats) between two
+# batches, so a flooded medium cannot starve them, nor the other media.
+_RECV_BATCH = 64
+# No datagram is larger.  recvfrom(MAXMSG) took 11 us a call here, as its 256 KiB buffer is
+# mapped and unmapped each time; 1.4 us with this one.
+UDP_MAX_PAYLOAD = 65535
+# The receive buffer asked for (issue 19 item 8).  The kernel charges a small datagram's whole
+# buffer, 1,280 bytes for a 300-byte heartbeat on loopback or veth, and doubles what it is
+# asked for: 4 MiB asked is 8 MiB charged, 6,500 heartbeat-sized packets, 330 ms of a 20k
+# packets/s flood, more than POLL_INTERVAL (250 ms), the longest the loop is meant to be away.
+# Linux's default (212,992 bytes) holds 166 of them, 8 ms.  Root sets it past
+# net.core.rmem_max with SO_RCVBUFFORCE; otherwise it is capped there.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+SO_MEMINFO = 55  # Linux: the socket's memory counters, SK_MEMINFO_DROPS among them
+SK_MEMINFO_DROPS = 8
 
 
 class MediumError(Exception):
@@ -65,6 +84,19 @@ def interface_broadcast(interface: str) -> str:
     return socket.inet_ntoa(answer[20:24])
 
 
+def _enlarge_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a ``size`` receive buffer (past rmem_max when root), never a smaller one than
+    the socket has; the size the kernel gives (SO_RCVBUF, which it doubled)."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < 2 * size:
+        for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, size)
+                break
+            except OSError:  # EPERM without CAP_NET_ADMIN: SO_RCVBUF, capped at rmem_max
+                continue
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
 class UdpMedium:
     """Common part of bcast/ucast/mcast: one receive socket, one send socket."""
 
@@ -78,16 +110,18 @@ class UdpMedium:
         self.sender: socket.socket | None = None
         self.send_errors = 0
         self.last_send_error: str | None = None
+        self.receive_buffer = 0  # bytes the kernel gives the receive socket (SO_RCVBUF)
 
     def fileno(self) -> int:
         return self.receiver.fileno()
 
     def read(self) -> list[tuple[bytes, tuple]]:
-        """``(packet, (sender address, port))`` for every datagram waiting."""
+        """``(packet, (sender address, port))`` for the datagrams waiting, at most
+        ``_RECV_BATCH``: the daemon comes back for the rest after its timers."""
         packets = []
         for _ in range(_RECV_BATCH):
             try:
-                packets.append(self.receiver.recvfrom(MAXMSG))
+                packets.append(self.receiver.recvfrom(UDP_MAX_PAYLOAD))
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as error:  # e.g. ENETDOWN while the link is down: nothing to read
@@ -95,6 +129,17 @@ class UdpMedium:
                     break
                 break
         return packets
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped for this socket since it was opened, mostly because
+        its receive buffer was full (SK_MEMINFO_DROPS); None if the kernel does not say."""
+        try:
+            info = self.receiver.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 64)
+        except OSError:
+            return None
+        if len(info) < 4 * (SK_MEMINFO_DROPS + 1):
+            return None
+        return struct.unpack_from("I", info, 4 * SK_MEMINFO_DROPS)[0]
 
     def write(self, packet: bytes) -> bool:
         try:
@@ -123,6 +168,7 @@ class UdpMedium:
             sock.close()
             raise MediumError(f"{self.kind} {interface}: cannot receive on {bind[0] or '*'}:"
                               f"{bind[1]}: {error.strerror}") from None
+        self.receive_buffer = _enlarge_receive_buffer(sock, RECEIVE_BUFFER_BYTES)
         return sock
 
     def _sender(self, interface: str, options, what: str | None = None) -> socket.socket:

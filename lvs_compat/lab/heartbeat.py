@@ -323,6 +323,40 @@ class Lab:
     def ns(self, node: Node, *argv: str) -> subprocess.CompletedProcess:
         return self.net.ns(node.netns, *argv)
 
+    def flood(self, sender: Node, target: Node, rate: float, seconds: float,
+              senders: int = 2) -> dict:
+        """``lvs_compat.lab.flood`` from ``sender``'s namespace at ``target``:694 for
+        ``seconds`` (wrongly signed heartbeats claiming to be ``sender``'s), split over
+        ``senders`` processes (one Python sender pays the delivery of each packet to the other
+        namespace, and falls short of 20k/s on a loaded machine); their reports summed."""
+        processes = [self.net.start(sender.netns, [
+            sys.executable, "-m", "lvs_compat.lab.flood", "--to", target.address,
+            "--rate", str(rate / senders), "--seconds", str(seconds), "--src", sender.name,
+            "--interface", IFNAME], stdout=subprocess.PIPE, cwd=str(REPO))
+            for _ in range(senders)]
+        reports = []
+        for process in processes:
+            out, _ = process.communicate(timeout=seconds + 30)
+            if process.returncode != 0:
+                raise AssertionError(f"a flooder failed with status {process.returncode}")
+            reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+        elapsed = max(report["seconds"] for report in reports)
+        sent = sum(report["sent"] for report in reports)
+        return {"sent": sent, "errors": sum(report["errors"] for report in reports),
+                "seconds": elapsed, "rate": round(sent / elapsed) if elapsed else 0,
+                "senders": senders}
+
+    def udp_drops(self, node: Node, port: int = 694) -> int:
+        """The kernel's drop counters (``/proc/net/udp``) of the UDP sockets bound to ``port``
+        in ``node``'s network namespace: datagrams lost because a receive buffer was full."""
+        table = self.ns(node, "cat", "/proc/net/udp").stdout
+        drops = 0
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port:
+                drops += int(fields[-1])
+        return drops
+
     def set_link(self, node: Node, up: bool) -> None:
         self.ns(node, "ip", "link", "set", IFNAME, "up" if up else "down")
 
