@@ -364,37 +364,72 @@ def test_staged_install_puts_heartbeat_in_libexec_and_cl_status_in_bin(tmp_path)
 
 # --- a packet never stops the daemon ----------------------------------------------------------------------------
 
-def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
+def _daemon_with_a_broken_core(tmp_path, ha_cf_text, clock=None):
     from lvs_compat.config.hadir import load_ha_dir
-    from lvs_compat.heartbeat import wire
     from lvs_compat.heartbeat.daemon import Daemon
     from lvs_compat.heartbeat.hblog import HbLog
 
-    write_ha_dir(tmp_path / "etc", GOOD)
+    write_ha_dir(tmp_path / "etc", ha_cf_text)
     ha_dir = load_ha_dir(str(tmp_path / "etc"))
-    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"))
+    clock = clock or FakeClock()
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"),
+                debugfile=str(tmp_path / "ha-debug"), clock=clock)
     daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
-                    pid_file=None, log=log)
+                    pid_file=None, log=log, clock=clock)
 
     class BrokenCore:
         def receive(self, frame, link, now_ms):
             raise KeyError("a bug")
 
+    daemon.core = BrokenCore()
+    return daemon, ha_dir
+
+
+def _medium(ha_dir, *packets):
+    from lvs_compat.heartbeat import wire
+
+    good = wire.encode_netstring(wire.Message.from_pairs([("t", "status")]), ha_dir.authkeys)
+
     class Medium:
         name = "hb0"
 
         def read(self):
-            packet = wire.encode_netstring(wire.Message.from_pairs([("t", "status")]),
-                                           ha_dir.authkeys)
-            return [(packet, ("10.0.0.2", 694)), (b"garbage", ("10.0.0.2", 694))]
+            return [(good if packet == "good" else packet, ("10.0.0.2", 694))
+                    for packet in packets]
+    return Medium()
 
-    daemon.core = BrokenCore()
-    daemon._receive(Medium())  # no exception
-    assert daemon.bad_packets.total == 2
+
+def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
+    daemon, ha_dir = _daemon_with_a_broken_core(tmp_path, GOOD)
+    daemon._receive(_medium(ha_dir, "good", b"garbage"))  # no exception
+    assert daemon.bad_packets.total == 1  # the garbage; the bug is ours, not a bad packet
     lines = (tmp_path / "ha-log").read_text().splitlines()
-    assert len(lines) == 1  # the garbage came within the same second from the same peer
-    assert lines[0].endswith("WARN: hb0 from 10.0.0.2: internal error on a packet: "
+    assert len(lines) == 2
+    assert lines[0].endswith("ERROR: hb0 from 10.0.0.2: internal error on a packet, dropped: "
                              "KeyError: 'a bug'")
+    assert lines[1].endswith("WARN: hb0 from 10.0.0.2: dropped a malformed packet: "
+                             "neither netstring (###) nor classic (>>>) framing")
+    debug = (tmp_path / "ha-debug").read_text()
+    assert "Traceback (most recent call last):" in debug and "in receive" in debug
+
+
+def test_a_bug_on_packets_is_logged_with_log_badpack_off_once_a_minute(tmp_path):
+    """Issue 19: with ``log_badpack off`` a bug met on every packet was not logged at all."""
+    clock = FakeClock()
+    daemon, ha_dir = _daemon_with_a_broken_core(
+        tmp_path, textwrap.dedent(GOOD) + "log_badpack off\n", clock)
+    assert not daemon.ha_cf.log_badpack
+    daemon._receive(_medium(ha_dir, "good", "good", b"garbage"))
+    clock.ms += 59_000
+    daemon._receive(_medium(ha_dir, "good"))
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert [line.split("]: ", 1)[1] for line in lines] == [
+        "ERROR: hb0 from 10.0.0.2: internal error on a packet, dropped: KeyError: 'a bug'"]
+    clock.ms += 1_000
+    daemon._receive(_medium(ha_dir, "good"))
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].endswith(
+        "internal error on a packet, dropped: KeyError: 'a bug' (3 such packets since the last report)")
 
 
 def test_a_medium_that_cannot_open_fails_before_daemonizing(tmp_path):

@@ -64,6 +64,9 @@ MEDIUM_RETRY_MAX_MS = 8000
 BAD_PACKET_LOG_INTERVAL_S = 1.0
 BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
 BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
+# a bug met on a packet is logged whatever log_badpack says, once a minute per kind (issue 19)
+PACKET_BUG_LOG_INTERVAL_S = 60.0
+PACKET_BUG_KINDS = 64
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
@@ -133,6 +136,7 @@ class Daemon:
         self.control = None
         self.core = None
         self.bad_packets = BadPacketLog()
+        self._packet_bugs = RateLimiter(PACKET_BUG_LOG_INTERVAL_S, PACKET_BUG_KINDS)
         self.stopping = False
         self.exit_code = 0
         self.started_ms = 0
@@ -473,8 +477,7 @@ class Daemon:
             try:
                 actions = self.core.receive(frame, medium.name, now)
             except Exception as error:  # a packet must never stop the daemon, even via a bug
-                self._bad_packet(medium, peer, f"internal error on a packet: "
-                                 f"{type(error).__name__}: {error}")
+                self._packet_bug(medium, peer, error)
                 continue
             self.execute(actions)
 
@@ -510,6 +513,25 @@ class Daemon:
             self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
             if logged:
                 self.log.info(f"{medium.kind} {medium.name} open again")
+
+    def _packet_bug(self, medium, peer, error: Exception) -> None:
+        """A bug met while handling a packet: the packet is dropped and the daemon goes on.
+        It is ours, not the peer's, so it is logged whatever ``log_badpack`` says, as an
+        error, once a minute per kind (exception type and where it was raised) with the
+        count held back since; the traceback goes to the debug file with each line."""
+        import traceback
+        frames = traceback.extract_tb(error.__traceback__)
+        origin = (frames[-1].filename, frames[-1].lineno) if frames else None
+        due = self._packet_bugs.due((type(error).__name__, origin), self.clock.now_ms() / 1000)
+        if due is None:
+            return
+        where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
+        suffix = f" ({due} such packets since the last report)" if due > 1 else ""
+        self.log.error(f"{where}: internal error on a packet, dropped: "
+                       f"{type(error).__name__}: {error}{suffix}")
+        for chunk in traceback.format_exception(error):
+            for line in chunk.splitlines():
+                self.log.debugfile_only(line)
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
