@@ -276,6 +276,25 @@ def test_stop_gives_up_on_a_daemon_that_ignores_sigterm_after_a_minute_of_the_cl
         stubborn.wait()
 
 
+def test_reload_of_a_daemon_without_our_control_socket_is_3_0_6_s_sighup(tmp_path, capsys):
+    """``heartbeat -r`` asks our daemon on its socket (and reports a refusal); a heartbeat that
+    does not listen there (3.0.6's own, during an upgrade) gets the SIGHUP, as from 3.0.6."""
+    c_like = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGHUP, "
+         "lambda *_: sys.exit(7)); print(flush=True); signal.pause()", "heartbeat"],
+        stdout=subprocess.PIPE)
+    try:
+        c_like.stdout.readline()  # the handler is in place
+        pid_file = tmp_path / "heartbeat.pid"
+        pid_file.write_text(f"{c_like.pid:10d}\n")
+        assert running.reload(str(pid_file), str(tmp_path / "run")) == 0
+        assert c_like.wait(timeout=10) == 7
+        assert f"sent SIGHUP to pid {c_like.pid}" in capsys.readouterr().err
+    finally:
+        c_like.kill()
+        c_like.wait()
+
+
 def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_6_not_configured(tmp_path):
     write_ha_dir(tmp_path / "etc", GOOD.replace("deadtime 2", "deadtime 2s"))
     result = run_heartbeat(*dirs(tmp_path), "--foreground")

@@ -392,12 +392,13 @@ class Daemon:
         return (mtime(self.ha_dir.config_path),
                 mtime(os.path.join(self.config_dir, "authkeys")))
 
-    def reload(self) -> None:
+    def reload(self) -> str | None:
         """SIGHUP, as the C daemon: a changed ha.cf (mtime) means a full restart (re-exec, new
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
         A configuration that does not load, or a changed ha.cf that could not start
         (``check_startable``), is refused and the running one kept: a SIGHUP from systemd or
-        ``kill -HUP`` has had no ``heartbeat -r`` check before it."""
+        ``kill -HUP`` has had no ``heartbeat -r`` check before it.  Returns the refusal's
+        log line (``heartbeat -r`` reports it, issue 19), else None."""
         from ..config.errors import ConfigError
         self.log.reopen()  # the log files too, for a logrotate that renames and sends SIGHUP
         ha_cf_mtime, authkeys_mtime = self._mtimes()
@@ -408,8 +409,9 @@ class Daemon:
                 # be able to start, or the director is gone (issue 19)
                 self.check_startable(ha_dir.ha_cf)
         except (ConfigError, OSError, DaemonError) as error:
-            self.log.error(f"reload refused, configuration kept: {one_line(str(error))}")
-            return
+            refused = f"reload refused, configuration kept: {one_line(str(error))}"
+            self.log.error(refused)
+            return refused
         if authkeys_mtime != self.config_mtimes[1]:
             # what the peer will see, before a restart as well (issue 19)
             from ..config.authkeys import outbound_change
@@ -637,8 +639,8 @@ class Daemon:
             self.begin_stop()
             return {"ok": True}
         if command == "reload":
-            self.reload()
-            return {"ok": True}
+            refused = self.reload()
+            return {"ok": True} if refused is None else {"ok": False, "error": refused}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     # --- the end ---------------------------------------------------------------------------
