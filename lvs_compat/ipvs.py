@@ -34,6 +34,8 @@ import _socket
 # (bench/lvs_alert_startup.py); the alert needs only the system calls.
 import posix
 
+from lvs_compat.files import open_regular
+
 DEFAULT_IPVSADM = "/sbin/ipvsadm"
 # $LVS_COMPAT_RUN_DIR exists for the test suite, which must not share state
 # with a director's real /run/lvs-compat.
@@ -429,12 +431,12 @@ class TableLock:
     def __enter__(self) -> "TableLock":
         import fcntl  # a C extension: ~0.03 ms
 
-        flags = posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC
+        flags = posix.O_RDWR | posix.O_CREAT
         try:
-            self.fd = posix.open(self.path, flags, 0o600)
+            self.fd = open_regular(self.path, flags, 0o600)  # never through a symlink
         except FileNotFoundError:  # first use since boot: /run is a tmpfs
             make_directories(self.directory, 0o755)
-            self.fd = posix.open(self.path, flags, 0o600)
+            self.fd = open_regular(self.path, flags, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the usual case: free
         except BlockingIOError:

@@ -39,6 +39,18 @@ def test_hbgenmethod_time_uses_the_clock_and_writes_nothing(tmp_path):
     assert not (tmp_path / "hb_generation").exists()
 
 
+def test_the_generation_is_never_written_through_a_symlink_at_its_temporary_name(tmp_path):
+    """Issue 19: the temporary file was opened without O_EXCL/O_NOFOLLOW, so a symbolic link
+    at its (predictable) name made the daemon write the generation into the file it named."""
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    (tmp_path / f"hb_generation.tmp{os.getpid()}").symlink_to(victim)
+    generation, _ = statefiles.next_generation(str(tmp_path), "file", 1_700_000_000)
+    assert victim.read_text() == "precious\n"
+    assert statefiles.next_generation(str(tmp_path), "file", 0)[0] == generation + 1
+    assert not (tmp_path / f"hb_generation.tmp{os.getpid()}").exists()
+
+
 def test_garbage_generation_file_is_a_one_line_error(tmp_path):
     (tmp_path / "hb_generation").write_bytes(b"junk\n")
     with pytest.raises(statefiles.StateFileError, match="not a decimal generation"):

@@ -175,6 +175,21 @@ def test_an_older_verdict_that_arrives_late_is_ignored(fake):
     assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
 
 
+def test_the_verdicts_file_is_never_read_or_written_through_a_symlink(fake, tmp_path):
+    """Issue 19: the verdicts were opened through a symbolic link, so the alert rewrote (and
+    truncated) whatever file the link named."""
+    fake.setup(SERVICE_ONLY)
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    fake.run_dir.mkdir(exist_ok=True)
+    (fake.run_dir / "lvs.alert.verdicts").symlink_to(victim)
+    result = run_alert(["-s", "http", "-g", "www1", "-h", "www1", "-t", "1700000100", "-u", *LINE],
+                       fake.env)
+    assert result.returncode == 1 and victim.read_text() == "precious\n"
+    assert "Too many levels of symbolic links" in result.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}  # nothing applied without its record
+
+
 def test_a_verdict_stamped_ahead_of_the_clock_does_not_hide_the_next_one(fake):
     """Issue 19 item 1: a hand run with -t an hour ahead (or mon's stamp before the clock
     stepped back an hour) must not make the real "down" that follows look older."""

@@ -85,3 +85,18 @@ def test_usage_and_an_unreadable_mon_cf(fake, tmp_path):
     missing, _ = run_resource([str(tmp_path / "nowhere.cf"), "start"], fake)
     assert missing.returncode == 2
     assert missing.stderr.startswith(f"lvs: {tmp_path / 'nowhere.cf'}") and "Traceback" not in missing.stderr
+
+
+def test_start_never_writes_its_record_through_a_symlink(fake, tmp_path):
+    """Issue 19: the temporary record was opened without O_EXCL/O_NOFOLLOW: a symbolic link
+    at its name made start write the service list into the file the link named."""
+    from lvs_compat.resource_scripts.lvs import BUILT_FILE
+
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    fake.run_dir.mkdir(exist_ok=True)
+    (fake.run_dir / f"{BUILT_FILE}.tmp").symlink_to(victim)
+    result, _ = run_resource([SEED_MON_CF, "start"], fake)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    assert (fake.run_dir / BUILT_FILE).read_text() == "tcp 10.0.0.3:80\n"

@@ -29,6 +29,7 @@ import sys
 import time  # built into the interpreter: no import cost
 
 from lvs_compat import ipvs
+from lvs_compat.files import open_regular
 from lvs_compat.oneline import one_line
 from lvs_compat.lvsalert import policy
 from lvs_compat.lvsalert.options import LvsAlertOptions, UsageError, parse_argv
@@ -104,7 +105,7 @@ class Verdicts:
     """
 
     def __init__(self, path: str):
-        self.fd = posix.open(path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
+        self.fd = open_regular(path, posix.O_RDWR | posix.O_CREAT, 0o644)  # never via a symlink
         data = b""
         while chunk := posix.read(self.fd, 65536):
             data += chunk
