@@ -355,3 +355,46 @@ def test_executor_from_a_config_directory_takes_debugfile_logfile_and_env_lines(
     assert (env["SITE"], env["HA_LOGFACILITY"], env["HA_CURHOST"]) == ("lab", "local0", "lvs2")
     assert env["HA_DEBUGLOG"] == f"{tmp_path}/ha-debug"
     assert env["HA_LOGFILE"] == f"{tmp_path}/ha-log"
+
+
+class _SilentAnnouncer:
+    def announce(self, ip, ifname, mac, settings):
+        pass
+
+
+def test_sendarp_and_forked_arp_state_files_are_never_written_through_a_symlink(
+        tmp_path, monkeypatch):
+    """Issue 19: HA_RSCTMP (/run/resource-agents) is world-writable in 3.0.6; the SendArp marker
+    and the send_arp pid file were opened through a symbolic link found at their name."""
+    from lvs_compat import addresses
+
+    victims = {name: tmp_path / f"victim-{name}" for name in ("marker", "pidfile")}
+    state = tmp_path / "rsctmp"
+    state.mkdir()
+    (state / "SendArp_10.0.0.3").symlink_to(victims["marker"])        # dangling: created?
+    victims["pidfile"].write_text("precious\n")
+    (state / "send_arp-10.0.0.3").symlink_to(victims["pidfile"])
+    agent = addresses.SendArpAgent(_SilentAnnouncer(), state_dir=str(state))
+    assert agent.start("10.0.0.3/lo").ok
+    assert not victims["marker"].exists() and not (state / "SendArp_10.0.0.3").is_symlink()
+    assert agent.status("10.0.0.3/lo").ok
+
+    children = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+    monkeypatch.setattr(os, "fork", fork)
+    announcer = _SilentAnnouncer()
+
+    def start():
+        announcer.announce("10.0.0.3", "lo", "00:00:00:00:00:00", addresses.ArpSettings(100, 1))
+        return addresses.AgentResult(True, "started")
+    result = addresses._with_forked_arp(announcer, str(state), start)
+    monkeypatch.undo()
+    assert result.ok and len(children) == 1
+    assert os.waitpid(children[0], 0)[1] == 0
+    assert victims["pidfile"].read_text() == "precious\n"
