@@ -181,6 +181,32 @@ def test_scripts_get_heartbeats_environment(lab):
     assert env["EXTRA"] == "1"
 
 
+def test_scripts_get_nothing_else_of_the_daemons_environment(lab, monkeypatch):
+    """Issue 19: scripts inherited the daemon's whole environment (a root shell's, Python's own
+    variables).  They get what 3.0.6 under Debian's unit gives them: systemd's PATH and locale,
+    heartbeat's HA_* variables, ha.cf's env lines; and the knobs of our own resource scripts."""
+    for name, value in {"SSH_AUTH_SOCK": "/tmp/agent", "PYTHONPATH": "/tmp/evil",
+                        "LD_PRELOAD": "/tmp/evil.so", "PATH": "/tmp/evil:/usr/bin",
+                        "LANG": "C.UTF-8", "LC_TIME": "C", "LVS_COMPAT_RUN_DIR": "/tmp/run",
+                        "IPVSADM": "/usr/sbin/ipvsadm"}.items():
+        monkeypatch.setenv(name, value)
+    lab.script("envdump", "#!/bin/sh\nenv > \"$STATE_DIR/env\"\necho OK\n")
+    lab.executor("node1 envdump\n", node_name="lvs1").start_group("envdump")
+    env = dict(line.split("=", 1) for line in (lab.state / "env").read_text().splitlines()
+               if "=" in line)
+    env.pop("PWD", None)  # the shell's own
+    env.pop("SHLVL", None)
+    assert env == {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8", "LC_TIME": "C", "LVS_COMPAT_RUN_DIR": "/tmp/run",
+        "IPVSADM": "/usr/sbin/ipvsadm",
+        "HA_DATEFMT": "%Y/%m/%d_%T\t", "HA_cluster_type": "heartbeat",
+        "HA_DIR": str(lab.config_dir), "HA_RESOURCEDIR": str(lab.resource_d),
+        "HA_FUNCS": str(lab.config_dir / "shellfuncs"), "HA_DEBUGLOG": str(lab.debugfile),
+        "HA_STOPRETRYMAX": "10", "OCF_ROOT": "/usr/lib/ocf", "HA_CURHOST": "lvs1",
+        "RECORD": str(lab.record), "STATE_DIR": str(lab.state)}
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 def test_failed_start_releases_the_whole_group_in_reverse(lab):
