@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None, log=None, clock=None) -> int:
     def event_log(priority: str, line: str) -> None:
         sink(priority, prefix + line)
 
-    run_dir = ipvs.run_dir()
+    try:
+        run_dir = ipvs.run_dir()
+    except ipvs.UntrustedPath as error:
+        event_log("err", str(error))
+        return 1
     if request.event_time is not None:
         # Read before waiting for the lock: a stamp ahead of the clock is placed when its alert
         # started, not when it got the lock after later verdicts.

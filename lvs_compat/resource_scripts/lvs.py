@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(USAGE + "\n")
         return 2
     action, mon_cf_path = argv[-1], find_mon_cf(argv[:-1])
-    run_dir = ipvs.run_dir()
+    try:
+        run_dir = ipvs.run_dir()
+    except ipvs.UntrustedPath as error:
+        sys.stderr.write(f"{PROGRAM}: {error}\n")
+        return 1
     built_path = os.path.join(run_dir, BUILT_FILE)
 
     def say(line: str) -> None:
