@@ -6,11 +6,11 @@ file (a lock, the verdicts) only if it is a regular file, checked on the descrip
 on its hot path, where ``import os`` would cost a tenth of its run.
 """
 
-import errno
 import posix
 
 _S_IFMT = 0o170000
 _S_IFREG = 0o100000
+_EEXIST = 17  # errno.EEXIST on Linux, without importing errno (0.1 ms of the alert's start)
 
 
 def create_new(path: str, mode: int = 0o600) -> int:
@@ -27,9 +27,9 @@ def create_new(path: str, mode: int = 0o600) -> int:
 
 def open_regular(path: str, flags: int, mode: int = 0o600) -> int:
     """``path`` opened with ``flags`` (``O_CREAT`` allowed), never through a symbolic link
-    (OSError ELOOP) and only if it is a regular file (else OSError EEXIST)."""
+    (OSError ELOOP) and only if it is a regular file (else FileExistsError)."""
     fd = posix.open(path, flags | posix.O_NOFOLLOW | posix.O_CLOEXEC, mode)
     if posix.fstat(fd).st_mode & _S_IFMT != _S_IFREG:
         posix.close(fd)
-        raise OSError(errno.EEXIST, "exists and is not a regular file", path)
+        raise FileExistsError(_EEXIST, "exists and is not a regular file", path)
     return fd
