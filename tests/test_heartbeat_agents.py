@@ -381,6 +381,7 @@ def test_executor_from_a_config_directory_takes_debugfile_logfile_and_env_lines(
     assert (env["SITE"], env["HA_LOGFACILITY"], env["HA_CURHOST"]) == ("lab", "local0", "lvs2")
     assert env["HA_DEBUGLOG"] == f"{tmp_path}/ha-debug"
     assert env["HA_LOGFILE"] == f"{tmp_path}/ha-log"
+    assert env["HA_LOGD"] == "no"  # use_logd off, as 3.0.6 tells scripts (hb_resource.c)
 
 
 class _SilentAnnouncer:
