@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 
 from .config.haresources import IpAddressSpec, parse_ip_spec
+from .files import create_new
 
 IP_COMMAND = "ip"
 PROC_ROUTE = "/proc/net/route"
@@ -540,7 +541,7 @@ class SendArpAgent:
             (self._running.add if running else self._running.discard)(ip)
         elif running:
             os.makedirs(self.state_dir, exist_ok=True)
-            open(path, "a").close()
+            os.close(create_new(path, 0o644))  # HA_RSCTMP is world-writable: never via a link
         elif os.path.exists(path):
             os.unlink(path)
 
@@ -728,7 +729,7 @@ def _with_forked_arp(announcer: ArpAnnouncer, state_dir: str, action) -> AgentRe
     if child:
         os.close(ready_read)
         for ip, *_ in pending:
-            with open(_arp_pidfile(state_dir, ip), "w") as handle:
+            with open(create_new(_arp_pidfile(state_dir, ip), 0o644), "w") as handle:
                 handle.write(f"{child}\n")
         os.close(ready_write)
         return result

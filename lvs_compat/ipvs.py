@@ -5,7 +5,10 @@ Mechanism only, no policy: which change an alert makes lives in
 from ``ipwrapper.c``, ../shared/STYLE.md).
 
 * The binary is ``$IPVSADM`` if set, else ``/sbin/ipvsadm`` (the seed's
-  hard-coded path), else ``ipvsadm`` on ``PATH``.
+  hard-coded path), else ``ipvsadm`` on ``PATH``.  As root, ``$IPVSADM`` and
+  ``$LVS_COMPAT_RUN_DIR`` are used only if nobody but root can change what they
+  name (``untrusted_as_root``): else each ipvsadm call fails (exit 126), and the
+  run directory is an ``UntrustedPath`` error.
 * Every call is an argv list handed to ``posix_spawn``; no shell ever sees an
   argument.  ``subprocess`` is not used because importing it costs ~7 ms and
   plumbum ~50 ms with Debian's python3, against ~8 ms for the whole
@@ -33,6 +36,8 @@ import _socket
 # stat, _collections_abc), a tenth of the alert's whole run
 # (bench/lvs_alert_startup.py); the alert needs only the system calls.
 import posix
+
+from lvs_compat.files import open_regular
 
 DEFAULT_IPVSADM = "/sbin/ipvsadm"
 # $LVS_COMPAT_RUN_DIR exists for the test suite, which must not share state
@@ -75,8 +80,49 @@ def make_directories(path: str, mode: int) -> None:
                 pass
 
 
+class UntrustedPath(OSError):
+    """$IPVSADM or $LVS_COMPAT_RUN_DIR names, for root, what someone else could change."""
+
+
+def untrusted_as_root(name: str, path: str) -> str | None:
+    """Why root must not use ``path`` from ``$name``, else None (always None for other users,
+    who can only hurt themselves).  Used as root: an absolute path without ``..`` that only
+    root can change: it (if it exists yet) and every directory above it owned by root and
+    not writable by group or others, a sticky directory above it (such as /tmp) excepted, as
+    OpenSSH's StrictModes.  Each prefix is stat()ed, so a symbolic link is judged by what it
+    names, and the link itself by the directory that holds it (issue 19)."""
+    if posix.geteuid() != 0:
+        return None
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if not path.startswith("/") or ".." in parts:
+        return f"${name}={path}: not used as root: not an absolute path without '..'"
+    prefixes = ["/" + "/".join(parts[:end]) for end in range(len(parts) + 1)]
+    writable_above = False  # the last directory seen is writable by others, though sticky
+    for prefix in prefixes:
+        try:
+            status = posix.stat(prefix)
+        except FileNotFoundError:  # a run directory made on first use: not where others
+            if writable_above:     # could make it first
+                return (f"${name}={path}: not used as root: {prefix} does not exist, in a "
+                        f"directory writable by others")
+            break
+        if status.st_uid != 0:
+            return f"${name}={path}: not used as root: {prefix} is owned by uid {status.st_uid}"
+        writable_above = bool(status.st_mode & 0o022)
+        if writable_above and not (status.st_mode & 0o1000 and prefix != prefixes[-1]):
+            return f"${name}={path}: not used as root: {prefix} is writable by group or others"
+    return None
+
+
 def run_dir() -> str:
-    return getenv("LVS_COMPAT_RUN_DIR") or RUN_DIR
+    """``$LVS_COMPAT_RUN_DIR`` (if root may use it: else ``UntrustedPath``), else RUN_DIR."""
+    configured = getenv("LVS_COMPAT_RUN_DIR")
+    if not configured:
+        return RUN_DIR
+    refused = untrusted_as_root("LVS_COMPAT_RUN_DIR", configured)
+    if refused is not None:
+        raise UntrustedPath(refused)
+    return configured
 
 
 def _seconds_from_env(name: str, default: float) -> float:
@@ -346,11 +392,16 @@ class Ipvsadm:
     def __init__(self, path: str | None = None, timeout: float | None = None):
         self.path = path or ipvsadm_path()
         self.timeout = timeout if timeout is not None else ipvsadm_timeout()
+        # a $IPVSADM root must not run fails each call, as a binary that cannot be executed
+        configured = None if path else getenv("IPVSADM")
+        self.refused = configured and untrusted_as_root("IPVSADM", configured)
 
     def run(self, args: list[str]) -> str:
         """Run ``ipvsadm ARGS``; its stdout, or IpvsadmError with its stderr (IpvsadmTimeout if
         it has not finished within ``timeout``)."""
         argv = [self.path, *args]
+        if self.refused:
+            raise IpvsadmError(argv, 126, self.refused)
         out_read, out_write = posix.pipe()
         err_read, err_write = posix.pipe()
         try:
@@ -429,12 +480,12 @@ class TableLock:
     def __enter__(self) -> "TableLock":
         import fcntl  # a C extension: ~0.03 ms
 
-        flags = posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC
+        flags = posix.O_RDWR | posix.O_CREAT
         try:
-            self.fd = posix.open(self.path, flags, 0o600)
+            self.fd = open_regular(self.path, flags, 0o600)  # never through a symlink
         except FileNotFoundError:  # first use since boot: /run is a tmpfs
             make_directories(self.directory, 0o755)
-            self.fd = posix.open(self.path, flags, 0o600)
+            self.fd = open_regular(self.path, flags, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the usual case: free
         except BlockingIOError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -31,7 +32,12 @@ class FakeIpvsadm:
         self.table_path = directory / "ipvs-table.json"
         self.log_path = directory / "ipvsadm-calls.log"
         self.run_dir = directory / "run"
-        self.env = dict(os.environ, IPVSADM=str(FAKE_IPVSADM), FAKE_IPVSADM_TABLE=str(self.table_path),
+        # a copy in the test's own directory (pytest makes it 0700): as root, lvs.alert runs a
+        # $IPVSADM only where nobody but root can change it (issue 19), which a checkout's
+        # tests/ need not be
+        self.binary = directory / "fake_ipvsadm"
+        shutil.copy(FAKE_IPVSADM, self.binary)
+        self.env = dict(os.environ, IPVSADM=str(self.binary), FAKE_IPVSADM_TABLE=str(self.table_path),
                         FAKE_IPVSADM_LOG=str(self.log_path), LVS_COMPAT_RUN_DIR=str(self.run_dir))
 
     def ipvsadm(self, *args: str) -> subprocess.CompletedProcess:

@@ -8,6 +8,7 @@ them would create a marker file if a shell ever saw them.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,29 @@ def test_monitors_never_trace_back_and_never_run_a_shell(monitor, marker):
         assert b"Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
         assert result.returncode in (0, 1, 2), (args, result.returncode, result.stdout, result.stderr)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("before", [["127.0.0.1"], ["--"]])
+def test_fping_monitor_never_hands_a_host_to_fping_as_an_option(tmp_path, before):
+    """Issue 19: a host "-fFILE" (after "--", or after a first host: Getopt::Std stops at either)
+    was an fping option: alone, fping read its targets from FILE and printed each line in an
+    error message on mon's page; after a host, fping printed its usage and no host was
+    checked."""
+    targets = tmp_path / "targets"
+    targets.write_text("leaked-secret-name\n")
+    result = subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                             PYTHON, str(REPO / "mon.d/fping.monitor"), "-T",
+                             "-t", "100", "-r", "0", *before, f"-f{targets}"],
+                            capture_output=True, timeout=60)
+    output = (result.stdout + result.stderr).decode()
+    assert "leaked-secret-name" not in output
+    assert "Usage: fping" not in output
+    # the summary: the name failed, as a name that does not resolve (exit 2: fping's own)
+    assert (result.returncode, output.splitlines()[0]) == (2, f"-f{targets}")
+    assert f"-f{targets}: " in output  # fping's resolver message for the name
+    assert f"traceroute: not run for [-f{targets}]: a host name cannot start with '-'" in output
+    if before == ["127.0.0.1"]:
+        assert re.search(r"^127\.0\.0\.1 +[0-9.]+ ms$", output, re.M)  # checked, and up
 
 
 # ---------------------------------------------------------------- heartbeat and cl_status

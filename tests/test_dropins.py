@@ -140,8 +140,8 @@ def test_lvs_alert_copied_alone_changes_the_table_as_the_trees_does(built, tmp_p
     args = [*MON_ARGS, *(["-u"] if event == "up" else []), *LINE]
     outcome = {}
     for name, program in (("tree", [PYTHON, "-IS", REPO / "alert.d" / "lvs.alert"]), ("single", [single])):
-        fake = FakeIpvsadm(tmp_path / name)
         (tmp_path / name).mkdir()
+        fake = FakeIpvsadm(tmp_path / name)
         fake.setup(*{SERVICE_ONLY: [SERVICE_ONLY], WITH_SERVER: [SERVICE_ONLY, WITH_SERVER]}[start])
         result = run_alone([*program, *args], tmp_path, env=fake_env(fake), input="summary line\n")
         outcome[name] = (result.returncode, result.stdout, result.stderr, fake.table(), fake.calls())

@@ -46,12 +46,14 @@ def test_exported_agent_passes_ocf_tester_and_builds_the_seed_table(tmp_path):
 
     table, log = tmp_path / "table.json", tmp_path / "ipvsadm.log"
     table.write_text("[]")
+    # as root, $IPVSADM is run only where nobody but root can change it (issue 19)
+    fake = shutil.copy(REPO / "tests/fake_ipvsadm", tmp_path / "fake_ipvsadm")
     namespace = f"lvsexp-ocf-{os.getpid()}"
     run(["ip", "netns", "add", namespace]).check_returncode()
     try:
         tester = run(["ip", "netns", "exec", namespace, OCF_TESTER, "-n", "lvs",
                       "-o", f"mon_cf={SEED / 'mon.cf'}", "-o", f"lvs_script={REPO / 'ha.d/resource.d/lvs'}",
-                      "-o", f"ipvsadm={REPO / 'tests/fake_ipvsadm'}", "-o", f"run_dir={tmp_path / 'run'}",
+                      "-o", f"ipvsadm={fake}", "-o", f"run_dir={tmp_path / 'run'}",
                       agent], env={**os.environ, "FAKE_IPVSADM_TABLE": str(table),
                                    "FAKE_IPVSADM_LOG": str(log)})
     finally:

@@ -181,6 +181,32 @@ def test_scripts_get_heartbeats_environment(lab):
     assert env["EXTRA"] == "1"
 
 
+def test_scripts_get_nothing_else_of_the_daemons_environment(lab, monkeypatch):
+    """Issue 19: scripts inherited the daemon's whole environment (a root shell's, Python's own
+    variables).  They get what 3.0.6 under Debian's unit gives them: systemd's PATH and locale,
+    heartbeat's HA_* variables, ha.cf's env lines; and the knobs of our own resource scripts."""
+    for name, value in {"SSH_AUTH_SOCK": "/tmp/agent", "PYTHONPATH": "/tmp/evil",
+                        "LD_PRELOAD": "/tmp/evil.so", "PATH": "/tmp/evil:/usr/bin",
+                        "LANG": "C.UTF-8", "LC_TIME": "C", "LVS_COMPAT_RUN_DIR": "/tmp/run",
+                        "IPVSADM": "/usr/sbin/ipvsadm"}.items():
+        monkeypatch.setenv(name, value)
+    lab.script("envdump", "#!/bin/sh\nenv > \"$STATE_DIR/env\"\necho OK\n")
+    lab.executor("node1 envdump\n", node_name="lvs1").start_group("envdump")
+    env = dict(line.split("=", 1) for line in (lab.state / "env").read_text().splitlines()
+               if "=" in line)
+    env.pop("PWD", None)  # the shell's own
+    env.pop("SHLVL", None)
+    assert env == {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8", "LC_TIME": "C", "LVS_COMPAT_RUN_DIR": "/tmp/run",
+        "IPVSADM": "/usr/sbin/ipvsadm",
+        "HA_DATEFMT": "%Y/%m/%d_%T\t", "HA_cluster_type": "heartbeat",
+        "HA_DIR": str(lab.config_dir), "HA_RESOURCEDIR": str(lab.resource_d),
+        "HA_FUNCS": str(lab.config_dir / "shellfuncs"), "HA_DEBUGLOG": str(lab.debugfile),
+        "HA_STOPRETRYMAX": "10", "OCF_ROOT": "/usr/lib/ocf", "HA_CURHOST": "lvs1",
+        "RECORD": str(lab.record), "STATE_DIR": str(lab.state)}
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 def test_failed_start_releases_the_whole_group_in_reverse(lab):
@@ -355,3 +381,47 @@ def test_executor_from_a_config_directory_takes_debugfile_logfile_and_env_lines(
     assert (env["SITE"], env["HA_LOGFACILITY"], env["HA_CURHOST"]) == ("lab", "local0", "lvs2")
     assert env["HA_DEBUGLOG"] == f"{tmp_path}/ha-debug"
     assert env["HA_LOGFILE"] == f"{tmp_path}/ha-log"
+    assert env["HA_LOGD"] == "no"  # use_logd off, as 3.0.6 tells scripts (hb_resource.c)
+
+
+class _SilentAnnouncer:
+    def announce(self, ip, ifname, mac, settings):
+        pass
+
+
+def test_sendarp_and_forked_arp_state_files_are_never_written_through_a_symlink(
+        tmp_path, monkeypatch):
+    """Issue 19: HA_RSCTMP (/run/resource-agents) is world-writable in 3.0.6; the SendArp marker
+    and the send_arp pid file were opened through a symbolic link found at their name."""
+    from lvs_compat import addresses
+
+    victims = {name: tmp_path / f"victim-{name}" for name in ("marker", "pidfile")}
+    state = tmp_path / "rsctmp"
+    state.mkdir()
+    (state / "SendArp_10.0.0.3").symlink_to(victims["marker"])        # dangling: created?
+    victims["pidfile"].write_text("precious\n")
+    (state / "send_arp-10.0.0.3").symlink_to(victims["pidfile"])
+    agent = addresses.SendArpAgent(_SilentAnnouncer(), state_dir=str(state))
+    assert agent.start("10.0.0.3/lo").ok
+    assert not victims["marker"].exists() and not (state / "SendArp_10.0.0.3").is_symlink()
+    assert agent.status("10.0.0.3/lo").ok
+
+    children = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+    monkeypatch.setattr(os, "fork", fork)
+    announcer = _SilentAnnouncer()
+
+    def start():
+        announcer.announce("10.0.0.3", "lo", "00:00:00:00:00:00", addresses.ArpSettings(100, 1))
+        return addresses.AgentResult(True, "started")
+    result = addresses._with_forked_arp(announcer, str(state), start)
+    monkeypatch.undo()
+    assert result.ok and len(children) == 1
+    assert os.waitpid(children[0], 0)[1] == 0
+    assert victims["pidfile"].read_text() == "precious\n"

@@ -169,7 +169,16 @@ def test_f_stays_in_the_foreground_and_writes_the_pid_file_systemd_reads(tmp_pat
         log = tmp_path / "ha-log"
         assert "SIGHUP" not in log.read_text()          # the refused -r signalled nothing
         shutil.copy(etc / "ha.cf", tmp_path / "bad.cf")
-        (etc / "ha.cf").write_text((tmp_path / "bad.cf").read_text().replace("deadtime 2s\n", ""))
+        good = (tmp_path / "bad.cf").read_text().replace("deadtime 2s\n", "")
+        # parses, but cannot run: the daemon refuses it and -r says so (3.0.6's exits 0)
+        (etc / "ha.cf").write_text(good + "bcast nosuchif0\n")
+        cannot_run = ours(*dirs(tmp_path), "--config-dir", str(etc), "-r")
+        line = good.count("\n") + 1
+        assert (cannot_run.returncode, cannot_run.stderr) == (
+            1, f"heartbeat: reload refused, configuration kept: {etc / 'ha.cf'}:{line}:7: bcast "
+               f"nosuchif0: cannot get the broadcast address: No such device\n")
+        assert daemon.poll() is None and "reload refused" in log.read_text()
+        (etc / "ha.cf").write_text(good)
         reload = ours(*dirs(tmp_path), "--config-dir", str(etc), "-r")
         assert reload.returncode == 0, reload.stderr
         wait_for(lambda: log.read_text().count("Link nodea:lo up.") == 2, "restart after SIGHUP")

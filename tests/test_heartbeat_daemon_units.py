@@ -39,6 +39,18 @@ def test_hbgenmethod_time_uses_the_clock_and_writes_nothing(tmp_path):
     assert not (tmp_path / "hb_generation").exists()
 
 
+def test_the_generation_is_never_written_through_a_symlink_at_its_temporary_name(tmp_path):
+    """Issue 19: the temporary file was opened without O_EXCL/O_NOFOLLOW, so a symbolic link
+    at its (predictable) name made the daemon write the generation into the file it named."""
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    (tmp_path / f"hb_generation.tmp{os.getpid()}").symlink_to(victim)
+    generation, _ = statefiles.next_generation(str(tmp_path), "file", 1_700_000_000)
+    assert victim.read_text() == "precious\n"
+    assert statefiles.next_generation(str(tmp_path), "file", 0)[0] == generation + 1
+    assert not (tmp_path / f"hb_generation.tmp{os.getpid()}").exists()
+
+
 def test_garbage_generation_file_is_a_one_line_error(tmp_path):
     (tmp_path / "hb_generation").write_bytes(b"junk\n")
     with pytest.raises(statefiles.StateFileError, match="not a decimal generation"):
@@ -276,6 +288,25 @@ def test_stop_gives_up_on_a_daemon_that_ignores_sigterm_after_a_minute_of_the_cl
         stubborn.wait()
 
 
+def test_reload_of_a_daemon_without_our_control_socket_is_3_0_6_s_sighup(tmp_path, capsys):
+    """``heartbeat -r`` asks our daemon on its socket (and reports a refusal); a heartbeat that
+    does not listen there (3.0.6's own, during an upgrade) gets the SIGHUP, as from 3.0.6."""
+    c_like = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGHUP, "
+         "lambda *_: sys.exit(7)); print(flush=True); signal.pause()", "heartbeat"],
+        stdout=subprocess.PIPE)
+    try:
+        c_like.stdout.readline()  # the handler is in place
+        pid_file = tmp_path / "heartbeat.pid"
+        pid_file.write_text(f"{c_like.pid:10d}\n")
+        assert running.reload(str(pid_file), str(tmp_path / "run")) == 0
+        assert c_like.wait(timeout=10) == 7
+        assert f"sent SIGHUP to pid {c_like.pid}" in capsys.readouterr().err
+    finally:
+        c_like.kill()
+        c_like.wait()
+
+
 def test_bad_ha_cf_is_refused_with_a_located_line_and_exit_6_not_configured(tmp_path):
     write_ha_dir(tmp_path / "etc", GOOD.replace("deadtime 2", "deadtime 2s"))
     result = run_heartbeat(*dirs(tmp_path), "--foreground")
@@ -364,37 +395,72 @@ def test_staged_install_puts_heartbeat_in_libexec_and_cl_status_in_bin(tmp_path)
 
 # --- a packet never stops the daemon ----------------------------------------------------------------------------
 
-def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
+def _daemon_with_a_broken_core(tmp_path, ha_cf_text, clock=None):
     from lvs_compat.config.hadir import load_ha_dir
-    from lvs_compat.heartbeat import wire
     from lvs_compat.heartbeat.daemon import Daemon
     from lvs_compat.heartbeat.hblog import HbLog
 
-    write_ha_dir(tmp_path / "etc", GOOD)
+    write_ha_dir(tmp_path / "etc", ha_cf_text)
     ha_dir = load_ha_dir(str(tmp_path / "etc"))
-    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"))
+    clock = clock or FakeClock()
+    log = HbLog(node_name="nodea", logfile=str(tmp_path / "ha-log"),
+                debugfile=str(tmp_path / "ha-debug"), clock=clock)
     daemon = Daemon(ha_dir, "nodea", state_dir=str(tmp_path), run_dir=str(tmp_path),
-                    pid_file=None, log=log)
+                    pid_file=None, log=log, clock=clock)
 
     class BrokenCore:
         def receive(self, frame, link, now_ms):
             raise KeyError("a bug")
 
+    daemon.core = BrokenCore()
+    return daemon, ha_dir
+
+
+def _medium(ha_dir, *packets):
+    from lvs_compat.heartbeat import wire
+
+    good = wire.encode_netstring(wire.Message.from_pairs([("t", "status")]), ha_dir.authkeys)
+
     class Medium:
         name = "hb0"
 
         def read(self):
-            packet = wire.encode_netstring(wire.Message.from_pairs([("t", "status")]),
-                                           ha_dir.authkeys)
-            return [(packet, ("10.0.0.2", 694)), (b"garbage", ("10.0.0.2", 694))]
+            return [(good if packet == "good" else packet, ("10.0.0.2", 694))
+                    for packet in packets]
+    return Medium()
 
-    daemon.core = BrokenCore()
-    daemon._receive(Medium())  # no exception
-    assert daemon.bad_packets.total == 2
+
+def test_a_bug_triggered_by_a_packet_drops_the_packet_not_the_daemon(tmp_path):
+    daemon, ha_dir = _daemon_with_a_broken_core(tmp_path, GOOD)
+    daemon._receive(_medium(ha_dir, "good", b"garbage"))  # no exception
+    assert daemon.bad_packets.total == 1  # the garbage; the bug is ours, not a bad packet
     lines = (tmp_path / "ha-log").read_text().splitlines()
-    assert len(lines) == 1  # the garbage came within the same second from the same peer
-    assert lines[0].endswith("WARN: hb0 from 10.0.0.2: internal error on a packet: "
+    assert len(lines) == 2
+    assert lines[0].endswith("ERROR: hb0 from 10.0.0.2: internal error on a packet, dropped: "
                              "KeyError: 'a bug'")
+    assert lines[1].endswith("WARN: hb0 from 10.0.0.2: dropped a malformed packet: "
+                             "neither netstring (###) nor classic (>>>) framing")
+    debug = (tmp_path / "ha-debug").read_text()
+    assert "Traceback (most recent call last):" in debug and "in receive" in debug
+
+
+def test_a_bug_on_packets_is_logged_with_log_badpack_off_once_a_minute(tmp_path):
+    """Issue 19: with ``log_badpack off`` a bug met on every packet was not logged at all."""
+    clock = FakeClock()
+    daemon, ha_dir = _daemon_with_a_broken_core(
+        tmp_path, textwrap.dedent(GOOD) + "log_badpack off\n", clock)
+    assert not daemon.ha_cf.log_badpack
+    daemon._receive(_medium(ha_dir, "good", "good", b"garbage"))
+    clock.ms += 59_000
+    daemon._receive(_medium(ha_dir, "good"))
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert [line.split("]: ", 1)[1] for line in lines] == [
+        "ERROR: hb0 from 10.0.0.2: internal error on a packet, dropped: KeyError: 'a bug'"]
+    clock.ms += 1_000
+    daemon._receive(_medium(ha_dir, "good"))
+    lines = (tmp_path / "ha-log").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].endswith(
+        "internal error on a packet, dropped: KeyError: 'a bug' (3 such packets since the last report)")
 
 
 def test_a_medium_that_cannot_open_fails_before_daemonizing(tmp_path):

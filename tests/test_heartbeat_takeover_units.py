@@ -134,6 +134,37 @@ def test_a_regular_file_where_the_fifo_belongs_is_refused(tmp_path):
         fifo.FifoReader(str(tmp_path))
 
 
+def test_an_existing_fifo_is_made_0600_and_one_of_another_user_refused(tmp_path, monkeypatch):
+    """Issue 19: an existing FIFO's mode was kept (0666: anyone could ask for a takeover);
+    3.0.6 chmods it to 0600.  One owned by another user (who can chmod it back) is refused."""
+    os.mkfifo(tmp_path / "fifo")
+    os.chmod(tmp_path / "fifo", 0o666)
+    fifo.FifoReader(str(tmp_path)).close()
+    assert (tmp_path / "fifo").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(tmp_path / "fifo").st_uid + 1)
+    with pytest.raises(OSError, match=r"is a FIFO owned by uid \d+, not by us: remove it"):
+        fifo.FifoReader(str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["symlink", "regular file"])
+def test_hb_standby_writes_only_into_a_fifo(tmp_path, kind):
+    """Issue 19: the FIFO was opened for writing whatever it was, through a symbolic link too:
+    hb_standby wrote its message into the file it named (or a regular file left there)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    if kind == "symlink":
+        (tmp_path / "fifo").symlink_to(victim)
+    else:
+        victim.rename(tmp_path / "fifo")
+        victim = tmp_path / "fifo"
+    result = subprocess.run([sys.executable, str(HB_STANDBY), "--state-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1 and victim.read_text() == "precious\n"
+    reason = ("Too many levels of symbolic links" if kind == "symlink"
+              else f"{tmp_path / 'fifo'} exists and is not a FIFO")
+    assert result.stderr == f"hb_standby: {tmp_path / 'fifo'}: {reason}\n"
+
+
 # --- hb_standby / hb_takeover ------------------------------------------------------------------
 
 @pytest.mark.parametrize("tool", ["hb_standby", "hb_takeover"])

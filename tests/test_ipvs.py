@@ -105,6 +105,24 @@ def test_the_table_lock_excludes_a_second_holder(tmp_path):
     os.close(other)
 
 
+def test_the_table_lock_is_never_taken_through_a_symlink_nor_on_a_non_file(tmp_path):
+    """Issue 19: the lock was opened with O_CREAT through a symbolic link, creating (or
+    locking) whatever file the link named."""
+    run = tmp_path / "run"
+    run.mkdir()
+    victim = tmp_path / "created-through-the-link"
+    (run / "ipvs.lock").symlink_to(victim)
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        with ipvs.TableLock(str(run)):
+            pass
+    assert not victim.exists()
+    (run / "ipvs.lock").unlink()
+    os.mkfifo(run / "ipvs.lock")
+    with pytest.raises(OSError, match="exists and is not a regular file"):
+        with ipvs.TableLock(str(run)):
+            pass
+
+
 def hanging_ipvsadm(directory):
     """An ipvsadm that never answers, with a helper of its own (its pid in sleeper.pid)."""
     fake = directory / "ipvsadm"

@@ -175,6 +175,90 @@ def test_an_older_verdict_that_arrives_late_is_ignored(fake):
     assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
 
 
+def test_the_verdicts_file_is_never_read_or_written_through_a_symlink(fake, tmp_path):
+    """Issue 19: the verdicts were opened through a symbolic link, so the alert rewrote (and
+    truncated) whatever file the link named."""
+    fake.setup(SERVICE_ONLY)
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    fake.run_dir.mkdir(exist_ok=True)
+    (fake.run_dir / "lvs.alert.verdicts").symlink_to(victim)
+    result = run_alert(["-s", "http", "-g", "www1", "-h", "www1", "-t", "1700000100", "-u", *LINE],
+                       fake.env)
+    assert result.returncode == 1 and victim.read_text() == "precious\n"
+    assert "Too many levels of symbolic links" in result.stderr.decode()
+    assert fake.table() == {"tcp 10.0.0.3:80": {}}  # nothing applied without its record
+
+
+def _needs_root():
+    if os.geteuid() != 0:
+        pytest.skip("the $IPVSADM/$LVS_COMPAT_RUN_DIR policy applies to root (CI runs as root)")
+
+
+@pytest.mark.parametrize("where", ["writable directory", "writable file", "other owner",
+                                   "relative"])
+def test_as_root_an_ipvsadm_others_could_change_is_never_run(fake, tmp_path, where):
+    """Issue 19: as root, $IPVSADM was run wherever it pointed, e.g. into a directory anyone
+    could write.  Now it runs only where nobody but root can change it; else each call fails
+    (exit 126), one line, and the table is untouched."""
+    _needs_root()
+    fake.setup(SERVICE_ONLY)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    binary = shared / "ipvsadm"
+    binary.write_bytes(fake.binary.read_bytes())
+    binary.chmod(0o755)
+    if where == "writable directory":
+        shared.chmod(0o777)
+        reason = f"{shared} is writable by group or others"
+    elif where == "writable file":
+        binary.chmod(0o775)
+        reason = f"{binary} is writable by group or others"
+    elif where == "other owner":
+        os.chown(binary, 65534, 65534)
+        reason = f"{binary} is owned by uid 65534"
+    else:
+        binary = "fake_ipvsadm"
+        reason = "not an absolute path without '..'"
+    env = dict(fake.env, IPVSADM=str(binary), PATH=f"{fake.directory}:{os.environ['PATH']}")
+    result = run_alert([*MON_ARGS, "-u", *LINE], env)
+    assert result.returncode == 1, result.stderr
+    assert f"$IPVSADM={binary}: not used as root: {reason}" in result.stderr.decode()
+    assert "exit 126" in result.stderr.decode() and b"Traceback" not in result.stderr
+    assert fake.calls() == [] and fake.table() == {"tcp 10.0.0.3:80": {}}
+
+
+def test_as_root_a_run_directory_others_could_change_is_refused(fake, tmp_path):
+    """Issue 19: as root, $LVS_COMPAT_RUN_DIR was used as it was: a lock and verdicts in a
+    directory anyone could write (or make first)."""
+    _needs_root()
+    fake.setup(SERVICE_ONLY)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: a run directory inside it must exist already
+    for run_dir, reason in ((shared, f"{shared} is writable by group or others"),
+                            (shared / "run", f"{shared / 'run'} does not exist, in a directory "
+                                             f"writable by others")):
+        result = run_alert([*MON_ARGS, "-u", *LINE], dict(fake.env, LVS_COMPAT_RUN_DIR=str(run_dir)))
+        assert result.returncode == 1, result.stderr
+        assert (f"$LVS_COMPAT_RUN_DIR={run_dir}: not used as root: {reason}"
+                in result.stderr.decode())
+        assert list(shared.iterdir()) == [] and fake.calls() == []
+    (shared / "run").mkdir(mode=0o755)  # root's own, in a sticky directory: fine
+    result = run_alert([*MON_ARGS, "-u", *LINE], dict(fake.env, LVS_COMPAT_RUN_DIR=str(shared / "run")))
+    assert result.returncode == 0, result.stderr
+    assert fake.table() == {"tcp 10.0.0.3:80": {"192.168.0.1:80": ("gate", 5)}}
+
+
+def test_other_users_get_ipvsadm_and_run_dir_as_they_say(monkeypatch, tmp_path):
+    from lvs_compat import ipvs
+
+    monkeypatch.setattr(ipvs.posix, "geteuid", lambda: 1000)
+    assert ipvs.untrusted_as_root("IPVSADM", "relative/ipvsadm") is None
+    monkeypatch.setenv("LVS_COMPAT_RUN_DIR", str(tmp_path))
+    assert ipvs.run_dir() == str(tmp_path)
+
+
 def test_a_verdict_stamped_ahead_of_the_clock_does_not_hide_the_next_one(fake):
     """Issue 19 item 1: a hand run with -t an hour ahead (or mon's stamp before the clock
     stepped back an hour) must not make the real "down" that follows look older."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
-from lvs_alert_support import REPO, fake, run_resource  # noqa: F401
+import pytest
+
+from lvs_alert_support import REPO, RESOURCE, fake, run_resource  # noqa: F401
 
 SEED_MON_CF = str(REPO / "examples" / "seed" / "mon.cf")
 
@@ -85,3 +90,36 @@ def test_usage_and_an_unreadable_mon_cf(fake, tmp_path):
     missing, _ = run_resource([str(tmp_path / "nowhere.cf"), "start"], fake)
     assert missing.returncode == 2
     assert missing.stderr.startswith(f"lvs: {tmp_path / 'nowhere.cf'}") and "Traceback" not in missing.stderr
+
+
+def test_start_never_writes_its_record_through_a_symlink(fake, tmp_path):
+    """Issue 19: the temporary record was opened without O_EXCL/O_NOFOLLOW: a symbolic link
+    at its name made start write the service list into the file the link named."""
+    from lvs_compat.resource_scripts.lvs import BUILT_FILE
+
+    victim = tmp_path / "precious"
+    victim.write_text("precious\n")
+    fake.run_dir.mkdir(exist_ok=True)
+    (fake.run_dir / f"{BUILT_FILE}.tmp").symlink_to(victim)
+    result, _ = run_resource([SEED_MON_CF, "start"], fake)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    assert (fake.run_dir / BUILT_FILE).read_text() == "tcp 10.0.0.3:80\n"
+
+
+def test_as_root_the_resources_refuse_a_run_directory_others_could_change(fake, tmp_path):
+    """Issue 19: the lvs and mon resource scripts, run as root by heartbeat, took
+    $LVS_COMPAT_RUN_DIR as it was (their record, mon's pid file in a directory anyone writes)."""
+    if os.geteuid() != 0:
+        pytest.skip("the $LVS_COMPAT_RUN_DIR policy applies to root (CI runs as root)")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    env = dict(fake.env, LVS_COMPAT_RUN_DIR=str(shared))
+    for script in (RESOURCE, RESOURCE.parent / "mon"):
+        result = subprocess.run([sys.executable, str(script), SEED_MON_CF, "start"], env=env,
+                                capture_output=True, text=True, timeout=30)
+        assert (result.returncode, result.stderr) == (
+            1, f"{script.name}: $LVS_COMPAT_RUN_DIR={shared}: not used as root: {shared} is "
+               f"writable by group or others\n")
+    assert list(shared.iterdir()) == [] and fake.calls() == []

@@ -62,7 +62,7 @@ def test_fping_is_killed_when_it_outlives_its_own_worst_case(tmp_path):
     # A stand-in fping that hangs (no network involved): -r 1 -t 300 lets the real one
     # take 0.3 + 0.45 s (1.5 backoff) + 4 x 10 ms spacing, so ours gives up 1 s later.
     fake = tmp_path / "fping"
-    fake.write_text("#!/bin/sh\necho \"$6 is alive (0.05 ms)\"\nexec sleep 60\n")  # $6: first host
+    fake.write_text("#!/bin/sh\necho \"$7 is alive (0.05 ms)\"\nexec sleep 60\n")  # $7: first host, after --
     fake.chmod(0o755)
     env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
     started = time.monotonic()

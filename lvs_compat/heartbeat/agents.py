@@ -54,6 +54,21 @@ from .resource_terms import STOP_RETRY_MAX
 BUILTINS = ("IPaddr", "IPaddr2", "SendArp", "Filesystem")
 SYSTEM_SCRIPT_DIRS = ("/etc/init.d", "/etc/rc.d/init.d")
 OCF_ROOT = "/usr/lib/ocf"
+# What scripts get, and nothing else of the daemon's own environment (issue 19): 3.0.6 passes its
+# whole environment, which under Debian's unit is systemd's for a service: this PATH and the
+# locale; then its setenv()s (heartbeat.c, config.c, hb_resource.c).
+SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HA_DATEFMT = "%Y/%m/%d_%T\t"  # C: heartbeat.h
+LOCALE_VARIABLES = ("LANG", "LANGUAGE", "TZ")  # and every LC_*
+# read by our own resource scripts (ha.d/resource.d/lvs and mon): a unit's Environment= for them
+OWN_KNOBS = ("IPVSADM",)  # and every LVS_COMPAT_*
+
+
+def inherited_environment(environ) -> dict[str, str]:
+    """The part of the daemon's environment scripts see: the locale and our scripts' knobs."""
+    return {name: value for name, value in environ.items()
+            if name in LOCALE_VARIABLES or name.startswith("LC_") or name in OWN_KNOBS
+            or name.startswith("LVS_COMPAT_")}
 _NOT_RUNNING = "*[Nn][Oo][Tt] *[Rr]unning*"
 _RUNNING = ("*[Rr]unning*", "*OK*")
 
@@ -235,9 +250,10 @@ class GroupExecutor:
         if ha_dir.haresources is None:
             raise ConfigError(Location(os.path.join(ha_dir.directory, "haresources")),
                               "Cannot open resources file")
-        environment = dict(ha_dir.ha_cf.env)
+        environment = {"HA_LOGD": "yes" if ha_dir.ha_cf.use_logd else "no"}
         if ha_dir.ha_cf.logfacility:
-            environment.setdefault("HA_LOGFACILITY", ha_dir.ha_cf.logfacility)
+            environment["HA_LOGFACILITY"] = ha_dir.ha_cf.logfacility
+        environment.update(ha_dir.ha_cf.env)
         environment.update(kwargs.pop("environment", {}))
         return cls(ha_dir.directory, ha_dir.haresources, ha_dir.ha_cf.debugfile,
                    node_name=node_name, logfile=ha_dir.ha_cf.logfile, environment=environment,
@@ -398,9 +414,14 @@ class GroupExecutor:
         return group
 
     def _env(self) -> dict[str, str]:
-        """What heartbeat's resource children see (SPEC §1e "notify_world / harc")."""
-        env = dict(os.environ)
+        """What heartbeat's resource children see (SPEC §1e "notify_world / harc"): what
+        3.0.6 started by Debian's unit gives them, not the rest of our environment (a shell's,
+        or Python's own variables, when the daemon is started by hand)."""
+        env = inherited_environment(os.environ)
         env.update({
+            "PATH": SCRIPT_PATH,
+            "HA_DATEFMT": HA_DATEFMT,
+            "HA_cluster_type": "heartbeat",
             "HA_DIR": self.config_dir,
             "HA_RESOURCEDIR": os.path.join(self.config_dir, "resource.d"),
             "HA_FUNCS": os.path.join(self.config_dir, "shellfuncs"),

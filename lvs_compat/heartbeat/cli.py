@@ -11,8 +11,10 @@ then ``-D``, ``-k``, ``-s``, ``-R``, ``-r``, and last a start.  Operands are ign
 * ``-k``: stop the running daemon (SIGTERM, wait for it to exit); "INFO: Heartbeat already
   stopped." and exit 0 if none runs, as the C one;
 * ``-r``: reload: the configuration is checked first (an error: the located line, "Config
-  errors: Heartbeat pid N NOT restarted", exit 1, the daemon untouched), then SIGHUP to the
-  running daemon; with none running, ``-r`` starts one, as C's ``goto StartHeartbeat``;
+  errors: Heartbeat pid N NOT restarted", exit 1, the daemon untouched), then the running
+  daemon is asked on its control socket (C sends SIGHUP and exits 0) and its refusal of a
+  configuration that cannot run is reported ("heartbeat: reload refused, configuration kept:
+  ...", exit 1); with none running, ``-r`` starts one, as C's ``goto StartHeartbeat``;
 * ``-s``: "heartbeat OK [pid N et al] is running on NODE [NODE]..." exit 0, or
   "heartbeat is stopped. No process" exit 3, or 1 when a stale pid file names a dead process
   (C: LSB_STATUS_VAR_PID);
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if _load(options, node_name) is None:
             sys.stderr.write(f"heartbeat: Config errors: Heartbeat pid {pid} NOT restarted\n")
             return EXIT_GENERIC
-        return running.reload(pid_file)
+        return running.reload(pid_file, options.run_dir)
 
     ha_dir = _load(options, node_name)
     if ha_dir is None:

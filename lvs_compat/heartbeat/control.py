@@ -8,7 +8,8 @@ answer line, then close:
 
     {"command": "status"}  -> {"ok": true, "status": {...the daemon's snapshot...}}
     {"command": "stop"}    -> {"ok": true}      (graceful stop begins)
-    {"command": "reload"}  -> {"ok": true}
+    {"command": "reload"}  -> {"ok": true}, or {"ok": false, "error": "reload refused, ..."}
+                              once the daemon has checked the new configuration
 
 The socket is mode 0600 (root only, like the C daemon's privileged requests).
 
@@ -34,6 +35,10 @@ MAX_CLIENTS = 16
 
 class ControlError(Exception):
     """No daemon answered; ``str()`` says why in one line."""
+
+
+class NotListening(ControlError):
+    """Nothing listens on the socket: the request was not delivered."""
 
 
 def socket_path(run_dir: str) -> str:
@@ -185,7 +190,7 @@ def request(run_dir: str, command: str, timeout: float = 5.0, **fields) -> dict:
                     break
                 data += chunk
         except (FileNotFoundError, ConnectionRefusedError):
-            raise ControlError(f"no heartbeat listening on {path}") from None
+            raise NotListening(f"no heartbeat listening on {path}") from None
         except OSError as error:
             raise ControlError(f"{path}: {error.strerror or error}") from None
     try:

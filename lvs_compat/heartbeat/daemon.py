@@ -70,6 +70,9 @@ BAD_PACKET_LOG_INTERVAL_S = 1.0
 BAD_PACKET_LOG_GLOBAL_INTERVAL_S = 0.25  # whatever the sources: at most 4 lines a second
 BAD_PACKET_PEERS = 4096  # peers come from the network: keep the table bounded
 KERNEL_DROP_LOG_INTERVAL_S = 1.0  # a line per medium at most once a second
+# a bug met on a packet is logged whatever log_badpack says, once a minute per kind (issue 19)
+PACKET_BUG_LOG_INTERVAL_S = 60.0
+PACKET_BUG_KINDS = 64
 REBOOT_ARGV = ("reboot", "-nf")
 # Log levels of the cores (events.Log) as the C daemon writes them
 _LEVELS = {"debug": "debug", "info": "info", "warning": "WARN", "error": "ERROR",
@@ -141,6 +144,7 @@ class Daemon:
         self.bad_packets = BadPacketLog()
         self._kernel_drops: dict = {}  # medium -> drops it had at its last log line
         self._kernel_drop_log = RateLimiter(KERNEL_DROP_LOG_INTERVAL_S, 64)
+        self._packet_bugs = RateLimiter(PACKET_BUG_LOG_INTERVAL_S, PACKET_BUG_KINDS)
         self.stopping = False
         self.exit_code = 0
         self.started_ms = 0
@@ -421,12 +425,13 @@ class Daemon:
         return (mtime(self.ha_dir.config_path),
                 mtime(os.path.join(self.config_dir, "authkeys")))
 
-    def reload(self) -> None:
+    def reload(self) -> str | None:
         """SIGHUP, as the C daemon: a changed ha.cf (mtime) means a full restart (re-exec, new
         generation; peers log "Heartbeat restart"), a changed authkeys is re-read in place.
         A configuration that does not load, or a changed ha.cf that could not start
         (``check_startable``), is refused and the running one kept: a SIGHUP from systemd or
-        ``kill -HUP`` has had no ``heartbeat -r`` check before it."""
+        ``kill -HUP`` has had no ``heartbeat -r`` check before it.  Returns the refusal's
+        log line (``heartbeat -r`` reports it, issue 19), else None."""
         from ..config.errors import ConfigError
         self.log.reopen()  # the log files too, for a logrotate that renames and sends SIGHUP
         ha_cf_mtime, authkeys_mtime = self._mtimes()
@@ -437,8 +442,9 @@ class Daemon:
                 # be able to start, or the director is gone (issue 19)
                 self.check_startable(ha_dir.ha_cf)
         except (ConfigError, OSError, DaemonError) as error:
-            self.log.error(f"reload refused, configuration kept: {one_line(str(error))}")
-            return
+            refused = f"reload refused, configuration kept: {one_line(str(error))}"
+            self.log.error(refused)
+            return refused
         if authkeys_mtime != self.config_mtimes[1]:
             # what the peer will see, before a restart as well (issue 19)
             from ..config.authkeys import outbound_change
@@ -512,8 +518,7 @@ class Daemon:
             try:
                 actions = self.core.receive(frame, medium.name, now)
             except Exception as error:  # a packet must never stop the daemon, even via a bug
-                self._bad_packet(medium, peer, f"internal error on a packet: "
-                                 f"{type(error).__name__}: {error}")
+                self._packet_bug(medium, peer, error)
                 continue
             self.execute(actions)
         if packets:
@@ -563,6 +568,25 @@ class Daemon:
             self.selector.register(medium, selectors.EVENT_READ, ("medium", medium))
             if logged:
                 self.log.info(f"{medium.kind} {medium.name} open again")
+
+    def _packet_bug(self, medium, peer, error: Exception) -> None:
+        """A bug met while handling a packet: the packet is dropped and the daemon goes on.
+        It is ours, not the peer's, so it is logged whatever ``log_badpack`` says, as an
+        error, once a minute per kind (exception type and where it was raised) with the
+        count held back since; the traceback goes to the debug file with each line."""
+        import traceback
+        frames = traceback.extract_tb(error.__traceback__)
+        origin = (frames[-1].filename, frames[-1].lineno) if frames else None
+        due = self._packet_bugs.due((type(error).__name__, origin), self.clock.now_ms() / 1000)
+        if due is None:
+            return
+        where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
+        suffix = f" ({due} such packets since the last report)" if due > 1 else ""
+        self.log.error(f"{where}: internal error on a packet, dropped: "
+                       f"{type(error).__name__}: {error}{suffix}")
+        for chunk in traceback.format_exception(error):
+            for line in chunk.splitlines():
+                self.log.debugfile_only(line)
 
     def _bad_packet(self, medium, peer, text: str) -> None:
         where = f"{medium.name}" + (f" from {peer[0]}" if peer else "")
@@ -673,8 +697,8 @@ class Daemon:
             self.begin_stop()
             return {"ok": True}
         if command == "reload":
-            self.reload()
-            return {"ok": True}
+            refused = self.reload()
+            return {"ok": True} if refused is None else {"ok": False, "error": refused}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     # --- the end ---------------------------------------------------------------------------

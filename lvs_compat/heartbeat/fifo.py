@@ -31,6 +31,7 @@ import sys
 from ..oneline import one_line
 
 FIFO_NAME = "fifo"
+FIFO_MODE = 0o600  # C: FIFOMODE
 MAX_BUFFER = 65536
 CONTROL_FIELDS = frozenset({"src", "srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth", "dest_uuid"})
 RESOURCE_SETS = ("all", "foreign", "local", "failback")
@@ -39,6 +40,17 @@ DEFAULT_STATE_DIR = "/var/lib/heartbeat"
 
 def fifo_path(state_dir: str) -> str:
     return os.path.join(state_dir, FIFO_NAME)
+
+
+def open_fifo(path: str, flags: int) -> int:
+    """``path`` opened non-blocking, never through a symbolic link, and only if it is a FIFO
+    (checked on the descriptor, not the name, so nothing can be swapped in between): a
+    regular file or device there is never written to.  OSError otherwise."""
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EEXIST, f"{path} exists and is not a FIFO")
+    return fd
 
 
 def parse_messages(buffer: bytes) -> tuple[list[list[tuple[str, str]]], bytes, list[str]]:
@@ -81,11 +93,22 @@ class FifoReader:
         try:
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
-            os.mkfifo(self.path, 0o600)
+            os.mkfifo(self.path, FIFO_MODE)
         else:
             if not stat.S_ISFIFO(mode):
                 raise OSError(errno.EEXIST, f"{self.path} exists and is not a FIFO")
-        self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self.fd = open_fifo(self.path, os.O_RDWR)
+        try:
+            # an existing FIFO: 3.0.6 chmods it to 0600; one of another user, who could open
+            # it again whatever its mode, is refused (issue 19)
+            owner = os.fstat(self.fd).st_uid
+            if owner != os.geteuid():
+                raise OSError(errno.EPERM, f"{self.path} is a FIFO owned by uid {owner}, "
+                                           f"not by us: remove it")
+            os.fchmod(self.fd, FIFO_MODE)
+        except BaseException:
+            os.close(self.fd)
+            raise
         self._buffer = b""
 
     def fileno(self) -> int:
@@ -131,7 +154,7 @@ def outbound_fields(fields: list[tuple[str, str]]) -> tuple[tuple[str, str], ...
 def write_message(state_dir: str, fields: list[tuple[str, str]]) -> None:
     """Append one message to the FIFO (``ha_clustermsg``); OSError if nobody reads it."""
     text = ">>>\n" + "".join(f"{name}={value}\n" for name, value in fields) + "<<<\n"
-    fd = os.open(fifo_path(state_dir), os.O_WRONLY | os.O_NONBLOCK)
+    fd = open_fifo(fifo_path(state_dir), os.O_WRONLY)
     try:
         os.write(fd, text.encode())
     finally:

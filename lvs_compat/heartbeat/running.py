@@ -11,6 +11,9 @@ from .clock import SYSTEM_CLOCK, Clock
 from .statefiles import read_pid, running_pid
 
 STOP_TIMEOUT_S = 60
+# the daemon answers a reload once it has opened the new media and resolved new ping nodes
+# (a resolver may take its 2 x 5 s of timeouts)
+RELOAD_TIMEOUT_S = 30
 
 
 def status(pid_file: str, name: str) -> int:
@@ -43,11 +46,30 @@ def stop(pid_file: str, clock: Clock = SYSTEM_CLOCK) -> int:
     return 1
 
 
-def reload(pid_file: str) -> int:
-    """``heartbeat -r``: SIGHUP to the running daemon."""
+def reload(pid_file: str, run_dir: str) -> int:
+    """``heartbeat -r`` once the configuration is checked: the reload is asked on the control
+    socket, whose answer comes once the daemon has checked that the new configuration can run;
+    a refusal ("reload refused, configuration kept: FILE:LINE:COL: ...") goes to stderr and
+    exits 1 (3.0.6 sends SIGHUP and exits 0 whatever the daemon makes of it, issue 19).  A
+    daemon that does not listen there (3.0.6's own, still running under our command line
+    during an upgrade) gets the SIGHUP, as from 3.0.6, and the outcome is in its log."""
+    from ..oneline import one_line
+    from .control import ControlError, NotListening, request
     pid = running_pid(pid_file)
     if pid is None:
         print("heartbeat is stopped. No process")
         return 3
-    os.kill(pid, signal.SIGHUP)
+    try:
+        answer = request(run_dir, "reload", timeout=RELOAD_TIMEOUT_S)
+    except NotListening as error:
+        sys.stderr.write(f"heartbeat: {error}: sent SIGHUP to pid {pid}, the outcome is in "
+                         f"its log\n")
+        os.kill(pid, signal.SIGHUP)
+        return 0
+    except ControlError as error:
+        sys.stderr.write(f"heartbeat: reload of pid {pid}: {error}\n")
+        return 1
+    if not answer.get("ok"):
+        sys.stderr.write(f"heartbeat: {one_line(str(answer.get('error')))}\n")
+        return 1
     return 0

@@ -22,6 +22,8 @@ import errno
 import os
 import uuid as uuid_module
 
+from ..files import create_new
+
 GENERATION_FILE = "hb_generation"
 UUID_FILE = "hb_uuid"
 UUID_BYTES = 16
@@ -34,7 +36,7 @@ class StateFileError(Exception):
 def _write_synced(path: str, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` atomically with ``data`` and fsync both file and directory."""
     tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = create_new(tmp, mode)  # O_EXCL | O_NOFOLLOW: never written through a symlink
     try:
         os.write(fd, data)
         os.fsync(fd)

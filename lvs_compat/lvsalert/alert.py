@@ -29,6 +29,7 @@ import sys
 import time  # built into the interpreter: no import cost
 
 from lvs_compat import ipvs
+from lvs_compat.files import open_regular
 from lvs_compat.oneline import one_line
 from lvs_compat.lvsalert import policy
 from lvs_compat.lvsalert.options import LvsAlertOptions, UsageError, parse_argv
@@ -104,7 +105,7 @@ class Verdicts:
     """
 
     def __init__(self, path: str):
-        self.fd = posix.open(path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
+        self.fd = open_regular(path, posix.O_RDWR | posix.O_CREAT, 0o644)  # never via a symlink
         data = b""
         while chunk := posix.read(self.fd, 65536):
             data += chunk
@@ -170,7 +171,11 @@ def main(argv: list[str] | None = None, log=None, clock=None) -> int:
     def event_log(priority: str, line: str) -> None:
         sink(priority, prefix + line)
 
-    run_dir = ipvs.run_dir()
+    try:
+        run_dir = ipvs.run_dir()
+    except ipvs.UntrustedPath as error:
+        event_log("err", str(error))
+        return 1
     if request.event_time is not None:
         # Read before waiting for the lock: a stamp ahead of the clock is placed when its alert
         # started, not when it got the lock after later verdicts.

@@ -12,7 +12,9 @@ Deviations from the original, each on purpose:
   original's own layout for that case, written for older fping). So with ``-a``
   and every host unresolvable the exit status is 1 where the original's is 0;
 * fping is executed directly, not through ``/bin/sh``: a host is one argument, never
-  shell text; if fping cannot be run at all, that is said on stderr and the result is
+  shell text, and never an option: fping gets ``--`` before the hosts (the original's
+  ``fping ... @hosts`` let ``-f FILE`` read targets from a file), and ``-T`` runs no
+  traceroute for a host starting with ``-``; if fping cannot be run at all, that is said on stderr and the result is
   the original's ``fping: system call failure`` (exit 1), where the original's shell
   would give ``unknown return code (127) from fping`` and exit 127;
 * fping is killed if it outlives its own worst case (``-t`` with fping's 1.5 backoff
@@ -165,7 +167,9 @@ def main(argv=None):
     slow_text = command.options.get("s")
     slow_ms = _perl_number(slow_text) if slow_text not in (None, "", "0") else None
     budget = fping_budget_s(timeout_text, retries_text, len(hosts))
-    fping_argv = ["fping", "-e", "-r", retries_text, "-t", timeout_text, *hosts]
+    # "--": a host is never an fping option ("-f/etc/shadow" would read targets from a file
+    # and print each line in an error message; fping 5.1 takes "--", issue 19)
+    fping_argv = ["fping", "-e", "-r", retries_text, "-t", timeout_text, "--", *hosts]
 
     start = time.time()
     run, = spawn.run_all([fping_argv], time.monotonic() + budget)
@@ -205,8 +209,12 @@ def _count_silent_hosts_unreachable(report, hosts):
 
 
 def _traceroutes(hosts, budget):
-    runs = spawn.run_all([["traceroute", "-w", "3", host] for host in hosts], time.monotonic() + budget)
-    texts = []
+    # a name starting with "-" is no host (RFC 1123) and would be a traceroute option
+    optionlike = [host for host in hosts if host.startswith("-")]
+    texts = [f"traceroute: not run for [{host}]: a host name cannot start with '-'\n"
+             for host in optionlike]
+    runs = spawn.run_all([["traceroute", "-w", "3", host] for host in hosts
+                          if not host.startswith("-")], time.monotonic() + budget)
     for run in runs:
         if run.start_error is not None:
             texts.append(f"traceroute: {run.start_error}\n")

@@ -27,6 +27,7 @@ import os
 import sys
 
 from lvs_compat import ipvs
+from lvs_compat.files import create_new
 from lvs_compat.lvsalert.options import UsageError, parse_argv
 
 PROGRAM = "lvs"
@@ -109,7 +110,8 @@ def start(desired: Desired, ipvsadm: ipvs.Ipvsadm, built_path: str, say) -> None
         elif (present.weight, present.forwarding) != (weight, forwarding):
             ipvsadm.run(ipvs.edit_real_server_args(protocol, endpoint, server, weight, forwarding))
             say(f"updated {server} in {where} (weight {weight}, {forwarding})")
-    with open(f"{built_path}.tmp", "w", encoding="utf-8") as built:
+    # O_EXCL | O_NOFOLLOW: the temporary file is never written through a symlink
+    with open(create_new(f"{built_path}.tmp", 0o644), "w", encoding="utf-8") as built:
         built.writelines(f"{service_words(*key)}\n" for key in desired.services)
     os.replace(f"{built_path}.tmp", built_path)
 
@@ -140,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(USAGE + "\n")
         return 2
     action, mon_cf_path = argv[-1], find_mon_cf(argv[:-1])
-    run_dir = ipvs.run_dir()
+    try:
+        run_dir = ipvs.run_dir()
+    except ipvs.UntrustedPath as error:
+        sys.stderr.write(f"{PROGRAM}: {error}\n")
+        return 1
     built_path = os.path.join(run_dir, BUILT_FILE)
 
     def say(line: str) -> None:

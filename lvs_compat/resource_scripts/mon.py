@@ -111,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         mon_cf = argv[0]
     else:
         mon_cf = next((p for p in DEFAULT_MON_CF if os.path.exists(p)), DEFAULT_MON_CF[0])
-    directory = state_dir()
+    from lvs_compat.ipvs import UntrustedPath
+    try:
+        directory = state_dir()
+    except UntrustedPath as error:
+        sys.stderr.write(f"{PROGRAM}: {error}\n")
+        return 1
     pid_file = os.path.join(directory, "mon.pid")
     if action == "status":
         running = read_pid(pid_file) is not None
