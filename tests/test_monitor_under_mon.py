@@ -115,4 +115,7 @@ def test_mon_removes_a_stopped_web_server_and_adds_it_back_when_it_returns(tmp_p
     # mon's own account: a failure alert (flags=1), then an upalert (flags=2), for www2 only.
     assert "exited with [1]" in log and "do_alert flags=1" in log and "do_alert flags=2" in log
     assert WWW1 not in {word for call in fake.calls() for word in call}
-    assert [call[0] for call in fake.calls() if call[0] in ("-d", "-a")] == ["-d", "-a"]
+    # mon alerts after every failed run (no alertevery here): on a slow machine www2 can fail
+    # again before it is back, and lvs.alert is asked to delete it again; then one add, last.
+    changes = [call[0] for call in fake.calls() if call[0] in ("-d", "-a")]
+    assert changes[-1] == "-a" and changes[:-1] and set(changes[:-1]) == {"-d"}, changes
