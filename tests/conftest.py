@@ -59,6 +59,8 @@ def pytest_collection_modifyitems(config, items):
         return min((_ORDER[mark.name] for mark in item.iter_markers() if mark.name in _ORDER),
                    default=1)
     items.sort(key=rank)    # stable: each group keeps its order
+    if os.environ.get("LVS_COMPAT_LANE") != "on":
+        return
     import second_lane
     lane_wanted = second_lane.wanted(config)
     os.environ.pop(second_lane.ENV, None)     # pytest runs started by tests never start a lane
@@ -80,7 +82,8 @@ def _guests_in_background(request, tmp_path_factory):
     wanted = [name for name in _BACKGROUND
               if any(name in item.fixturenames for item in request.session.items)]
     lane = request.config.stash.get(_LANE, None)
-    import background_guests as guests
+    if wanted:
+        import background_guests as guests
     if not wanted or not guests.can_boot():
         if lane is not None:
             lane.start()        # no chain: a core is free now
