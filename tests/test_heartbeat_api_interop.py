@@ -1,0 +1,168 @@
+"""Debian's own C clients of heartbeat's API, unchanged, against a real heartbeat 3.0.6 and
+against ours on the same ha.cf (issue 16): ``/usr/bin/cl_status`` (every sub-command, stdout,
+stderr and exit code) and ``api_test``.
+
+Each daemon runs alone as node ``n1`` in a namespace of the lab (``n2`` is configured but never
+runs, the ping node is the node's own address): the C one in its own mount namespace as always,
+ours with ``--run-dir`` bind-mounted at /run/heartbeat for the client only
+(``Node.debian_client``), so nothing touches the host's /run/heartbeat and parallel runs do not
+collide.
+
+Differences that are expected and normalised: the time stamp, host name and pid of log lines,
+the version string (``3.0.6 (node: <hg id>)`` vs ``3.0.6 (lvs-compat)``) and the log directory
+(a parameter).  This module takes ~30 s: the C daemon answers every request at its next
+~500 ms tick (CLIENT-API §9 item 10), and both daemons spend ``initdead`` and the resource
+transition (10 s after comm-up, ``rscstatus`` says ``transition`` until then) starting.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from heartbeat_lab import C_CL_STATUS, Lab, ha_cf, have_c_heartbeat, wait_for
+
+pytestmark = [pytest.mark.interop, pytest.mark.lab,
+              pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
+
+API_TEST = "/usr/libexec/heartbeat/api_test"
+START_TIMEOUT_S = 30        # initdead 4 s, then comm-up
+SETTLE_TIMEOUT_S = 30       # the resource transition after comm-up (10 s in both)
+HA_CF = ha_cf(["n1", "n2"], media="bcast hb0", extra="ping 10.251.0.1")
+_LOG_PREFIX = re.compile(r"^\w{3} \d\d \d\d:\d\d:\d\d \S+ (\S+): \[\d+\]: ", re.M)
+_VERSIONS = re.compile(r"3\.0\.6 \((node: [0-9a-f]+|lvs-compat)\)")
+
+SUBCOMMANDS = [
+    [], ["-h"], ["bogus"], ["parameter", "-p", "keepalive"],
+    ["hbstatus"], ["hbstatus", "-v"], ["hbstatus", "-m", "-v"],
+    ["listnodes"], ["listnodes", "-n"], ["listnodes", "-p"], ["listnodes", "-v"],
+    ["listnodes", "-m"],
+    ["nodestatus", "n1"], ["nodestatus", "n2"], ["nodestatus", "10.251.0.1"],
+    ["nodestatus", "nosuchnode"], ["nodestatus", "-m", "n1"], ["nodestatus", "N1"],
+    ["nodestatus"],
+    ["nodetype", "n1"], ["nodetype", "10.251.0.1"], ["nodetype", "nosuchnode"], ["nodetype"],
+    ["nodeweight", "n1"], ["nodeweight", "nosuchnode"], ["nodesite", "n1"],
+    ["listhblinks", "n1"], ["listhblinks", "-v", "n1"], ["listhblinks", "-v", "n2"],
+    ["listhblinks", "-v", "10.251.0.1"], ["listhblinks", "-m", "n1"],
+    ["listhblinks", "nosuchnode"],
+    ["hblinkstatus", "n1", "hb0"], ["hblinkstatus", "n2", "hb0"],
+    ["hblinkstatus", "n1", "nosuchif"], ["hblinkstatus", "10.251.0.1", "10.251.0.1"],
+    ["hblinkstatus", "n1"],
+    ["clientstatus", "n1", "nosuchclient"], ["clientstatus", "n2", "ipfail"],
+    ["clientstatus", "nosuchnode", "ipfail"], ["clientstatus", "n1"],
+    ["rscstatus"], ["rscstatus", "-m"], ["test"],
+    *(["hbparameter", "-p", name] for name in (
+        "keepalive", "deadtime", "initdead", "warntime", "deadping", "hbversion", "pacemaker",
+        "crm", "udpport", "auto_failback", "logfile", "debugfile", "debug", "msgfmt",
+        "cluster", "realtime", "hopfudge", "baud", "hbgenmethod", "node", "apiauth",
+        "respawn", "stonith", "normalpoll", "nosuchparam")),
+    ["hbparameter", "-m", "-p", "deadtime"], ["hbparameter"],
+]
+
+
+@pytest.fixture(scope="module")
+def daemons(tmp_path_factory):
+    """One C node and one of ours, each alone, same ha.cf; yielded once both hold their
+    resources (rscstatus past ``transition``)."""
+    tmp = tmp_path_factory.mktemp("api-interop")
+    labs = [Lab(tmp / "c", names=("n1",), kinds=("c",)),
+            Lab(tmp / "ours", names=("n1",), kinds=("ours",))]
+    try:
+        c, ours = (lab.open().nodes[0] for lab in labs)
+        for node in (c, ours):
+            node.write_config(HA_CF)
+        c.start_c()
+        ours.start()
+        for node in (c, ours):
+            wait_for(lambda: node.debian_client(C_CL_STATUS, "hbstatus").returncode == 0,
+                     START_TIMEOUT_S, 0.2, f"comm-up of the {node.kind} daemon")
+        for node in (c, ours):
+            wait_for(lambda: node.debian_client(C_CL_STATUS, "rscstatus").stdout
+                     not in ("", "transition\n"), SETTLE_TIMEOUT_S, 0.5,
+                     f"the {node.kind} daemon's resource transition")
+        yield c, ours
+    finally:
+        for lab in labs:
+            lab.close()
+
+
+def normalised(node, text: str) -> str:
+    text = _LOG_PREFIX.sub(r"\1: ", text)
+    text = _VERSIONS.sub("3.0.6 (VERSION)", text)
+    text = re.sub(r"PID=\d+", "PID=N", text)
+    logdir = "/var/lib/heartbeat" if node.kind == "c" else str(node.root)
+    return text.replace(logdir + "/", "LOGDIR/")
+
+
+def outcomes(node, commands):
+    """(stdout, stderr, exit code) of each command, run concurrently (the C daemon answers at
+    its ticks, one client at a time would take 0.5 s per request)."""
+    def one(args):
+        result = node.debian_client(C_CL_STATUS, *args)
+        return (normalised(node, result.stdout), normalised(node, result.stderr),
+                result.returncode)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(map(tuple, commands), pool.map(one, commands)))
+
+
+def test_debian_cl_status_answers_the_same_from_ours_as_from_3_0_6(daemons):
+    c, ours = daemons
+    theirs, mine = outcomes(c, SUBCOMMANDS), outcomes(ours, SUBCOMMANDS)
+    differences = {command: (theirs[command], mine[command]) for command in theirs
+                   if theirs[command] != mine[command]}
+    assert not differences
+    # the comparison compared something: the answers that matter are there
+    assert mine[("nodestatus", "n1")] == ("active\n", "", 0)
+    assert mine[("nodestatus", "n2")] == ("dead\n", "", 1)
+    assert mine[("listnodes",)] == ("n2\nn1\n10.251.0.1\n", "", 0)
+    assert mine[("clientstatus", "nosuchnode", "ipfail")][2] == 13
+    assert mine[("hbparameter", "-p", "initdead")] == ("4\n", "", 0)
+
+
+def test_a_client_that_asks_with_100_ms_is_answered_in_time_by_ours(daemons):
+    """``clientstatus … 100``: the C daemon answers too late (its 500 ms tick, CLIENT-API §7,
+    §9 item 10) and cl_status exits 13; ours answers at once.  A documented difference."""
+    _, ours = daemons
+    result = ours.debian_client(C_CL_STATUS, "clientstatus", "n1", "nosuchclient", "100")
+    assert (result.stdout, result.returncode) == ("offline\n", 1)
+
+
+def api_test(node, *, egid_haclient: bool, run_s: int):
+    """api_test for ``run_s`` seconds, then SIGINT (as the LAB ran it), then SIGKILL 2 s
+    later: api_test notices SIGINT only when its blocking ``readmsg`` returns, i.e. at the
+    next message for it, and an idle one-node cluster may send none."""
+    argv = ["timeout", "--preserve-status", "-s", "INT", "-k", "2", str(run_s)]
+    if egid_haclient:
+        argv += ["setpriv", "--regid=haclient", "--clear-groups"]
+    result = node.debian_client(*argv, API_TEST, timeout=run_s + 15)
+    return result.returncode, normalised(node, result.stderr)
+
+
+def test_api_test_as_root_is_refused_by_both_for_its_apiauth(daemons):
+    """D01: api_test signs on as ``ping``, whose default apiauth is ``gid=haclient``."""
+    answers = [api_test(node, egid_haclient=False, run_s=10) for node in daemons]
+    assert answers[0] == answers[1]
+    assert answers[1][0] == 1 and "REASON: client failed authorization" in answers[1][1]
+
+
+def test_api_test_reads_the_same_parameters_and_completes_its_walk_and_pings_on_ours(daemons):
+    c, ours = daemons
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # the C daemon needs ~0.5 s per request: 20 s get it through its parameters
+        theirs = pool.submit(api_test, c, egid_haclient=True, run_s=20)
+        mine = pool.submit(api_test, ours, egid_haclient=True, run_s=9)
+        (_, their_log), (_, my_log) = theirs.result(), mine.result()
+
+    def parameters(log):
+        return [line for line in log.splitlines() if "Parameter" in line]
+    assert parameters(their_log) and parameters(my_log) == parameters(their_log)
+    # ours gets through everything (the C daemon's late clientstatus reply breaks the walk,
+    # "Cannot start if walk", CLIENT-API §7): the walk, then the ping/pingreply phase
+    for expected in ("Cluster node: n1: status: active", "n1/api_test status: [online]",
+                     "n2/api_test status: [offline]", "Sent ping request to cluster",
+                     "Got message 1 of type [ping] from [n1]", "Sent ping reply(9) to [n1]",
+                     "of type [pingreply] from [n1]"):
+        assert expected in my_log
+    assert "ERROR" not in my_log.replace("ERROR: Mandantory Parameter normalpoll", "")
