@@ -17,7 +17,10 @@ transition (10 s after comm-up, ``rscstatus`` says ``transition`` until then) st
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -166,3 +169,41 @@ def test_api_test_reads_the_same_parameters_and_completes_its_walk_and_pings_on_
                      "of type [pingreply] from [n1]"):
         assert expected in my_log
     assert "ERROR" not in my_log.replace("ERROR: Mandantory Parameter normalpoll", "")
+
+
+def test_client_status_of_a_peer_travels_between_3_0_6_and_ours(tmp_path):
+    """CLIENT-API §3.3 on the wire, both ways: ``clientstatus PEER ID`` sends ``query-cstatus``
+    to the peer, whose ``respond-cstatus`` comes back to the asking client by ``to_id``.  The
+    client asked about is api_test (client id ``ping``) running on the peer, then nobody.  The
+    C daemon hands its client the answer at its next tick, so cl_status gets 2000 ms."""
+    lab = Lab(tmp_path, names=("hbcnode", "ournode"), kinds=("c", "ours"))
+    running = []
+    try:
+        c, ours = lab.open().nodes
+        for node in (c, ours):
+            node.write_config(ha_cf([c.name, ours.name], media="bcast hb0"))
+        c.start_c()
+        ours.start()
+        for node, other in ((c, ours), (ours, c)):
+            wait_for(lambda: node.debian_client(C_CL_STATUS, "nodestatus", other.name).stdout
+                     == "active\n", START_TIMEOUT_S, 0.2, f"{node.name} to see {other.name}")
+        for asking, peer in ((ours, c), (c, ours)):
+            offline = asking.debian_client(C_CL_STATUS, "clientstatus", peer.name, "ping", "2000")
+            assert (offline.stdout, offline.returncode) == ("offline\n", 1), offline.stderr
+            # one process group (nsenter/unshare, setpriv's exec of api_test): killpg ends it
+            argv = ["setpriv", "--regid=haclient", "--clear-groups", API_TEST]
+            argv = (["nsenter", "-t", str(peer.ns_init_pid), "-a", "-r", "-w", *argv]
+                    if peer.kind == "c" else peer.debian_client_argv(*argv))
+            running.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True))
+            wait_for(lambda: asking.debian_client(C_CL_STATUS, "clientstatus", peer.name, "ping",
+                                                  "2000").stdout == "online\n",
+                     10, 0.2, f"{asking.name} to see api_test online on {peer.name}")
+            os.killpg(running[-1].pid, signal.SIGKILL)
+            running.pop().wait(timeout=10)
+    finally:
+        for process in running:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        lab.close()
