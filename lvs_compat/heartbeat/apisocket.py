@@ -32,6 +32,7 @@ SOCKET_NAME = "register"
 BACKLOG = 128
 READ_CHUNK = 65536
 MAX_CONNECTIONS = 64
+ACCEPTS_PER_EVENT = 64
 AUDIT_INTERVAL_MS = 9000
 _UCRED = struct.Struct("3i")
 
@@ -77,6 +78,7 @@ class ApiSocket:
         self.connections: dict[_Connection, None] = {}
         self.next_audit_ms: int | None = None
         self.refused = 0
+        self._refused_unlogged = 0
         self._refusal_log = RateLimiter(1.0, 1)
         try:
             os.unlink(self.path)
@@ -108,7 +110,7 @@ class ApiSocket:
         out: list = []
         if self.next_audit_ms is None:
             self.next_audit_ms = now_ms + AUDIT_INTERVAL_MS
-        for _ in range(self.max_connections):    # bounded: a connect storm cannot hold the loop
+        for _ in range(ACCEPTS_PER_EVENT):       # bounded: a connect storm cannot hold the loop
             try:
                 sock, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -118,10 +120,7 @@ class ApiSocket:
             if len(self.connections) >= self.max_connections:
                 sock.close()
                 self.refused += 1
-                due = self._refusal_log.due(None, now_ms / 1000)
-                if due is not None:
-                    out.append(api.Log("warning", f"API: {due} connection(s) refused: "
-                                       f"{self.max_connections} clients already connected"))
+                self._refused_unlogged += 1
                 continue
             sock.setblocking(False)
             try:
@@ -133,6 +132,11 @@ class ApiSocket:
             self.connections[connection] = None
             self.selector.register(sock, selectors.EVENT_READ, ("api", connection))
             self.server.connected(connection, cred)
+        # one line a second at most, with what it covers
+        if self._refused_unlogged and self._refusal_log.due(None, now_ms / 1000) is not None:
+            out.append(api.Log("warning", f"API: {self._refused_unlogged} connection(s) "
+                               f"refused: {self.max_connections} clients already connected"))
+            self._refused_unlogged = 0
         return out
 
     def _read(self, connection: _Connection, view_of) -> list:
