@@ -1,6 +1,7 @@
 """Debian's own C clients of heartbeat's API, unchanged, against a real heartbeat 3.0.6 and
 against ours on the same ha.cf (issue 16): ``/usr/bin/cl_status`` (every sub-command, stdout,
-stderr and exit code) and ``api_test``.
+stderr and exit code), ``api_test``, a raw client making every request (the same replies, field
+by field) and the client status of a peer across a mixed pair.
 
 Each daemon runs alone as node ``n1`` in a namespace of the lab (``n2`` is configured but never
 runs, the ping node is the node's own address): the C one in its own mount namespace as always,
@@ -207,3 +208,99 @@ def test_client_status_of_a_peer_travels_between_3_0_6_and_ours(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         lab.close()
+
+
+# A raw client of the API (stdlib only, run by /usr/bin/python3 where the daemon's socket is at
+# /run/heartbeat/register): the requests cl_status never sends, or sends only right, each
+# answer printed as its fields (binary ones as their length).  Requests without a reply
+# (set_sendqlen) are followed by one that has one, so a stray reply would show.
+_RAW_CLIENT = r"""
+import base64, json, os, socket, struct
+pid = str(os.getpid())
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect("/run/heartbeat/register")
+buffer = b""
+
+def send(fields):
+    body = ">>>\n" + "".join("%s=%s\n" % item for item in fields) + "<<<\n"
+    body = body.encode() + b"\0"
+    s.sendall(struct.pack("=iI", len(body), 0xabcd) + body)
+
+def reply():
+    global buffer
+    while True:
+        while len(buffer) >= 8:
+            length, magic = struct.unpack_from("=iI", buffer)
+            if len(buffer) < 8 + length:
+                break
+            body, buffer = buffer[8:8 + length], buffer[8 + length:]
+            fields = []
+            for line in body.rstrip(b"\0").decode().split("\n")[1:-2]:
+                name, _, value = line.partition("=")
+                if name.startswith("(1)"):
+                    fields.append((name, base64.b64decode(value)))
+                else:
+                    fields.append((name, value))
+            if dict(fields).get("t") == "hbapi-resp":
+                return fields
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+
+def ask(reqtype, *extra, replies=1):
+    send([("t", "hbapi-req"), ("reqtype", reqtype), ("dest", "n1"), ("pid", pid),
+          ("from_id", pid), *extra])
+    answers = [reply() for _ in range(replies)]
+    for answer in answers:
+        shown = [(n, "<%d bytes>" % len(v) if isinstance(v, bytes) else v) for n, v in answer]
+        print(json.dumps([reqtype, [f for f in shown if f[0] != "hbversion"]]))
+    return answers
+
+ask("signon", ("uid", str(os.geteuid())), ("gid", str(os.getegid())))
+ask("numnodes")
+ask("nodeweight", ("node", "n2"))
+ask("nodesite", ("node", "nosuchnode"))
+ask("nodetype", ("node", "10.251.0.1"))
+ask("iflist", ("node", "10.251.0.1"))
+ask("iflist", ("node", "nosuchnode"))
+ask("ifstatus", ("node", "n1"), ("ifname", "hb0"))
+ask("ifstatus", ("node", "n2"))
+ask("getparm")
+ask("getparm", ("pname", "nosuchparam"))
+ask("getparm", ("pname", "hbversion"))
+ask("getrsc")
+ask("setfilter", ("fmask", "0"))
+ask("setfilter", ("fmask", "1"))
+ask("setsignal", ("signal", "9"))
+ask("setsignal", ("signal", "x"))
+ask("setsignal", ("signal", "0"))
+uuid = dict(ask("getuuid", ("queryname", "n1"))[0]).get("(1)queryuuid", b"")
+ask("getuuid", ("queryname", "nosuchnode"))
+ask("getuuid")
+ask("getnodename", ("(1)queryuuid", base64.b64encode(uuid).decode()))
+ask("getnodename", ("(1)queryuuid", base64.b64encode(b"0" * 16).decode()))
+ask("getnodename")
+ask("nosuchrequest")
+ask("signon", ("uid", "0"), ("gid", "0"))
+send([("t", "hbapi-req"), ("reqtype", "set_sendqlen"), ("dest", "n1"), ("pid", pid),
+      ("from_id", pid), ("sendqlen", "100")])
+ask("numnodes")
+ask("nodelist", replies=3)
+"""
+
+
+def test_the_same_raw_api_requests_get_the_same_answers_from_ours_and_3_0_6(daemons):
+    """Item 1's differential on the requests themselves, those cl_status does not make
+    included: every reply's fields, in order, from both daemons (the version aside)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        theirs, mine = pool.map(
+            lambda node: node.debian_client("/usr/bin/python3", "-I", "-c", _RAW_CLIENT,
+                                            timeout=60), daemons)
+    assert mine.returncode == 0, mine.stderr
+    assert theirs.returncode == 0, theirs.stderr
+    their_lines, my_lines = theirs.stdout.splitlines(), mine.stdout.splitlines()
+    assert len(my_lines) == 30
+    assert [line for line in my_lines if line not in their_lines] == []
+    assert my_lines == their_lines
