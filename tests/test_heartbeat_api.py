@@ -146,14 +146,26 @@ def test_a_named_client_is_announced_to_the_cluster_before_its_reply():
     assert dict(actions[0].fields)["st"] == "join"
 
 
-def test_the_first_message_must_be_a_sign_on_and_garbage_bodies_drop_after_ten():
+@pytest.mark.parametrize("body", [b"not a message", request("nodelist")])
+def test_the_first_message_must_be_a_sign_on_ten_wrong_ones_in_a_row_drop_the_client(body):
     server = api.ApiServer("n1", rules())
     server.connected("c", api.PeerCred(1, 0, 0))
-    assert [type(a) for a in server.receive("c", request("nodelist"), VIEW)] == [api.Log]
-    for _ in range(api.MAX_UNREADABLE - 1):
-        assert not any(isinstance(a, api.Disconnect)
-                       for a in server.receive("c", b"not a message", VIEW))
-    assert isinstance(server.receive("c", b"not a message", VIEW)[-1], api.Disconnect)
+    first = server.receive("c", body, VIEW)
+    assert [type(a) for a in first] == [api.Log]          # no reply: C keeps the connection
+    for _ in range(api.MAX_UNREADABLE - 2):
+        assert not any(isinstance(a, api.Disconnect) for a in server.receive("c", body, VIEW))
+    last = server.receive("c", body, VIEW)
+    assert isinstance(last[-1], api.Disconnect) and "in a row" in last[0].text
+
+
+def test_a_signed_on_client_may_send_a_few_unreadable_messages_between_good_ones():
+    server = api.ApiServer("n1", rules())
+    signon(server, "c")
+    for _ in range(3):
+        for _ in range(api.MAX_UNREADABLE - 1):
+            server.receive("c", b"garbage", VIEW)
+        assert delivered(server.receive("c", request("numnodes"), VIEW))
+    assert server.client_ids() == {"373"}
 
 
 # --- requests ---------------------------------------------------------------------------------

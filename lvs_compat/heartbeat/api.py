@@ -295,23 +295,25 @@ class ApiServer:
         try:
             message = wire.decode(body)
         except wire.DecodeError as error:
-            client.unreadable += 1
-            if client.unreadable >= MAX_UNREADABLE:
-                return self._remove(client, "noinput",
-                                    f"{client.describe}: {MAX_UNREADABLE} unreadable messages "
-                                    f"({error.reason}): dropped")
-            return [Log("warning", f"{client.describe}: unreadable message dropped: "
-                        f"{error.reason}")]
-        client.unreadable = 0
+            return self._unreadable(client, f"unreadable message ({error.reason})")
         if client.id is None:
+            if message.get("t") != "hbapi-req" or message.get("reqtype") != "signon":
+                # C logs it and keeps the connection; so do we, up to MAX_UNREADABLE in a row
+                return self._unreadable(client, "api_process_registration_msg: bad message")
             return self._signon(client, message, view, pid_alive)
+        client.unreadable = 0
         return self._request(client, message, view)
+
+    def _unreadable(self, client: Client, what: str) -> list:
+        client.unreadable += 1
+        if client.unreadable >= MAX_UNREADABLE:
+            return self._remove(client, "noinput", f"{client.describe}: {MAX_UNREADABLE} "
+                                f"unusable messages in a row, the last: {what}: dropped")
+        return [Log("warning", f"{client.describe}: {what}: ignored")]
 
     # -- sign-on ----------------------------------------------------------------------------
     def _signon(self, client: Client, message: wire.Message, view: ClusterView,
                 pid_alive) -> list:
-        if message.get("t") != "hbapi-req" or message.get("reqtype") != "signon":
-            return [Log("error", "api_process_registration_msg: bad message")]
         self.client_gen += 1
         pid_text, from_id = message.get("pid"), message.get("from_id")
         pid = int(pid_text) if isinstance(pid_text, str) and pid_text.isdigit() else 0
