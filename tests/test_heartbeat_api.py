@@ -273,3 +273,32 @@ def test_recorded_parameters_are_the_texts_of_ha_cf_and_3_0_6s_computed_values()
         "deadping": "5000ms", "udpport": "694", "cluster": "linux-ha", "pacemaker": "off",
         "msgfmt": "classic", "debug": "0", "hbversion": "3.0.6"}
     assert "node" not in values and "apiauth" not in values
+
+
+def test_mutated_requests_never_raise_out_of_the_core():
+    """Whatever a client sends, the core answers with actions: a bug must not reach the
+    daemon's loop (2,000 byte-level mutations of real requests, fixed seed)."""
+    import random
+    rng = random.Random(16)
+    seeds = [request(reqtype, **fields) for reqtype, fields in (
+        ("nodelist", {}), ("iflist", {"node": "n1"}), ("getparm", {"pname": "keepalive"}),
+        ("setfilter", {"fmask": "1"}), ("clientstatus", {"node": "n2", "cn": "x"}),
+        ("getnodename", {}), ("setsignal", {"signal": "0"}))]
+    for _ in range(2000):
+        server = api.ApiServer("n1", rules())
+        signon(server, "c")
+        data = bytearray(rng.choice(seeds)[api.HEADER.size:])     # the body, framed again
+        for _ in range(rng.randint(1, 8)):
+            position = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.5:
+                data[position] = rng.randrange(256)
+            elif choice < 0.75:
+                del data[position]
+            else:
+                data.insert(position, rng.choice(b"=\n\0()<>#%:,1"))
+        body, = api.FrameReader().feed(api.frame(bytes(data)))
+        for _ in range(2):
+            actions = server.receive("c", body, VIEW)
+            assert all(isinstance(a, (api.Deliver, api.Disconnect, api.SendToCluster,
+                                      api.SetSendQueue, api.Log)) for a in actions)
