@@ -18,7 +18,7 @@ HONOURED = {
     "rtprio", "realtime", "max_rexmit_delay", "log_badpack", "hbgenmethod", "msgfmt",
     "uuidfrom", "cluster", "logfile", "debugfile", "logfacility", "node", "udpport", "baud",
     "nice_failback", "auto_failback", "autojoin", "env", "quorum_server", "bcast", "ucast",
-    "mcast", "serial", "ping", "ping_group", "respawn", "failfast",
+    "mcast", "serial", "ping", "ping_group", "respawn", "failfast", "apiauth",
     # off: honoured; on: refused by the daemon (v1 only), warned by the parser
     "pacemaker", "crm",
     # Pacemaker-only: C ignores them too with pacemaker off
@@ -58,9 +58,6 @@ EXPECTED = [
     "never fenced (reset or powered off) before its resource groups are taken over",
     "ha.cf:6:1: warning: stonith: not honoured by lvs-compat heartbeat: a dead peer is never "
     "fenced (reset or powered off) before its resource groups are taken over",
-    "ha.cf:7:1: warning: apiauth: not honoured by lvs-compat heartbeat: heartbeat's client API "
-    "(the register socket that ipfail, dopd and api_test sign on to) is not served, so no API "
-    "client can sign on",
     "ha.cf:8:1: warning: ping6: not honoured by lvs-compat heartbeat: IPv6 ping nodes are not "
     "implemented: the node always counts as dead",
     "ha.cf:9:1: warning: ucast6: not honoured by lvs-compat heartbeat: IPv6 media are not "

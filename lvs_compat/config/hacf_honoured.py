@@ -35,8 +35,6 @@ def _true(word: str) -> bool:
 _ALWAYS = lambda words: True  # noqa: E731 - a table of predicates reads best inline
 
 NOT_HONOURED = {
-    "apiauth": (_ALWAYS, "heartbeat's client API (the register socket that ipfail, dopd and "
-                "api_test sign on to) is not served, so no API client can sign on"),
     "stonith": (_ALWAYS, "a dead peer is never fenced (reset or powered off) before its "
                 "resource groups are taken over"),
     "stonith_host": (_ALWAYS, "a dead peer is never fenced (reset or powered off) before its "

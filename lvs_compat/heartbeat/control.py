@@ -1,10 +1,9 @@
 """The daemon's control socket: a unix stream socket in ``--run-dir`` for ``cl_status`` and
 ``heartbeat -s/-k/-r``.
 
-The C daemon's API (``/run/heartbeat/register`` plus per-client FIFOs, the ``hbapi-*``
-messages) is not reproduced: our ``cl_status`` talks to our daemon only, and Debian's
-``cl_status`` to a C daemon only.  The protocol here is one JSON request line, one JSON
-answer line, then close:
+This is not the C daemon's client API (``/run/heartbeat/register``, the ``hbapi-*``
+messages): that one is ``api``/``apisocket``, for Debian's own clients.  The protocol here is one
+JSON request line, one JSON answer line, then close:
 
     {"command": "status"}  -> {"ok": true, "status": {...the daemon's snapshot...}}
     {"command": "stop"}    -> {"ok": true}      (graceful stop begins)

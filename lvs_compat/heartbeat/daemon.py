@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from . import PRODUCT, VERSION, wire
 from .clock import SYSTEM_CLOCK, Clock
 from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
-                     NodeStatusChanged, PingNodeStatus, RebootNode, ResourceStateChanged,
-                     SendMessage)
+                     MessageReceived, NodeStatusChanged, PingNodeStatus, RebootNode,
+                     ResourceStateChanged, SendMessage)
 from ..oneline import one_line
 from .hblog import HbLog
 from .media import MediumDown, MediumError, medium_key, open_media, probe_media
@@ -160,6 +160,7 @@ class Daemon:
         self.fifo = None
         self.ping_nodes = None
         self.children = None  # respawn/failfast lines (respawn.ClientChildren)
+        self.api = None          # the client API's socket (apisocket), opened at comm-up
 
     # --- start-up --------------------------------------------------------------------------
     def open_io(self) -> None:
@@ -323,6 +324,14 @@ class Daemon:
                 self.log.info(f"Status update for node {node}: status {new}")
             self.execute(self.core.local_request(PingNodeStatus(node, new),
                                                  self.clock.now_ms()))
+            if self.api is not None:   # CLIENT-API §4.1: NS_st, or a local status st=dead
+                fields = ((("t", "NS_st"), ("st", new), ("info", "ping"), ("src", node))
+                          if new != "dead" else
+                          (("t", "status"), ("src", node), ("st", "dead"), ("info", "ping")))
+                self._api_execute(self.api.server.deliver(fields))
+                self._api_execute(self.api.server.deliver(
+                    (("t", "ifstat"), ("node", node), ("ifname", node),
+                     ("st", "dead" if new == "dead" else "up"))))
 
     def _on_signal(self, signum, frame) -> None:
         self._pending_signals.append(signum)
@@ -332,6 +341,10 @@ class Daemon:
         while True:
             now = self.clock.now_ms()
             deadline = self.core.next_deadline_ms(now)
+            if self.api is not None:
+                api_deadline = self.api.next_deadline_ms()
+                if api_deadline is not None:
+                    deadline = api_deadline if deadline is None else min(deadline, api_deadline)
             if self.control is not None:
                 # a control client's deadline (its whole request, not each read: issue 19)
                 client_deadline = self.control.next_deadline_ms()
@@ -349,12 +362,16 @@ class Daemon:
                 events = self.selector.select(wait_ms / 1000)
             except InterruptedError:
                 events = []
-            for key, _ in events:
+            for key, mask in events:
                 kind, medium = key.data
                 if kind == "medium":
                     self._receive(medium)
                 elif kind == "control":  # the listener (None) or one client, never blocking
                     self.control.ready(medium, self._control_request, self.clock.now_ms())
+                elif kind == "api":    # the listener (None) or one client, never blocking
+                    if self.api is not None:
+                        self._api_execute(self.api.ready(medium, mask, self.api_view,
+                                                         self.clock.now_ms()))
                 elif kind == "worker":
                     self._worker_results()
                 elif kind == "fifo":
@@ -369,6 +386,8 @@ class Daemon:
             now = self.clock.now_ms()
             if self.control is not None:
                 self.control.expire(now)
+            if self.api is not None:
+                self._api_execute(self.api.expire(now))
             if self._down_media:
                 self._retry_media(now)
             self.execute(self.core.tick(now))
@@ -637,8 +656,26 @@ class Daemon:
             self.log(_LEVELS.get(action.level, "info"), action.text)
         elif isinstance(action, NodeStatusChanged):
             self.set_node_status(action.node, action.new)
+            if action.node == self.node_name and action.reason == "comm up":
+                self.open_api()
+            elif self.api is not None:   # CLIENT-API §4.1: a status change
+                self._api_execute(self.api.server.deliver(
+                    (("t", "status"), ("src", action.node), ("st", action.new))))
         elif isinstance(action, LinkStatusChanged):
             self.set_link_status(action.node, action.link, action.new)
+            if self.api is not None:
+                self._api_execute(self.api.server.deliver(
+                    (("t", "ifstat"), ("node", action.node), ("ifname", action.link),
+                     ("st", action.new))))
+        elif isinstance(action, MessageReceived):
+            if self.api is not None:
+                message = action.message
+                if not isinstance(message, wire.Message):   # our own, through the loop-back
+                    pairs = message.pairs()
+                    if "src" not in dict(pairs):
+                        pairs += (("src", action.node),)
+                    message = wire.Message.from_pairs(pairs)
+                self._api_execute(self.api.server.cluster_message(message, self.api_view()))
         elif isinstance(action, LocalHeartbeatLost):
             self.log("ERROR", "no local heartbeat: our own packets do not come back on any "
                      "medium")
@@ -661,6 +698,81 @@ class Daemon:
                            stderr=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as error:
             self.log("CRIT", f"reboot failed ({reason}): {error}")
+
+    # --- the client API ---------------------------------------------------------------------
+    def open_api(self) -> None:
+        """At comm-up, as 3.0.6 (CLIENT-API §1.1): ``<run dir>/register``.  A failure is
+        logged; heartbeating goes on without clients."""
+        if self.api is not None:
+            return
+        import grp
+        import pwd
+        from . import api
+        from .apisocket import ApiSocket
+
+        def uid_of(name):
+            try:
+                return pwd.getpwnam(name).pw_uid
+            except KeyError:
+                return None
+
+        def gid_of(name):
+            try:
+                return grp.getgrnam(name).gr_gid
+            except KeyError:
+                return None
+        cfg = self.ha_cf
+        rules = api.authorization_rules(cfg.apiauth, not cfg.manages_resources, uid_of, gid_of)
+        server = api.ApiServer(self.node_name, rules, daemon_uid=os.geteuid())
+        try:
+            self.api = ApiSocket(self.run_dir, self.selector, server, cfg.msgfmt)
+        except OSError as error:
+            self.log.error(f"client API socket in {self.run_dir}: {error.strerror or error}")
+            return
+        self._api_parameters = api.recorded_parameters(cfg, self.log.debug_level)
+        self.log.info(f"client API listening on {self.api.path}")
+
+    def api_view(self):
+        """What the client API answers from (``api.ClusterView``), built from the core."""
+        from . import api
+        from ..config.hacf import _FACILITIES
+        cfg = self.ha_cf
+        links = [medium.name for medium in self.media]
+        entries = [(node.location.line or 0, "normal", node.name) for node in cfg.nodes]
+        entries += [(node.location.line or 0, "ping", node.name) for node in cfg.ping_nodes]
+        nodes = []
+        for _, kind, name in sorted(entries, key=lambda item: item[0]):
+            if kind == "ping":
+                status = self.node_status.get(name, "init")
+                status = "ping" if status not in ("dead", "init") else status
+                nodes.append(api.NodeInfo(name, "ping", status,
+                                          ((name, "up" if status == "ping" else "dead"),)))
+            else:
+                nodes.append(api.NodeInfo(
+                    name, "normal", self.core.node_status(name) or "init",
+                    tuple((link, self.core.link_status(name, link) or "dead") for link in links),
+                    uuid=self.uuid if name == self.node_name else None))
+        return api.ClusterView(
+            local=self.node_name, nodes=tuple(nodes), deadtime_ms=cfg.deadtime_ms,
+            keepalive_ms=cfg.keepalive_ms, hbversion=f"{VERSION} ({PRODUCT})",
+            parameters=self._api_parameters, resources=self.core.resource_status,
+            logfacility=_FACILITIES.get(cfg.logfacility, -1) if cfg.logfacility else -1)
+
+    def _api_execute(self, actions) -> None:
+        """The client API's actions (``api``); a cluster message a client sends goes through
+        the core like the FIFO's, and its loop-back copy comes back as ``MessageReceived``."""
+        from . import api
+        for action in actions:
+            if isinstance(action, api.Deliver):
+                self._api_execute(self.api.send(action.connection, action.message))
+            elif isinstance(action, api.Disconnect):
+                self.api.close(action.connection)
+            elif isinstance(action, api.SendToCluster):
+                self.execute(self.core.send_fields(action.fields, self.clock.now_ms()))
+            elif isinstance(action, api.SetSendQueue):
+                self.api.set_queue(action.connection, action.length)
+            elif isinstance(action, Log):
+                self.execute([action])
 
     # --- control socket ---------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -719,6 +831,8 @@ class Daemon:
             medium.close()
         if self.control is not None:
             self.control.close()
+        if self.api is not None:
+            self.api.shutdown()
         for sock in (self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()

@@ -155,6 +155,10 @@ class _Loopback:
     def get(self, name: str) -> str | None:
         return self._fields.get(name)
 
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """The fields in order (the client API delivers the local copy to its clients)."""
+        return tuple(self._fields.items())
+
 
 @dataclass
 class _Link:

@@ -668,3 +668,27 @@ def encode_classic(message: Message, authkeys: AuthKeys, *, trailing_nul: bool =
     if len(packet) > MAXMSG:
         raise ValueError(f"message of {len(packet)} bytes is larger than MAXMSG ({MAXMSG})")
     return packet
+
+
+def encode_unsigned(message: Message, framing: str) -> bytes:
+    """The body of a local IPC message (the client API, ``api``): the same two framings without
+    any authentication (C: ``msg2wirefmt_noac`` without MSG_NEEDAUTH); classic ends in the NUL
+    that the clplumbing frame length counts, netstring has no trailer."""
+    if framing == CLASSIC:
+        for f in message.fields:
+            if f.type == STRING and ("\r" in f.value or "\x13" in f.value):
+                raise ValueError(f"field {f.name}: CR or 0x13 in a value cannot travel in "
+                                 "classic text")
+        packet = b"".join((CLASSIC_START, *map(_classic_line, message.fields), CLASSIC_END,
+                           b"\0"))
+    elif framing == NETSTRING:
+        items = []
+        for f in message.fields:
+            item = b"(%d)%s=%s" % (f.type, f.name.encode("ascii"), _value_bytes(f))
+            items.append(b"%d:%s," % (len(item), item))
+        packet = b"".join((NETSTRING_START, *items, NETSTRING_END))
+    else:
+        raise ValueError(f"framing must be {CLASSIC!r} or {NETSTRING!r}, not {framing!r}")
+    if len(packet) > MAXMSG:
+        raise ValueError(f"message of {len(packet)} bytes is larger than MAXMSG ({MAXMSG})")
+    return packet

@@ -148,6 +148,23 @@ class Node:
             return run(argv, timeout=10, check=False)
         return self.nsenter(C_CL_STATUS, *args)
 
+    def debian_client(self, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess:
+        """A Debian client program (``/usr/bin/cl_status``, ``api_test``) run against this
+        node's client API at its compiled-in path /run/heartbeat/register: inside a C node's
+        namespaces, or for ours in a private mount namespace with this node's run dir
+        bind-mounted there (``_CLIENT_INIT``)."""
+        if self.kind == "c":
+            return self.nsenter(*argv, timeout=timeout)
+        return run(self.debian_client_argv(*argv), timeout=timeout, check=False)
+
+    def debian_client_argv(self, *argv: str) -> list[str]:
+        assert self.kind == "ours"
+        init = self.root / "client-init.sh"
+        if not init.exists():
+            init.write_text(_CLIENT_INIT)
+        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", str(init),
+                str(self.rundir), *argv]
+
     def kill9(self) -> None:
         """A crash: SIGKILL to the node (the whole PID namespace for a C node)."""
         if self.process is not None and self.process.poll() is None:
@@ -275,6 +292,18 @@ while True:
     except ChildProcessError:
         time.sleep(0.5)
 '
+"""
+
+
+# A client of our node at Debian's paths: argv run-dir program args...  (a private mount
+# namespace: a tmpfs over /run, the node's run dir bind-mounted at /run/heartbeat)
+_CLIENT_INIT = r"""
+set -e
+mount -t tmpfs -o mode=0755 lab-client-run /run
+mkdir -p /run/heartbeat
+mount --bind "$1" /run/heartbeat
+shift
+exec "$@"
 """
 
 
