@@ -127,10 +127,22 @@ def soak_run(base: Path) -> Run:
                base, SOAK_TIMEOUT_S)
 
 
-def _terminate_with_parent() -> None:
+def terminate_with_parent() -> None:
     """In the child: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
     import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def terminate_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a process started with start_new_session, its whole group; SIGKILL after
+    30 s."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 class Chain:
@@ -163,7 +175,7 @@ class Chain:
             # SIGTERM when this thread's process dies (pytest killed: no finalizer runs)
             self._current = subprocess.Popen(run.argv, cwd=REPO, stdout=stdout, stderr=stderr,
                                              stdin=subprocess.DEVNULL, start_new_session=True,
-                                             preexec_fn=_terminate_with_parent)
+                                             preexec_fn=terminate_with_parent)
         try:
             run.returncode = self._current.wait(timeout=run.timeout_s)
         except subprocess.TimeoutExpired:
@@ -175,14 +187,7 @@ class Chain:
     def _terminate(self) -> None:
         """SIGTERM: tools/ipvs-vm (and the soak through it) powers the guest off and removes its
         job directory."""
-        process = self._current
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        terminate_group(self._current)
 
     def wait(self, run: Run) -> Run:
         run.done.wait()

@@ -22,13 +22,14 @@ lane fails the run and its whole output is printed.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from background_guests import terminate_group, terminate_with_parent
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = "LVS_COMPAT_LANE"
@@ -46,12 +47,6 @@ def wanted(config) -> bool:
 
 def in_lane(item) -> bool:
     return any(item.get_closest_marker(name) for name in MARKERS)
-
-
-def _terminate_with_parent() -> None:
-    """In the child: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
-    import ctypes
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 class Lane:
@@ -87,7 +82,7 @@ class Lane:
                 self._process = subprocess.Popen(argv, cwd=self.cwd, env=env, stdout=log,
                                                  stderr=subprocess.STDOUT,
                                                  stdin=subprocess.DEVNULL, start_new_session=True,
-                                                 preexec_fn=_terminate_with_parent)
+                                                 preexec_fn=terminate_with_parent)
 
     def start_after(self, event_wait) -> None:
         """Start once ``event_wait()`` returns (in a thread of its own)."""
@@ -107,14 +102,7 @@ class Lane:
         return self.returncode
 
     def stop(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        terminate_group(self._process)
 
     def counts(self) -> dict[str, int]:
         """tests/failures/errors/skipped from the lane's junit XML ({} if it wrote none)."""

@@ -27,6 +27,7 @@ from collections import deque
 
 from . import api
 from .ratelimit import RateLimiter
+from .statefiles import pid_alive
 
 SOCKET_NAME = "register"
 BACKLOG = 128
@@ -40,16 +41,6 @@ _UCRED = struct.Struct("3i")
 def peer_credentials(connection: socket.socket) -> api.PeerCred:
     raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
     return api.PeerCred(*_UCRED.unpack(raw))
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Connection:
