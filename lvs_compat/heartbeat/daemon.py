@@ -51,15 +51,16 @@ from dataclasses import dataclass, field
 from . import PRODUCT, VERSION, wire
 from .clock import SYSTEM_CLOCK, Clock
 from .events import (EXECUTOR_ACTIONS, LinkStatusChanged, LocalHeartbeatLost, Log,
-                     MessageReceived, NodeStatusChanged, PingNodeStatus, RebootNode,
-                     ResourceStateChanged, SendMessage)
+                     MessageReceived, NodeStatusChanged, PeerGenerationsChanged,
+                     PingNodeStatus, RebootNode, ResourceStateChanged, SendMessage)
 from ..oneline import one_line
 from .hblog import HbLog
 from .media import MediumDown, MediumError, medium_key, open_media, probe_media
 from .node import Node
 from .ratelimit import RateLimiter
 from .statefiles import (StateFileError, format_uuid, next_generation, node_uuid,
-                         remove_pid_file, write_pid_file)
+                         read_peer_generations, remove_pid_file, write_peer_generations,
+                         write_pid_file)
 
 POLL_INTERVAL_MS = 250
 PING_KINDS = ("ping", "ping6", "ping_group")
@@ -226,6 +227,11 @@ class Daemon:
         self.log.info(f"Configuration validated. Starting heartbeat {VERSION} ({PRODUCT})")
         self.log.info(note)
         self.log.info(f"Local node {self.node_name}, uuid {format_uuid(uuid)}")
+        try:
+            peer_generations = read_peer_generations(self.state_dir)
+        except StateFileError as error:   # only a hardening aid: start without it, say so
+            self.log.warn(f"{error}: ignored, replays from before this start are not refused")
+            peer_generations = {}
         for medium in self.media:
             self.log.info(f"{medium.kind} heartbeat started on {medium.name}")
         self.generation = generation
@@ -240,7 +246,8 @@ class Daemon:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.core = Node(cfg, self.ha_dir.haresources, self.node_name, generation,
                          self.clock.now_ms(), self.coordinator_options,
-                         seed=random.SystemRandom().random(), uuid=uuid)
+                         seed=random.SystemRandom().random(), uuid=uuid,
+                         peer_generations=peer_generations)
         if self.core.has_groups:
             if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
                 # inherited (a SIGHUP re-exec of a realtime daemon): not for the worker
@@ -681,6 +688,8 @@ class Daemon:
                      "medium")
         elif isinstance(action, EXECUTOR_ACTIONS):
             self.run_resource_action(action)
+        elif isinstance(action, PeerGenerationsChanged):
+            self.keep_peer_generations(action.records)
         elif isinstance(action, ResourceStateChanged):
             self.log("debug", f"resource state {action.old} -> {action.new}")
         elif isinstance(action, RebootNode):
@@ -698,6 +707,12 @@ class Daemon:
                            stderr=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as error:
             self.log("CRIT", f"reboot failed ({reason}): {error}")
+
+    def keep_peer_generations(self, records) -> None:
+        try:
+            write_peer_generations(self.state_dir, records)
+        except StateFileError as error:
+            self.log.error(str(error))
 
     # --- the client API ---------------------------------------------------------------------
     def open_api(self) -> None:
@@ -815,6 +830,8 @@ class Daemon:
 
     # --- the end ---------------------------------------------------------------------------
     def close(self) -> None:
+        if self.core is not None:          # the newest seqs, for our next start
+            self.keep_peer_generations(self.core.peer_generations())
         try:
             signal.set_wakeup_fd(-1)
         except ValueError:

@@ -141,6 +141,14 @@ class LocalHeartbeatLost:
 
 
 @dataclass(frozen=True)
+class PeerGenerationsChanged:
+    """What we know of each peer's sending history: ``(node, generation, highest seq)``, to be
+    kept across our restarts (``statefiles.write_peer_generations``) and fed back to the next
+    core, so that a capture of an earlier packet is not taken for a fresh start (issue 19)."""
+    records: tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     node: str
     message_type: str
@@ -234,7 +242,8 @@ class RebootNode:
 
 MembershipEvent = Union[Start, Tick, Received, Send]
 MembershipAction = Union[SendMessage, Log, NodeStatusChanged, LinkStatusChanged, NodeRestarted,
-                         HeartbeatLate, PartitionHealed, LocalHeartbeatLost, MessageReceived]
+                         HeartbeatLate, PartitionHealed, LocalHeartbeatLost, MessageReceived,
+                         PeerGenerationsChanged]
 CoordinatorEvent = Union[Tick, StandbyRequest, TakeoverRequest, ShutdownRequest, GroupStarted,
                          GroupStopped, StatusResult, PingNodeStatus, NodeStatusChanged,
                          NodeRestarted, PartitionHealed, MessageReceived]

@@ -52,15 +52,15 @@ from __future__ import annotations
 import random
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..config.hacf import HaConfig
 from ..config.libc import ascii_lower, c_atoi, c_scan_hex
 from .events import (ACTIVE, DEAD, INIT, LINK_DEAD, LINK_UP, UP, HeartbeatLate,
                      LinkStatusChanged, LocalHeartbeatLost, LocalProtocolError, Log,
                      MembershipAction, MembershipEvent, MessageLike, MessageReceived,
-                     NodeRestarted, NodeStatusChanged, PartitionHealed, Received, Send,
-                     SendMessage, Start, Tick, text_of)
+                     NodeRestarted, NodeStatusChanged, PartitionHealed, PeerGenerationsChanged,
+                     Received, Send, SendMessage, Start, Tick, text_of)
 from .ratelimit import RateLimiter
 
 # --------------------------------------------------------------------------------------------
@@ -80,6 +80,8 @@ PROTOCOL_VERSION = "1"             # status protocol=1: we do flow control
 LOG_INTERVAL_MS = 1000             # noisy drops: at most one line a second per source
 RATE_LIMIT_KEYS = 1024             # bound of the rate limiter's memory (forged names)
 FLOW_TYPES_PREFIX = "NS_"          # [NOSEQ_PREFIX] no seq, no ld
+PERSIST_INTERVAL_MS = 60_000       # a peer's newer seq is handed out for keeping at most this often
+CLOCK_SLACK_MS = 2000              # ts is whole seconds on both sides, plus some network delay
 
 T_STATUS, T_ACK, T_REXMIT, T_NAK = "status", "NS_ackmsg", "NS_rexmit", "NS_nak_rexmit"
 T_REQNODES, T_REPNODES, T_SHUTDONE = "reqnodes", "repnodes", "shutdone"
@@ -183,6 +185,11 @@ class _Node:
     late_warned: bool = False
     nodelist_warned: bool = False
     shut_down: bool = False              # dead by t=shutdone, until it restarts
+    # Replay defence (issue 19), kept across its death and, by the shell, across our restarts:
+    known_generation: int = 0            # the highest hg accepted from it, ever
+    known_seq: int = 0                   # the highest seq accepted from it in known_generation
+    clock_offset_ms: int | None = None   # its ts (ms) minus our now at its latest status, this
+                                         # generation (its clock as our monotonic clock sees it)
 
     @property
     def first_missing(self) -> int:
@@ -204,11 +211,14 @@ class Membership:
 
     ``generation`` is our ``hg`` (the shell keeps ``hb_generation``); ``seed`` makes the random
     parts (per-peer ACK trigger, NS_rexmit delay) reproducible in tests: the shell passes
-    ``random.SystemRandom().random()`` or similar.
+    ``random.SystemRandom().random()`` or similar.  ``peer_generations``: node -> (generation,
+    highest seq) as the last run handed it out (``PeerGenerationsChanged``), so that a capture
+    of what a peer sent before our restart is refused like a replay within one run.
     """
 
     def __init__(self, config: HaConfig, local_node: str, generation: int, now_ms: int,
-                 *, seed: object = 0):
+                 *, seed: object = 0,
+                 peer_generations: Mapping[str, tuple[int, int]] | None = None):
         local = ascii_lower(local_node)
         names = [node.name for node in config.nodes]
         if local not in names:
@@ -237,6 +247,12 @@ class Membership:
         self._local_lost = False
         self._limiter = RateLimiter(LOG_INTERVAL_MS, RATE_LIMIT_KEYS)
         self.counters: Counter[str] = Counter()
+        for name, (known_generation, known_seq) in (peer_generations or {}).items():
+            node = self._nodes.get(ascii_lower(name))
+            if node is not None and node.name != local:   # ha.cf may have changed
+                node.known_generation, node.known_seq = known_generation, known_seq
+        self._peer_history_dirty = False
+        self._peer_history_sent_ms = now_ms
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -271,6 +287,13 @@ class Membership:
     def node_deadtime_ms(self, node: str) -> int | None:
         entry = self._nodes.get(ascii_lower(node))
         return entry.deadtime_ms if entry else None
+
+    def peer_generations(self) -> tuple[tuple[str, int, int], ...]:
+        """(node, generation, highest seq) of every peer heard from, ever: what the shell keeps
+        for the next run (the ``peer_generations`` argument)."""
+        return tuple((node.name, node.known_generation, node.known_seq)
+                     for node in self._nodes.values()
+                     if node.name != self._local and node.known_generation)
 
     def advertised_deadtime_ms(self) -> int:
         """Our dt: deadtime, plus 2 s during the first 5 s (SPEC §1d status)."""
@@ -343,6 +366,13 @@ class Membership:
         if self._next_status_ms is not None and now >= self._next_status_ms:
             self._send_status(out, now)
             self._next_status_ms = now + self._config.keepalive_ms
+        if self._peer_history_dirty and now - self._peer_history_sent_ms >= PERSIST_INTERVAL_MS:
+            self._hand_out_peer_history(out, now)
+
+    def _hand_out_peer_history(self, out: list[Action], now: int) -> None:
+        self._peer_history_dirty = False
+        self._peer_history_sent_ms = now
+        out.append(PeerGenerationsChanged(self.peer_generations()))
 
     def _dead_limit(self, node: _Node) -> int:
         return self._config.initdead_ms if self._comm == COMM_STARTING else node.deadtime_ms
@@ -523,7 +553,7 @@ class Membership:
                                f"process_status_message: bad node [{source}] in message", now)
             return
         node.heard = True
-        verdict = self._should_drop(out, node, message, message_type, now)
+        verdict = self._should_drop(out, node, message, message_type, remote_time, now)
         if verdict == "drop":
             return
         if link is not None and link in node.links:   # a duplicate still refreshes its link
@@ -543,7 +573,7 @@ class Membership:
         out.append(LinkStatusChanged(node.name, link, entry.status))
 
     def _should_drop(self, out: list[Action], node: _Node, message: MessageLike,
-                     message_type: str, now: int) -> str:
+                     message_type: str, remote_time: int, now: int) -> str:
         """C: should_drop_message.  "keep", "duplicate" or "drop"."""
         dest = _text(message, "dest")
         to_us = dest is None or ascii_lower(dest) == self._local
@@ -575,13 +605,14 @@ class Membership:
         # taking a group now, and the resource coordinator must see it.
         to_itself = dest is not None and ascii_lower(dest) == node.name
         keep = "keep" if to_us or to_itself else "drop"
-        restarted = healed = False
-        if generation < node.generation:
-            self.counters["replay"] += 1
-            out += self._limit("replay", node.name, "error",
-                               f"should_drop_message: attempted replay attack [{node.name}]? "
-                               f"[gen = {generation}, curgen = {node.generation}]", now)
-            return "drop"
+        restarted = healed = new_generation = False
+        if generation < max(node.generation, node.known_generation):
+            return self._replay(out, node, f"gen = {generation}, curgen = "
+                                           f"{max(node.generation, node.known_generation)}", now)
+        replay = self._replayed(node, message_type, generation, seq, remote_time, now)
+        if replay is not None:
+            node.missing.pop(seq, None)    # (a retransmission too old to act on: stop asking)
+            return self._replay(out, node, replay, now)
         if message_type == T_STATUS:
             if generation == node.generation and generation > 0:
                 if node.status == DEAD and not node.shut_down:
@@ -600,7 +631,18 @@ class Membership:
                 node.status_seq = 0
                 node.late_warned = False
                 node.shut_down = False
+            if generation != node.generation:
+                node.clock_offset_ms = None
             node.generation = generation
+            if generation > node.known_generation and node.name != self._local:
+                node.known_generation, node.known_seq = generation, 0
+                new_generation = True
+        if generation == node.known_generation and seq > node.known_seq \
+                and node.name != self._local:
+            node.known_seq = seq
+            self._peer_history_dirty = True
+        if new_generation:              # kept at once: refused after our restart from now on
+            self._hand_out_peer_history(out, now)
         if node.last_seq is None or seq == node.last_seq + 1:
             node.last_seq = seq
             self._ack_if_needed(out, node, seq, now)
@@ -634,6 +676,39 @@ class Membership:
             node.last_seq = seq
             return keep
         self.counters["old seq"] += 1
+        return "drop"
+
+    def _replayed(self, node: _Node, message_type: str, generation: int, seq: int,
+                  remote_time: int, now: int) -> str | None:
+        """Why a message of a generation we accept is a replay, or None (issue 19; the C daemon
+        only has the generation test above, and forgets it at our restart).
+
+        * While we track its sequence, an old seq is dropped below (C as well).  When we do not
+          (after our restart, or once it was dead) a seq we accepted before in its current
+          generation is a capture: it can only come again if someone recorded it.
+        * Every message but the heartbeat itself whose ``ts`` is older than the peer's clock
+          as its latest heartbeat showed it (minus its dead time and the slack of whole
+          seconds) is a capture of something we did not see: a retransmission is at most
+          about a dead time old, since a peer silent longer is dead and forgets our requests.
+          Heartbeats are not held to this, so that a peer's clock stepped back never makes it
+          dead; they teach the offset again instead."""
+        if node.name == self._local:
+            return None
+        if node.last_seq is None and generation == node.known_generation \
+                and seq <= node.known_seq:
+            return f"gen = {generation}, seq = {seq}, seen up to {node.known_seq}"
+        if message_type != T_STATUS and node.clock_offset_ms is not None \
+                and generation == node.generation:
+            age_ms = node.clock_offset_ms - (remote_time * 1000 - now)
+            if age_ms > node.deadtime_ms + CLOCK_SLACK_MS:
+                return f"t = {message_type}, ts {age_ms // 1000} s behind its clock"
+        return None
+
+    def _replay(self, out: list[Action], node: _Node, why: str, now: int) -> str:
+        self.counters["replay"] += 1
+        out += self._limit("replay", node.name, "error",
+                           f"should_drop_message: attempted replay attack [{node.name}]? "
+                           f"[{why}]", now)
         return "drop"
 
     def _partition_healed(self, out: list[Action], node: _Node) -> None:
@@ -745,6 +820,7 @@ class Membership:
         if deadtime:
             node.deadtime_ms = deadtime
         node.remote_time = remote_time
+        node.clock_offset_ms = remote_time * 1000 - now
         node.last_status_ms = now
         node.status_seq = seq
         node.late_warned = False

@@ -12,8 +12,9 @@ Wiring (see the docstring of ``resources``):
   membership core (which numbers it, keeps it for retransmission and hands it back as our own
   ``MessageReceived``, which the coordinator ignores);
 * everything else comes out, in order, for the daemon: ``SendMessage`` (the shell adds the
-  control fields and sends it on every medium), ``Log``, status changes, and the executor's
-  ``StartGroup``/``StopGroup``/``QueryGroupStatus``/``ReannounceAddresses``;
+  control fields and sends it on every medium), ``Log``, status changes, the executor's
+  ``StartGroup``/``StopGroup``/``QueryGroupStatus``/``ReannounceAddresses``, and
+  ``PeerGenerationsChanged`` (the daemon keeps it for the next run);
 * a graceful stop is the coordinator's ``ShutdownRequest``: it stops every group, then sends
   ``t=shutdone st=dead``; ``ShutdownComplete`` makes ``stopped()`` true a second later (C
   lingers as long).  With no resource group at all ``shutdone`` is sent at once.
@@ -43,15 +44,19 @@ class Node:
     stopped, next_deadline_ms, executor_result, local_request), built from plain values.
 
     ``haresources``: the parsed file, or None for none (no groups); ``seed``: the membership
-    core's random rexmit delays (a test passes a number, the daemon a system random one)."""
+    core's random rexmit delays (a test passes a number, the daemon a system random one);
+    ``peer_generations``: what the last run's ``PeerGenerationsChanged`` said (the daemon
+    keeps it in ``statefiles``)."""
 
     def __init__(self, ha_cf: HaConfig, haresources: HaResources | None, node_name: str,
                  generation: int, now_ms: int, options: CoordinatorOptions | None = None,
-                 seed: float | None = None, uuid: bytes | None = None):
+                 seed: float | None = None, uuid: bytes | None = None,
+                 peer_generations: dict[str, tuple[int, int]] | None = None):
         self.name, self.generation, self.uuid = node_name, generation, uuid
         self._ttl = len(ha_cf.nodes) + ha_cf.hopfudge
         self.core = membership.Membership(ha_cf, node_name, generation, now_ms,
-                                          seed=random.random() if seed is None else seed)
+                                          seed=random.random() if seed is None else seed,
+                                          peer_generations=peer_generations)
         haresources = haresources or parse_haresources("", "haresources")
         self.has_groups = bool(haresources.groups)
         self.coordinator = resources.ResourceCoordinator(ha_cf, haresources, node_name, options)
@@ -119,6 +124,9 @@ class Node:
 
     def node_status(self, node: str) -> str | None:
         return self.core.node_status(node)
+
+    def peer_generations(self) -> tuple[tuple[str, int, int], ...]:
+        return self.core.peer_generations()
 
     def link_status(self, node: str, link: str) -> str | None:
         return self.core.link_status(node, link)

@@ -25,6 +25,7 @@ import uuid as uuid_module
 from ..files import create_new
 
 GENERATION_FILE = "hb_generation"
+PEER_GENERATIONS_FILE = "hb_peer_generations"
 UUID_FILE = "hb_uuid"
 UUID_BYTES = 16
 
@@ -78,6 +79,41 @@ def next_generation(state_dir: str, method: str, now: float) -> tuple[int, str]:
     except OSError as error:
         raise StateFileError(f"{path}: cannot write: {error.strerror}") from None
     return generation, note
+
+
+def read_peer_generations(state_dir: str) -> dict[str, tuple[int, int]]:
+    """node -> (generation, highest seq) from hb_peer_generations; {} without the file."""
+    path = os.path.join(state_dir, PEER_GENERATIONS_FILE)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 20)
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise StateFileError(f"{path}: cannot read: {error.strerror}") from None
+    records = {}
+    for number, line in enumerate(data.split(b"\n"), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            name, generation, seq = fields[0].decode("utf-8"), int(fields[1]), int(fields[2])
+            if len(fields) != 3 or generation < 0 or seq < 0:
+                raise ValueError
+        except (ValueError, IndexError, UnicodeDecodeError):
+            raise StateFileError(f"{path}:{number}: not 'node generation seq'") from None
+        records[name] = (generation, seq)
+    return records
+
+
+def write_peer_generations(state_dir: str, records) -> None:
+    """Replace hb_peer_generations with ``records`` ((node, generation, seq), ...), fsync'ed."""
+    path = os.path.join(state_dir, PEER_GENERATIONS_FILE)
+    data = "".join(f"{name} {generation} {seq}\n" for name, generation, seq in records)
+    try:
+        _write_synced(path, data.encode("utf-8"))
+    except OSError as error:
+        raise StateFileError(f"{path}: cannot write: {error.strerror}") from None
 
 
 def uuid_from_nodename(node_name: str) -> bytes:
