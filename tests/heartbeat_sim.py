@@ -11,7 +11,9 @@ modelled: the machine around a node.  Its resource groups are a set (a group is 
 its start's completion to its stop's completion, each taking ``OP_MS``); a crash takes the
 machine down with its groups; a freeze (SIGSTOP) holds the node and its executor while its
 groups keep running and packets to it wait in order; a partition cuts the bus between the
-two sides (a node still hears itself); loss drops a packet with a given probability.
+two sides (a node still hears itself); loss drops a packet with a given probability.  What
+a daemon keeps of its peers across its restarts (hb_peer_generations) is what it last wrote:
+at each ``PeerGenerationsChanged`` and at a clean exit (a crash loses what came after).
 
 ``check`` runs after every step: a group running on two machines is a violation once the bus
 has been whole (no cut, nobody frozen) for longer than ``settle_ms`` (deadtime, a keepalive and
@@ -29,7 +31,8 @@ from lvs_compat.config.authkeys import parse_authkeys
 from lvs_compat.config.hacf import parse_ha_cf
 from lvs_compat.config.haresources import parse_haresources
 from lvs_compat.heartbeat import wire
-from lvs_compat.heartbeat.events import (GroupStarted, GroupStopped, Log, QueryGroupStatus,
+from lvs_compat.heartbeat.events import (GroupStarted, GroupStopped, Log,
+                                         PeerGenerationsChanged, QueryGroupStatus,
                                          ReannounceAddresses, SendMessage, StandbyRequest,
                                          StartGroup, StatusResult, StopGroup)
 from lvs_compat.heartbeat.node import Node
@@ -57,6 +60,10 @@ WALL_BASE_S = 1_765_000_000  # the wall clock at simulated time 0 (the ts field)
 LOAD = "0.00 0.00 0.00 1/1 1"
 
 
+def _kept(records) -> dict[str, tuple[int, int]]:
+    return {name: (generation, seq) for name, generation, seq in records}
+
+
 @dataclass
 class Machine:
     name: str
@@ -68,6 +75,8 @@ class Machine:
     stopping: bool = False
     logs: list[str] = field(default_factory=list)
     reannounced: list[tuple[int, str]] = field(default_factory=list)
+    # hb_peer_generations: what the daemon last wrote (at a PeerGenerationsChanged, at exit)
+    peer_generations: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class Sim:
@@ -118,7 +127,8 @@ class Sim:
         # a daemon that starts holds nothing: the worker stops any leftover first
         machine.running.clear()
         machine.node = Node(self.config, self.resources, name, machine.generation, self.now,
-                            seed=self.rng.random(), uuid=name.encode().ljust(16, b"\0"))
+                            seed=self.rng.random(), uuid=name.encode().ljust(16, b"\0"),
+                            peer_generations=dict(machine.peer_generations))
         self._apply(machine, machine.node.start(self.now))
 
     def crash(self, name: str) -> None:
@@ -200,6 +210,7 @@ class Sim:
         machine.next_tick = self.now + POLL_MS
         self._apply(machine, machine.node.tick(self.now))
         if machine.stopping and machine.node is not None and machine.node.stopped(self.now):
+            machine.peer_generations = _kept(machine.node.peer_generations())
             machine.node = None       # the daemon exits
             machine.next_tick = None
 
@@ -262,5 +273,7 @@ class Sim:
                 self._push(self.now + OP_MS, "op", (machine.name, node, action))
             elif isinstance(action, ReannounceAddresses):
                 machine.reannounced.append((self.now, action.key))
+            elif isinstance(action, PeerGenerationsChanged):
+                machine.peer_generations = _kept(action.records)
             elif isinstance(action, Log):
                 machine.logs.append(action.text)
