@@ -170,3 +170,65 @@ def test_real_heartbeat_node_and_ours_over_a_serial_line(pty_pair, mixed):
     except BaseException:
         print(c.log(), c.c_log()[-5000:], ours.log())
         raise
+
+
+# --- a replayed capture of the C node (issue 19 item 6) -----------------------------------------
+
+CAPTURE = """\
+import socket, struct, sys
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+sock.settimeout(5)
+source = socket.inet_aton(sys.argv[1])
+while True:
+    ip = sock.recv(65535)[14:]
+    udp = ip[(ip[0] & 15) * 4:]
+    if ip[9] == 17 and ip[12:16] == source and struct.unpack("!H", udp[2:4])[0] == 694 \
+            and b"t=status" in udp[8:]:
+        print(udp[8:].hex())
+        break
+"""
+SEND = """\
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes.fromhex(sys.argv[1]),
+                                                        (sys.argv[2], 694))
+"""
+
+
+def test_a_capture_of_the_c_nodes_previous_run_is_refused_after_our_restart(mixed):
+    """A signed status of the C node recorded on the wire, replayed to ours after the C node
+    restarted (generation + 1), then died, and ours restarted: ours kept the C node's
+    generation (hb_peer_generations) and refuses the capture, where it took it for the C
+    node alive before.  A restarted C node (generation + 2) is then taken as ever."""
+    import sys
+    from lvs_compat.heartbeat import statefiles, wire
+    from lvs_compat.config.authkeys import parse_authkeys
+
+    c, ours = configure_and_start(mixed, "bcast", "sha1")
+    keys = parse_authkeys(AUTHKEYS["sha1"], "authkeys")
+    peers = ours.state / statefiles.PEER_GENERATIONS_FILE
+    try:
+        see_each_other_active(c, ours)
+        captured = bytes.fromhex(mixed.ns(ours, sys.executable, "-c", CAPTURE,
+                                          c.address).stdout.strip())
+        old = int(wire.decode_frame(captured, keys).message.get("hg"), 16)
+        c.kill9()
+        c.start_c()                                     # hb_generation + 1
+        wait_for(lambda: f"{c.name} {old + 1} " in (peers.read_text() if peers.exists()
+                                                    else ""),
+                 DEADTIME_S + 5, 0.1, "ours to keep the C node's new generation at once")
+        see_each_other_active(c, ours)
+        c.kill9()
+        assert ours.ctl("-k").returncode == 0
+        ours.process.wait(timeout=10)
+        ours.start()
+        wait_for(lambda: (ours.rundir / "heartbeat.pid").exists(), 10, 0.05, "ours to start")
+        replayed = f"attempted replay attack [{c.name}]? [gen = {old}, curgen = {old + 1}]"
+        wait_for(lambda: (mixed.ns(c, sys.executable, "-c", SEND, captured.hex(), ours.address)
+                          and replayed in (ours.root / "ha-log").read_text()),
+                 5, 0.2, "ours to refuse the replayed capture")
+        assert status(ours, c.name) != "active"
+        c.start_c()                                     # hb_generation + 2: a fresh start
+        see_each_other_active(c, ours)
+    except BaseException:
+        print(c.log(), c.c_log()[-5000:], ours.log())
+        raise
