@@ -278,3 +278,43 @@ def test_peer_generations_file_round_trip_and_a_bad_line_is_located(tmp_path):
                        match=r"hb_peer_generations:2: not 'node generation seq'$"):
         statefiles.read_peer_generations(str(tmp_path))
     assert statefiles.read_peer_generations(str(tmp_path / "none")) == {}
+
+
+def test_a_bad_kept_file_is_one_warning_and_the_daemon_starts_and_rewrites_it(tmp_path):
+    """The file only hardens: a garbled one must not keep a director's heartbeat down."""
+    import subprocess
+    import sys
+
+    from lvs_compat.lab import wait_for
+
+    from conftest import REPO
+
+    etc, state, run_dir = tmp_path / "etc", tmp_path / "state", tmp_path / "run"
+    etc.mkdir()
+    state.mkdir()
+    (etc / "ha.cf").write_text(f"logfile {tmp_path / 'ha-log'}\nkeepalive 500ms\ndeadtime 2\n"
+                               "bcast lo\ncrm off\nnode nodea nodeb\n")
+    (etc / "haresources").write_text("")
+    (etc / "authkeys").write_text("auth 1\n1 sha1 secret\n")
+    (etc / "authkeys").chmod(0o600)
+    kept = state / statefiles.PEER_GENERATIONS_FILE
+    kept.write_text("nodeb 17\n")
+    argv = [sys.executable, str(REPO / "bin" / "heartbeat"), "--config-dir", str(etc),
+            "--state-dir", str(state), "--run-dir", str(run_dir), "--node-name", "nodea"]
+    daemon = subprocess.Popen([*argv, "--foreground"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = tmp_path / "ha-log"
+        wait_for(lambda: log.exists() and "Local status now set to: 'up'" in log.read_text(),
+                 10, 0.05, "the daemon to start")
+        warnings = [line for line in log.read_text().splitlines() if str(kept) in line]
+        assert len(warnings) == 1 and warnings[0].endswith(
+            f"WARN: {kept}:1: not 'node generation seq': ignored, replays from before this "
+            "start are not refused")
+        assert subprocess.run([*argv, "-k"], capture_output=True, timeout=20).returncode == 0
+        assert daemon.wait(timeout=10) == 0
+        assert statefiles.read_peer_generations(str(state)) == {}   # valid again
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()

@@ -24,7 +24,8 @@ Actions out: ``SendMessage`` (originator fields in wire order plus the ``seq`` t
 in; the shell/encoder adds ``src``, ``srcuuid``, ``hg``, ``ts``, ``ld``, ``ttl``, ``auth`` with
 ``wire.add_control_fields``), ``Log`` (already rate limited: the shell writes every one),
 ``NodeStatusChanged``, ``LinkStatusChanged``, ``NodeRestarted``, ``HeartbeatLate``,
-``PartitionHealed``, ``LocalHeartbeatLost`` and ``MessageReceived`` (every accepted message this
+``PartitionHealed``, ``LocalHeartbeatLost``, ``PeerGenerationsChanged`` (what to keep of the
+peers for our next start) and ``MessageReceived`` (every accepted message this
 core does not consume itself, ours included: ``starting``, ``resource``, ``ip-request`` ... for
 the resource layer).
 
@@ -45,6 +46,10 @@ Deliberate differences from the C daemon, each small:
   (LAB) are then ignored until it restarts, instead of reviving it.
 * Retransmissions re-send the stored fields with the original ``seq``; the shell re-encodes them
   (so ``ts`` is fresh), where C re-sends the stored bytes.  Receivers only look at ``seq``.
+* Replays (issue 19): besides C's "older generation" test, a seq already accepted from a peer's
+  current generation is refused while we do not track its sequence (it is dead, or we
+  restarted: the shell hands back what ``PeerGenerationsChanged`` said), and so is a
+  non-heartbeat message whose ``ts`` is far behind the peer's clock (``_replayed``).
 """
 
 from __future__ import annotations
