@@ -10,7 +10,7 @@ import pytest
 from lvs_compat.config.hacf import parse_ha_cf
 from lvs_compat.heartbeat import statefiles
 from lvs_compat.heartbeat.membership import (
-    PERSIST_INTERVAL_MS, Log, Membership, MessageReceived, NodeRestarted, NodeStatusChanged,
+    PERSIST_CONTROL_MS, PERSIST_INTERVAL_MS, Log, Membership, MessageReceived, NodeRestarted, NodeStatusChanged,
     PartitionHealed, PeerGenerationsChanged, Received, SendMessage, Start, Tick)
 
 HA_CF = """\
@@ -50,6 +50,14 @@ class Cluster:
         kept = {name: (generation, seq) for name, generation, seq
                 in self.node.peer_generations()}
         self.now += 3000
+        self.start_ours(kept)
+
+    def crash_ours(self):
+        """Our machine dies and boots again: what the daemon last wrote is what it finds."""
+        written = [a for a in self.actions if isinstance(a, PeerGenerationsChanged)]
+        kept = {name: (generation, seq) for name, generation, seq
+                in (written[-1].records if written else ())}
+        self.now += 30_000
         self.start_ours(kept)
 
     def restart_peer(self):
@@ -137,6 +145,19 @@ def test_after_our_restart_a_capture_of_what_we_had_seen_is_refused(t, fields):
     acts = cluster.feed(cluster.status())
     assert NodeStatusChanged("beta", "init", "active", "status") in acts
     assert cluster.feed(cluster.peer(t, **fields))[-1].message_type == t
+
+
+@pytest.mark.parametrize("t, fields", CONTROL_MESSAGES)
+def test_after_our_crash_a_capture_of_what_we_acted_on_is_refused(t, fields):
+    cluster = Cluster()
+    cluster.comm_up()
+    cluster.advance(3000, heartbeats=True)
+    captured = cluster.peer(t, **fields)
+    assert received(cluster.feed(captured), t)
+    cluster.advance(1500, heartbeats=True)
+    cluster.crash_ours()
+    acts = cluster.feed(captured)
+    assert received(acts) == [] and len(replay_lines(acts)) == 1
 
 
 def test_a_real_306_restart_while_we_were_down_is_a_fresh_start():
@@ -255,7 +276,7 @@ def test_a_peer_clock_stepped_back_keeps_it_alive_and_is_learnt_again():
 # -- what is handed out for keeping -------------------------------------------------------------
 
 
-def test_a_new_generation_is_handed_out_at_once_newer_seqs_once_a_minute():
+def test_a_new_generation_is_kept_at_once_heartbeats_once_a_minute():
     cluster = Cluster()
     acts = cluster.feed(cluster.status("up"))
     assert PeerGenerationsChanged((("beta", cluster.generation, 1),)) in acts
@@ -265,6 +286,23 @@ def test_a_new_generation_is_handed_out_at_once_newer_seqs_once_a_minute():
     kept = [a for a in acts if isinstance(a, PeerGenerationsChanged)]
     assert len(kept) == 1 and kept[0].records[0][2] >= 60
     assert cluster.node.peer_generations() == (("beta", cluster.generation, cluster.seq),)
+
+
+@pytest.mark.parametrize("t, fields", CONTROL_MESSAGES)
+def test_a_message_that_is_not_a_heartbeat_is_kept_within_a_second(t, fields):
+    """So that after a crash of ours the hb_takeover we acted on cannot be replayed."""
+    cluster = Cluster()
+    cluster.comm_up()                              # (its generation was kept at once,
+    cluster.advance(2 * PERSIST_CONTROL_MS)        # its repnodes a second later)
+    acts = cluster.feed(cluster.peer(t, **fields))
+    kept = [a for a in acts if isinstance(a, PeerGenerationsChanged)]
+    assert kept == [PeerGenerationsChanged((("beta", cluster.generation, cluster.seq),))]
+    assert acts.index(kept[0]) < acts.index(received(acts, t)[0])   # written before acted on
+    acts = cluster.feed(cluster.peer(t, **fields))                   # again at once: later
+    assert not any(isinstance(a, PeerGenerationsChanged) for a in acts)
+    assert cluster.node.next_deadline_ms() <= cluster.now + PERSIST_CONTROL_MS
+    acts = cluster.advance(PERSIST_CONTROL_MS)
+    assert PeerGenerationsChanged((("beta", cluster.generation, cluster.seq),)) in acts
 
 
 def test_peer_generations_file_round_trip_and_a_bad_line_is_located(tmp_path):

@@ -85,7 +85,8 @@ PROTOCOL_VERSION = "1"             # status protocol=1: we do flow control
 LOG_INTERVAL_MS = 1000             # noisy drops: at most one line a second per source
 RATE_LIMIT_KEYS = 1024             # bound of the rate limiter's memory (forged names)
 FLOW_TYPES_PREFIX = "NS_"          # [NOSEQ_PREFIX] no seq, no ld
-PERSIST_INTERVAL_MS = 60_000       # a peer's newer seq is handed out for keeping at most this often
+PERSIST_INTERVAL_MS = 60_000       # a peer's newer seq is handed out for keeping at most this often,
+PERSIST_CONTROL_MS = 1000          # or this soon after a message that is not a heartbeat
 CLOCK_SLACK_MS = 2000              # ts is whole seconds on both sides, plus some network delay
 
 T_STATUS, T_ACK, T_REXMIT, T_NAK = "status", "NS_ackmsg", "NS_rexmit", "NS_nak_rexmit"
@@ -256,7 +257,7 @@ class Membership:
             node = self._nodes.get(ascii_lower(name))
             if node is not None and node.name != local:   # ha.cf may have changed
                 node.known_generation, node.known_seq = known_generation, known_seq
-        self._peer_history_dirty = False
+        self._peer_history_due_ms: int | None = None   # when to hand out a newer seq
         self._peer_history_sent_ms = now_ms
 
     # -- queries ----------------------------------------------------------------------------
@@ -312,6 +313,8 @@ class Membership:
             deadlines.append(self._started_ms + STARTUP_BONUS_PERIOD_MS)
         if self._reqnodes_retry_ms is not None:
             deadlines.append(self._reqnodes_retry_ms)
+        if self._peer_history_due_ms is not None:
+            deadlines.append(self._peer_history_due_ms)
         for node in self._nodes.values():
             deadlines.extend(node.missing.values())
             limit = self._dead_limit(node)
@@ -371,11 +374,21 @@ class Membership:
         if self._next_status_ms is not None and now >= self._next_status_ms:
             self._send_status(out, now)
             self._next_status_ms = now + self._config.keepalive_ms
-        if self._peer_history_dirty and now - self._peer_history_sent_ms >= PERSIST_INTERVAL_MS:
+        if self._peer_history_due_ms is not None and now >= self._peer_history_due_ms:
+            self._hand_out_peer_history(out, now)
+
+    def _peer_history_changed(self, out: list[Action], message_type: str, now: int) -> None:
+        """A newer seq: kept within a minute, or within a second for a message that is not a
+        heartbeat (rare, and the ones worth replaying: hb_takeover, ip-request ...)."""
+        delay = PERSIST_INTERVAL_MS if message_type == T_STATUS else PERSIST_CONTROL_MS
+        due = max(now, self._peer_history_sent_ms + delay)
+        if self._peer_history_due_ms is None or due < self._peer_history_due_ms:
+            self._peer_history_due_ms = due
+        if now >= self._peer_history_due_ms:
             self._hand_out_peer_history(out, now)
 
     def _hand_out_peer_history(self, out: list[Action], now: int) -> None:
-        self._peer_history_dirty = False
+        self._peer_history_due_ms = None
         self._peer_history_sent_ms = now
         out.append(PeerGenerationsChanged(self.peer_generations()))
 
@@ -645,7 +658,8 @@ class Membership:
         if generation == node.known_generation and seq > node.known_seq \
                 and node.name != self._local:
             node.known_seq = seq
-            self._peer_history_dirty = True
+            if not new_generation:
+                self._peer_history_changed(out, message_type, now)
         if new_generation:              # kept at once: refused after our restart from now on
             self._hand_out_peer_history(out, now)
         if node.last_seq is None or seq == node.last_seq + 1:
