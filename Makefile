@@ -34,14 +34,16 @@ OCF_AGENTDIR ?= /usr/lib/ocf/resource.d/lvs-compat
 # make uninstall's first step (tests run it with DIVERT=true on a staged tree)
 DIVERT ?= tools/divert
 
-PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo,$(wildcard bin/*))
+# bin/cl_status is a developer tool (it reads our daemon's control socket, e.g. in the lab), not
+# installed: Debian's C cl_status stays at /usr/bin/cl_status and works against our daemon.
+PROGRAMS := $(filter-out bin/heartbeat bin/lvs-compat-demo bin/cl_status,$(wildcard bin/*))
 MONITORS := $(wildcard mon.d/*.monitor)
 ALERTS   := $(wildcard alert.d/*.alert)
 DAEMON   := $(wildcard bin/heartbeat)
 RESOURCE_SCRIPTS := $(wildcard ha.d/resource.d/*)
 # The programs an operator may copy alone over Debian's (tools/build-dropins): one file each,
 # the library inside, in $(DROPIN_BUILD) and installed to $(DROPINDIR), same relative paths.
-DROPINS  := $(MONITORS) $(ALERTS) $(DAEMON) $(filter bin/cl_status bin/hb_standby bin/hb_takeover,$(PROGRAMS))
+DROPINS  := $(MONITORS) $(ALERTS) $(DAEMON) $(filter bin/hb_standby bin/hb_takeover,$(PROGRAMS))
 DROPIN_BUILD := build/dropins
 DROPINDIR ?= $(PREFIX)/share/lvs-compat/dropins
 
@@ -106,7 +108,8 @@ soak: venv
 # gets "#!$(PYTHON) -IS" and LIBDIR pinned, so it needs no virtualenv.
 install: venv dropins
 	# On the live system, Debian's files we replace are moved aside first (tools/divert: dpkg
-	# knows of the move, apt upgrades them there); refused while the .deb is installed.
+	# knows of the move, apt upgrades them there; the ones an older make install replaced and
+	# this one does not, /usr/bin/cl_status, given back); refused while the .deb is installed.
 	if [ -z "$(DESTDIR)" ] && [ "$(PREFIX)" = /usr ] && command -v dpkg-divert >/dev/null; then \
 	    tools/divert add; fi
 	rm -rf $(DESTDIR)$(LIBDIR)
@@ -132,10 +135,11 @@ ifneq ($(DAEMON),)
 endif
 
 # make uninstall: undo a live make install (PREFIX=/usr): ours removed, Debian's originals
-# renamed back (tools/divert remove); refused while our heartbeat runs or the .deb is installed.
+# renamed back (tools/divert remove, also /usr/bin/cl_status an older make install replaced);
+# refused while our heartbeat runs or the .deb is installed.
 uninstall:
 	$(DIVERT) remove
-	rm -f $(addprefix $(BINDIR)/,$(filter-out cl_status,$(notdir $(PROGRAMS)))) \
+	rm -f $(addprefix $(BINDIR)/,$(notdir $(PROGRAMS))) \
 	    $(addprefix $(MON_ALERTDIR)/,$(notdir $(ALERTS))) \
 	    $(addprefix $(HA_RESOURCEDIR)/,$(notdir $(RESOURCE_SCRIPTS))) \
 	    $(SYSTEMD_UNITDIR)/heartbeat.service.d/lvs-compat.conf $(OCF_AGENTDIR)/lvs

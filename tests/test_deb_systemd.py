@@ -9,6 +9,11 @@ brings it back, `systemctl reload` keeps it, `systemctl stop` releases it; mon's
 monitors and lvs.alert; /etc/init.d/heartbeat start|status|reload|stop works; `apt-get remove`
 while our daemon holds the group stops it, and Debian's C heartbeat (started again) and Perl
 monitors are back with `dpkg -V heartbeat mon` clean.
+
+Debian's C /usr/bin/cl_status is left in place (no longer diverted nor shipped) and answers for
+our daemon under Debian's unit, through the client API at /run/heartbeat/register.  The upgrade
+from the previous package, which diverted /usr/bin/cl_status and shipped ours there, gives
+Debian's back (postinst, tools/deb/undiverted), as tools/divert does for an older make install.
 """
 
 import os
@@ -28,9 +33,12 @@ ROOTFS = "/var/cache/debian-boot/lvs-compat-deb.tar"
 # the .deb's Depends beyond the default image, and fping for mon's fping.monitor
 ROOTFS_EXTRA = ("python3", "fping")
 VIP = "10.77.0.100"
-DIVERTED = ("/usr/libexec/heartbeat/heartbeat", "/usr/bin/cl_status",
+DIVERTED = ("/usr/libexec/heartbeat/heartbeat",
             "/usr/lib/mon/mon.d/fping.monitor", "/usr/lib/mon/mon.d/http.monitor",
             "/usr/lib/mon/mon.d/ftp.monitor")
+# what the previous package (and make install) diverted besides, and replaced with ours
+CL_STATUS = "/usr/bin/cl_status"
+PREVIOUS_DIVERTED = DIVERTED + (CL_STATUS,)
 
 
 def run(*argv, timeout=120, check=True, **kwargs):
@@ -115,6 +123,44 @@ def deb():
 
 
 @pytest.fixture(scope="module")
+def previous_deb(deb, tmp_path_factory):
+    """The package as it was before Debian's cl_status was kept: the same tree with ours
+    installed at /usr/bin/cl_status (tools/install-program, as make install did), the same
+    maintainer scripts with /usr/bin/cl_status in their list of diverted files and nothing to
+    give back (the previous scripts were these without the give-back loops), an older version."""
+    work = tmp_path_factory.mktemp("previous")
+    root = work / "root"
+    shutil.copytree(REPO / "build" / "deb" / "root", root, symlinks=True)
+    run(REPO / "tools" / "install-program", "/usr/bin/python3", "/usr/lib/lvs-compat",
+        REPO / "bin" / "cl_status", root / "usr" / "bin")
+    (root / "usr/bin/cl_status").chmod(0o755)
+    with open(root / "DEBIAN" / "md5sums", "a") as md5sums:
+        md5sums.write(run("md5sum", "usr/bin/cl_status", cwd=root).stdout)
+    swaps = {"DIVERTED": (f'DIVERTED="{" ".join(DIVERTED)}"', f'DIVERTED="{" ".join(PREVIOUS_DIVERTED)}"'),
+             "UNDIVERTED": (f'UNDIVERTED="{CL_STATUS}"', 'UNDIVERTED=""')}
+    for script, names in (("preinst", ["DIVERTED"]), ("postinst", ["UNDIVERTED"]),
+                          ("postrm", ["DIVERTED", "UNDIVERTED"])):
+        path = root / "DEBIAN" / script
+        text = path.read_text()
+        for name in names:
+            now, before = swaps[name]
+            assert f"\n{now}\n" in text, (script, now)
+            text = text.replace(f"\n{now}\n", f"\n{before}\n")
+        path.write_text(text)
+    control = root / "DEBIAN" / "control"
+    version = next(line.split()[1] for line in control.read_text().splitlines()
+                   if line.startswith("Version: "))
+    control.write_text(control.read_text().replace(f"Version: {version}\n",
+                                                   f"Version: {version}~previous\n"))
+    path = work / f"lvs-compat_{version}~previous_all.deb"
+    run("dpkg-deb", "--root-owner-group", "-Zxz", "--build", root, path)
+    listed = run("dpkg-deb", "-c", path).stdout
+    assert " ./usr/bin/cl_status\n" in listed
+    assert run("dpkg-deb", "-I", path, "preinst").stdout.count(CL_STATUS) == 1
+    return path
+
+
+@pytest.fixture(scope="module")
 def rootfs():
     started = time.monotonic()
     run(BOOT_DIR / "make-rootfs.sh", "-o", ROOTFS, *ROOTFS_EXTRA, timeout=900)
@@ -171,7 +217,7 @@ def directors(rootfs, tmp_path):
 
 
 def install(node, deb, check=True):
-    shutil.copy(deb, f"{node.root}/root/lvs-compat.deb")
+    shutil.copy(deb, f"{node.root}/root/lvs-compat.deb")   # the same name: apt upgrades
     return node.sh("apt-get", "install", "-y", "--no-install-recommends", "/root/lvs-compat.deb",
                    timeout=180, check=check)
 
@@ -182,8 +228,18 @@ def assert_debian_originals(node):
     assert (verify.returncode, verify.stdout) == (0, ""), verify.stdout + verify.stderr
     assert node.sh("head", "-c", "4", "/usr/libexec/heartbeat/heartbeat").stdout == "\x7fELF"
     assert node.sh("head", "-n", "1", "/usr/lib/mon/mon.d/http.monitor").stdout.startswith("#!/usr/bin/perl")
+    assert_debians_cl_status(node)
     assert not node.installed()
     assert [line for line in node.diversions() if "other-package" not in line] == []
+
+
+def assert_debians_cl_status(node):
+    """/usr/bin/cl_status is Debian's C one, as heartbeat installed it, and not diverted."""
+    assert node.sh("head", "-c", "4", CL_STATUS).stdout == "\x7fELF"
+    assert node.sh("dpkg-divert", "--listpackage", CL_STATUS).stdout == ""
+    assert node.sh("test", "-e", f"{CL_STATUS}.distrib", check=False).returncode == 1
+    verify = node.sh("dpkg", "-V", "heartbeat", check=False)
+    assert CL_STATUS not in verify.stdout, verify.stdout
 
 
 MON_CF = """\
@@ -216,7 +272,7 @@ exit 0
 """
 
 
-def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
+def test_the_deb_under_systemd_from_install_to_removal(deb, previous_deb, directors):
     a, b = directors
     t0 = time.monotonic()
 
@@ -230,25 +286,42 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
     assert "stop it first: systemctl stop heartbeat; nothing was changed" in refused.stdout + refused.stderr
     assert_debian_originals(b)
     b.sh("systemctl", "stop", "heartbeat")
-    b.sh("dpkg-divert", "--package", "other-package", "--divert", "/usr/bin/cl_status.other",
-         "--add", "/usr/bin/cl_status")
+    ftp = "/usr/lib/mon/mon.d/ftp.monitor"
+    b.sh("dpkg-divert", "--package", "other-package", "--divert", f"{ftp}.other", "--add", ftp)
     refused = install(b, deb, check=False)
     assert refused.returncode != 0
-    assert ("lvs-compat: /usr/bin/cl_status is already diverted by the package other-package; "
+    assert (f"lvs-compat: {ftp} is already diverted by the package other-package; "
             "nothing was changed") in refused.stdout + refused.stderr
-    assert b.diversions() == ["diversion of /usr/bin/cl_status to /usr/bin/cl_status.other by other-package"]
-    b.sh("dpkg-divert", "--package", "other-package", "--remove", "/usr/bin/cl_status")
+    assert b.diversions() == [f"diversion of {ftp} to {ftp}.other by other-package"]
+    b.sh("dpkg-divert", "--package", "other-package", "--remove", ftp)
     assert_debian_originals(b)
     print(f"refusals checked at {time.monotonic() - t0:.1f} s")
 
-    # --- installed: every replaced file diverted --------------------------------------------------
+    # --- the previous package, which diverted cl_status, upgraded: Debian's cl_status back ------
+    install(b, previous_deb)
+    assert b.diversions() == sorted(
+        f"diversion of {path} to {path}.distrib by lvs-compat" for path in PREVIOUS_DIVERTED)
+    assert "lvs_compat" in b.sh("cat", CL_STATUS).stdout
+    assert b.sh("head", "-c", "4", f"{CL_STATUS}.distrib").stdout == "\x7fELF"
+    install(b, deb)
+    assert b.sh("dpkg-query", "-W", "-f=${Version}", "lvs-compat").stdout == run(
+        "dpkg-deb", "-f", deb, "Version").stdout.strip()
+    assert b.diversions() == sorted(
+        f"diversion of {path} to {path}.distrib by lvs-compat" for path in DIVERTED)
+    assert_debians_cl_status(b)
+    assert CL_STATUS not in b.sh("dpkg", "-L", "lvs-compat").stdout.splitlines()
+    print(f"upgrade from the previous package checked at {time.monotonic() - t0:.1f} s")
+
+    # --- installed: every replaced file diverted (b already has it: upgraded) ------------------------
     for node in directors:
-        install(node, deb)
+        if node is a:
+            install(node, deb)
         assert node.installed()
         assert node.diversions() == sorted(
             f"diversion of {path} to {path}.distrib by lvs-compat" for path in DIVERTED)
         assert node.sh("head", "-c", "4", "/usr/libexec/heartbeat/heartbeat.distrib").stdout == "\x7fELF"
         assert "lvs_compat" in node.sh("cat", "/usr/libexec/heartbeat/heartbeat").stdout
+        assert_debians_cl_status(node)
     print(f"installed on both at {time.monotonic() - t0:.1f} s")
 
     # --- systemctl start: Debian's unit runs our daemon ------------------------------------------
@@ -264,9 +337,15 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
                  "the pid file naming the unit's main process", seconds=20)
     wait_for(a.has_vip, f"{VIP} on {a.name}", seconds=40)
     print(f"{VIP} up on {a.name} at {time.monotonic() - t0:.1f} s")
+    # Debian's C cl_status, against our daemon's client API where the C library looks for it
+    assert a.sh("test", "-S", "/run/heartbeat/register", check=False).returncode == 0
     hbstatus = a.sh("cl_status", "hbstatus")
     assert hbstatus.stdout == "Heartbeat is running on this machine.\n"
     assert a.sh("cl_status", "nodestatus", b.name).stdout == "active\n"
+    assert a.sh("cl_status", "hblinkstatus", b.name, "eth0").stdout == "up\n"
+    # asked of b's daemon across the pair (query-cstatus): what ours never answered
+    offline = a.sh("cl_status", "clientstatus", b.name, "ipfail", "2000", check=False)
+    assert (offline.stdout, offline.returncode) == ("offline\n", 1), offline.stderr
 
     # --- hb_standby moves the group to the other director, hb_takeover brings it back ----------
     a.sh("hb_standby")
@@ -350,14 +429,25 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, directors):
         os.makedirs(f"{node.root}/root/tools/deb")
         shutil.copy2(REPO / "tools" / "divert", f"{node.root}/root/tools/divert")
         shutil.copy2(REPO / "tools" / "deb" / "diverted", f"{node.root}/root/tools/deb/diverted")
+        shutil.copy2(REPO / "tools" / "deb" / "undiverted", f"{node.root}/root/tools/deb/undiverted")
     refused = a.sh("/root/tools/divert", "add", check=False)   # a still has the package
     assert (refused.returncode, refused.stderr) == (1, (
         "tools/divert: /usr/libexec/heartbeat/heartbeat is diverted by the package lvs-compat "
         "(apt-get remove lvs-compat first); nothing was changed\n"))
+
+    def older_make_install_of_cl_status():
+        """What an older make install left: cl_status diverted locally, ours in its place."""
+        b.sh("dpkg-divert", "--local", "--rename", "--divert", f"{CL_STATUS}.distrib", "--add", CL_STATUS)
+        b.write(CL_STATUS, "#!/usr/bin/python3 -IS\nfrom lvs_compat.heartbeat.cl_status import main\n",
+                mode=0o755)
+
+    older_make_install_of_cl_status()
     b.sh("/root/tools/divert", "add")
     for path in DIVERTED:   # what make install then writes there
         shutil.copy2(REPO / "build" / "deb" / "root" / path.lstrip("/"), f"{b.root}{path}")
     assert b.diversions() == sorted(f"local diversion of {path} to {path}.distrib" for path in DIVERTED)
+    assert_debians_cl_status(b)                                           # given back by add
     assert b.sh("systemctl", "is-active", "heartbeat").stdout == "active\n"   # C's, untouched
+    older_make_install_of_cl_status()
     b.sh("/root/tools/divert", "remove")
-    assert_debian_originals(b)
+    assert_debian_originals(b)                                            # cl_status too

@@ -5,10 +5,11 @@ cluster.
   as an operator does (it daemonizes): they see each other active, it restarts itself on a
   changed ha.cf and -r, sees the other die on kill -9, and stops on -k.
 * A mixed pair as an operator half-way through a migration has it: one director runs Debian's
-  heartbeat 3.0.6, the other the copied file put over /usr/libexec/heartbeat/heartbeat (and
-  cl_status over /usr/bin/cl_status) inside its own mount namespace, started by that path with
-  no option at all (so /etc/ha.d, /var/lib/heartbeat, /run/heartbeat and ``uname -n``, as the C
-  daemon).  Each is the home of one group (a VIP and the seed's lvs and mon, recording scripts).
+  heartbeat 3.0.6, the other the copied file put over /usr/libexec/heartbeat/heartbeat inside
+  its own mount namespace, started by that path with no option at all (so /etc/ha.d,
+  /var/lib/heartbeat, /run/heartbeat and ``uname -n``, as the C daemon).  On both, Debian's own
+  /usr/bin/cl_status (left as it is: there is no drop-in of ours for it) asks the daemon
+  through the client API at /run/heartbeat/register.  Each is the home of one group (a VIP and the seed's lvs and mon, recording scripts).
   Both see each other active, each holds its own group; kill -9 of the C node moves its group
   to ours, and the client's ARP entry follows.
 
@@ -89,8 +90,7 @@ def test_copied_heartbeat_over_debians_pairs_with_a_c_node_and_takes_its_group(m
     lab = mixed
     c, ours = lab.members
     operator = tmp_path / "operator"   # what the operator copied from build/dropins
-    placed = {C_HEARTBEAT: copy_alone(built, "bin/heartbeat", operator),
-              C_CL_STATUS: copy_alone(built, "bin/cl_status", operator)}
+    placed = {C_HEARTBEAT: copy_alone(built, "bin/heartbeat", operator)}
     haresources = (f"{c.name} {VIP}/24/hb0/{SUBNET}.255 lvs mon\n"
                    f"{ours.name} {VIP2}/24/hb0/{SUBNET}.255 lvs::two mon::two\n")
     for node in (c, ours):
@@ -102,6 +102,8 @@ def test_copied_heartbeat_over_debians_pairs_with_a_c_node_and_takes_its_group(m
     # the program at Debian's path in ours's namespaces is the copied file, the C one in the other's
     assert ours.nsenter(C_HEARTBEAT, "-V").stdout == "3.0.6 (lvs-compat)\n"
     assert "lvs-compat" not in c.nsenter(C_HEARTBEAT, "-V").stdout
+    # status() there is Debian's C cl_status (an ELF), not a copy of ours
+    assert ours.nsenter("head", "-c", "4", C_CL_STATUS).stdout == "\x7fELF"
 
     wait_for(lambda: status(c, ours.name) == "active" and status(ours, c.name) == "active",
              INITDEAD_S + BONUS_S + 6, 0.1,

@@ -369,15 +369,18 @@ def test_serial_reader_skips_junk_and_splits_classic_messages():
 
 # --- as `make install` installs it ---------------------------------------------------------------------------
 
-def test_staged_install_puts_heartbeat_in_libexec_and_cl_status_in_bin(tmp_path):
+def test_staged_install_puts_heartbeat_in_libexec_and_leaves_cl_status_to_debian(tmp_path):
+    """Our daemon replaces Debian's; Debian's C cl_status is kept (it works against ours through
+    the client API): no cl_status of ours in bin."""
     stage = tmp_path / "stage"
     subprocess.run(["make", "-C", str(REPO), "install", f"DESTDIR={stage}", "PREFIX=/usr"],
                    check=True, capture_output=True, timeout=600)
     lib = stage / "usr/lib/lvs-compat"
     assert (lib / "serial").is_dir()  # pyserial ships with the library (python3 -IS: no site)
+    assert not (stage / "usr/bin/cl_status").exists()
     for installed, args, expected in (
             (stage / "usr/libexec/heartbeat/heartbeat", ["-V"], "3.0.6 (lvs-compat)\n"),
-            (stage / "usr/bin/cl_status", [], "Usage: cl_status <sub-command>")):
+            (stage / "usr/bin/lvs-compat", ["--help"], "usage: lvs-compat")):
         text = installed.read_text()
         assert text.startswith("#!/usr/bin/python3 -IS\n")
         runnable = tmp_path / installed.name

@@ -73,11 +73,26 @@ def test_uninstall_removes_what_install_put_there_but_the_diverted_files(stage):
 
 
 DROP_INS = ("alert.d/lvs.alert", "mon.d/fping.monitor", "mon.d/http.monitor",
-            "mon.d/ftp.monitor", "bin/heartbeat", "bin/cl_status", "bin/hb_standby",
-            "bin/hb_takeover")
+            "mon.d/ftp.monitor", "bin/heartbeat", "bin/hb_standby", "bin/hb_takeover")
 
 
-@pytest.mark.parametrize("drop_in", DROP_INS)
+def test_staged_install_leaves_debians_cl_status_alone(stage):
+    """Neither the tree's cl_status (a developer tool) nor a single-file build of it is
+    installed: Debian's C /usr/bin/cl_status stays, and works against our daemon.  The lists
+    tools/divert and the .deb divert no longer name it; tools/deb/undiverted gives it back."""
+    assert not (stage / "usr/bin/cl_status").exists()
+    assert not (stage / "usr/share/lvs-compat/dropins/bin/cl_status").exists()
+    listed = {name: [line for line in (REPO / "tools/deb" / name).read_text().splitlines()
+                     if line.startswith("/")] for name in ("diverted", "undiverted")}
+    assert "/usr/bin/cl_status" not in listed["diverted"]
+    assert listed["undiverted"] == ["/usr/bin/cl_status"]
+    installed = {"/" + str(path.relative_to(stage)) for path in stage.rglob("*") if path.is_file()}
+    assert set(listed["diverted"]) <= installed     # what is diverted is what we install there
+    assert not set(listed["undiverted"]) & installed
+
+
+# the tree's programs, as an operator might copy one (bin/cl_status, a developer tool, too)
+@pytest.mark.parametrize("drop_in", DROP_INS + ("bin/cl_status",))
 def test_a_drop_in_copied_without_its_library_says_so_in_one_line(drop_in, tmp_path):
     """An operator copies one file into /usr/lib/mon/mon.d (or over the heartbeat binary) on a
     box without the project: one line naming what is missing and exit 1 (mon's and heartbeat's
