@@ -7,7 +7,9 @@ The files come from tests/check_scale_support.py (tests/test_check_scale.py chec
 of the same files): a mon.cf of N hostgroups and N watches, each watch with the seed's alert
 lines (mail.alert and lvs.alert, as alert and upalert), for N = 1,000, 2,000 and 5,000; and an
 ha.d directory (ha.cf, authkeys, haresources) of 100 and 1,000 resource groups, each
-``IPaddr::VIP/24/eth0`` and two script resources.  Each case runs the whole command as an
+``IPaddr::VIP/24/eth0`` and two script resources; and a haresources of one group continued with
+backslashes over 1,000 and 10,000 lines (one resource a line: the join was quadratic before
+issue 21, 47 s for 16,000 lines).  Each case runs the whole command as an
 operator does (``bin/lvs-compat check --mon-cf FILE`` or ``--ha-dir DIR``, this interpreter, a
 fresh process per run) and reports the median wall time of ``--runs`` runs and the time per
 watch (or group).  Goal: <= 1 s at 1,000 watches and at 100 groups, and linear growth: the
@@ -35,6 +37,7 @@ import check_scale_support  # noqa: E402
 CHECK = [sys.executable, str(REPO / "bin" / "lvs-compat"), "check"]
 WATCHES = (1000, 2000, 5000)
 GROUPS = (100, 1000)
+CONTINUED = (1000, 10000)
 GOAL_S = 1.0
 
 
@@ -77,9 +80,13 @@ def main():
             ha_dir = check_scale_support.ha_dir(Path(tmp) / f"ha-{groups}.d", groups)
             rows.append({"case": f"ha.cf + haresources, {groups} groups", "size": groups, "kind": "ha",
                          **timed(["--ha-dir", str(ha_dir)], options)})
+        for lines in CONTINUED:
+            ha_dir = check_scale_support.ha_dir(Path(tmp) / f"cont-{lines}.d", 1, continued_lines=lines)
+            rows.append({"case": f"haresources, 1 group over {lines} lines", "size": lines, "kind": "cont",
+                         **timed(["--ha-dir", str(ha_dir)], options)})
     by_size = {(row["kind"], row["size"]): row["seconds"] for row in rows}
     growth = {kind: round((by_size[(kind, sizes[-1])] / sizes[-1]) / (by_size[(kind, sizes[0])] / sizes[0]), 2)
-              for kind, sizes in (("mon", WATCHES), ("ha", GROUPS))}
+              for kind, sizes in (("mon", WATCHES), ("ha", GROUPS), ("cont", CONTINUED))}
     goal = by_size[("mon", 1000)] <= GOAL_S and by_size[("ha", 100)] <= GOAL_S
     report = {"runs": options.runs, "rows": rows, "per_item_cost_growth": growth, "goal_met": goal}
     if options.json:
@@ -91,7 +98,8 @@ def main():
     for row in rows:
         print(f"{row['case']:<44}{row['seconds']:>8.3f}{1000 * row['seconds'] / row['size']:>13.3f}"
               + (f"{row['baseline_seconds']:>12.3f}{row['ratio']:>7.2f}" if options.baseline else ""))
-    print(f"per-item cost, largest / smallest size: mon.cf {growth['mon']}, ha.d {growth['ha']} "
+    print(f"per-item cost, largest / smallest size: mon.cf {growth['mon']}, ha.d {growth['ha']}, "
+          f"continued haresources {growth['cont']} "
           "(1 is linear; start-up makes it fall below 1)")
     print(f"goal (<= {GOAL_S:g} s at 1,000 watches and at 100 groups): {'met' if goal else 'NOT met'}")
     return 0 if goal else 1

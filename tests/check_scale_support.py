@@ -64,15 +64,24 @@ def haresources_text(groups: int) -> str:
                    for n in range(groups))
 
 
+def continued_haresources_text(lines: int) -> str:
+    """One resource group continued with a backslash over ``lines`` more lines, one script
+    resource on each."""
+    return (f"{NODES[0]} IPaddr::{vip(0)}/24/eth0 \\\n"
+            + "".join(f"    script{n} \\\n" for n in range(lines)) + "    last\n")
+
+
 def ha_cf_text() -> str:
     return ("keepalive 2\ndeadtime 10\nwarntime 5\ninitdead 20\nudpport 694\nbcast eth0\n"
             "auto_failback on\n" + "".join(f"node {node}\n" for node in NODES))
 
 
-def ha_dir(directory: Path, groups: int) -> Path:
+def ha_dir(directory: Path, groups: int, continued_lines: int | None = None) -> Path:
+    """``groups`` groups, or with ``continued_lines`` one group over that many lines."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "ha.cf").write_text(ha_cf_text())
-    (directory / "haresources").write_text(haresources_text(groups))
+    (directory / "haresources").write_text(
+        haresources_text(groups) if continued_lines is None else continued_haresources_text(continued_lines))
     authkeys = directory / "authkeys"
     authkeys.write_text("auth 1\n1 sha1 secret\n")
     authkeys.chmod(0o600)

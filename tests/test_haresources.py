@@ -174,3 +174,29 @@ def test_any_text_gives_a_model_or_a_located_error(text):
         assert error.line >= 0 and error.column >= 0 and str(error)
     else:
         json.dumps(dataclasses.asdict(result))
+
+
+# --- long continuations (issue 21: the join used to copy the whole pattern space per line) ----
+
+def continued_group(lines: int) -> str:
+    """One group whose resources are each on a line of their own, joined by backslashes."""
+    return "lvs1 10.0.0.3 \\\n" + "".join(f"  r{n} \\\n" for n in range(lines)) + "  last\n"
+
+
+def test_a_group_continued_over_thousands_of_lines_keeps_every_resource_and_its_place():
+    lines = 20_000
+    (group,) = parse(continued_group(lines)).groups
+    assert [r.name for r in group.resources] == ["IPaddr", *(f"r{n}" for n in range(lines)), "last"]
+    assert [(r.location.line, r.location.column) for r in group.resources] == [
+        (1, 6), *((n + 2, 3) for n in range(lines)), (lines + 2, 3)]
+
+
+@pytest.mark.skipif(not (shutil.which("sed") and shutil.which("awk")), reason="no sed/awk")
+def test_long_continuations_equal_resource_manager():
+    # A run of backslashes joined with as many empty lines, a word split across lines, comments
+    # that only the first physical line loses, and a group that ends in an empty continuation.
+    text = ("n1 a" + "\\" * 300 + "\n" * 150 + "b \\\n" + "".join(f"w{n}\\\nx{n} \\\n" for n in range(500))
+            + "c # kept \\\n d\n" + "N2 e \\\n" * 300 + "\\\n\\\n\n" + "n3 f\\")
+    ours = [[ascii_lower(fields[0][0])] + [word for word, _ in fields[1:]]
+            for fields in _logical_lines(text, "haresources")]
+    assert ours == ipres(text)

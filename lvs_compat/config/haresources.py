@@ -24,7 +24,9 @@ and stop right to left.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import itertools
 from dataclasses import dataclass
 
 from .errors import ConfigError, ConfigWarning, Location, read_config_text
@@ -148,23 +150,38 @@ def parse_resource(raw: str, location: Location) -> Resource:
 
 
 def _logical_lines(text: str, path: str) -> list[list[tuple[str, Location]]]:
-    """The fields of every non-empty logical line, each with the place of its first character."""
+    """The fields of every non-empty logical line, each with the place of its first character.
+
+    Linear in the size of ``text``: a logical line is kept as pieces (physical line, how much of
+    it counts), so a continuation appends one piece and removing its backslash shortens the last
+    one, whatever the number of lines joined (the pattern space used to be copied at every
+    continuation: quadratic, issue 21).  bench/check_scale.py times a 10,000-line continuation.
+    """
     path_lines = text.split("\n")
     if text.endswith("\n"):
         path_lines.pop()
     logical: list[list[tuple[str, Location]]] = []
     index = 0
     while index < len(path_lines):
-        # pattern space as (character, line, column) so that every field keeps its origin
-        space = [(c, index + 1, col + 1) for col, c in enumerate(path_lines[index].split("#")[0])]
+        # sed's pattern space: [physical line text, characters that count, line number], never
+        # an empty piece, so that pieces[-1] holds the pattern space's last character.
+        first = path_lines[index].split("#")[0]
+        pieces = [[first, len(first), index + 1]] if first else []
         index += 1
-        while space and space[-1][0] == "\\" and index < len(path_lines):
-            space = space[:-1] + [(c, index + 1, col + 1)
-                                  for col, c in enumerate(path_lines[index])]
+        while pieces and pieces[-1][0][pieces[-1][1] - 1] == "\\" and index < len(path_lines):
+            pieces[-1][1] -= 1  # backslash and newline removed, no blank added
+            if not pieces[-1][1]:
+                pieces.pop()
+            if path_lines[index]:
+                pieces.append([path_lines[index], len(path_lines[index]), index + 1])
             index += 1
-        joined = "".join(c for c, _, _ in space)
-        fields = [(word, Location(path, *space[offset][1:]))
-                  for word, offset in scan_words(joined, _FIELD_SEPARATORS)]
+        joined = "".join(line[:length] for line, length, _ in pieces)
+        fields = []
+        if joined:
+            starts = list(itertools.accumulate((length for _, length, _ in pieces), initial=0))
+            for word, offset in scan_words(joined, _FIELD_SEPARATORS):
+                piece = bisect.bisect_right(starts, offset) - 1
+                fields.append((word, Location(path, pieces[piece][2], offset - starts[piece] + 1)))
         if fields:
             logical.append(fields)
     return logical
