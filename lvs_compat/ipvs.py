@@ -375,6 +375,12 @@ def _reap(pid: int, deadline: float) -> int | None:
         pause = min(2 * pause, 0.05)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[posix.write(fd, view):]
+
+
 def _kill_group(pid: int) -> None:
     """SIGKILL to the child's process group (it may have started helpers), then reap it if it
     goes at once; one that does not (stuck in the kernel) is left to init."""
@@ -399,16 +405,34 @@ class Ipvsadm:
     def run(self, args: list[str]) -> str:
         """Run ``ipvsadm ARGS``; its stdout, or IpvsadmError with its stderr (IpvsadmTimeout if
         it has not finished within ``timeout``)."""
+        status, stdout, stderr = self.call(args)
+        if status != 0:
+            raise IpvsadmError([self.path, *args], status, stderr)
+        return stdout
+
+    def call(self, args: list[str], stdin: bytes | None = None) -> tuple[int, str, str]:
+        """Run ``ipvsadm ARGS`` with ``stdin`` (None: /dev/null); its exit status, stdout and
+        stderr.  IpvsadmError if it cannot be started, IpvsadmTimeout if it has not finished
+        within ``timeout``."""
         argv = [self.path, *args]
         if self.refused:
             raise IpvsadmError(argv, 126, self.refused)
+        if stdin is None:
+            stdin_action = (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0)
+            stdin_fd = -1
+        else:
+            # A memory file rather than a pipe: nothing to write while reading its output.
+            stdin_fd = posix.memfd_create("ipvsadm-stdin", posix.MFD_CLOEXEC)
+            _write_all(stdin_fd, stdin)
+            posix.lseek(stdin_fd, 0, 0)
+            stdin_action = (posix.POSIX_SPAWN_DUP2, stdin_fd, 0)
         out_read, out_write = posix.pipe()
         err_read, err_write = posix.pipe()
         try:
-            # Pipe fds are close-on-exec; dup2 onto 1 and 2 clears that for the child only.
+            # Pipe fds are close-on-exec; dup2 onto 0, 1 and 2 clears that for the child only.
             # Its own process group, so that a timeout kills whatever it started too.
             pid = posix.posix_spawnp(argv[0], argv, posix.environ, setpgroup=0, file_actions=[
-                (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
+                stdin_action,
                 (posix.POSIX_SPAWN_DUP2, out_write, 1),
                 (posix.POSIX_SPAWN_DUP2, err_write, 2),
             ])
@@ -416,6 +440,9 @@ class Ipvsadm:
             for fd in (out_read, out_write, err_read, err_write):
                 posix.close(fd)
             raise IpvsadmError(argv, 127, f"cannot run {argv[0]}: {error.strerror}") from None
+        finally:
+            if stdin_fd >= 0:
+                posix.close(stdin_fd)
         posix.close(out_write)
         posix.close(err_write)
         deadline = _monotonic() + self.timeout
@@ -429,9 +456,22 @@ class Ipvsadm:
             _kill_group(pid)
             raise IpvsadmTimeout(argv, self.timeout)
         stdout, stderr = output
-        if status != 0:
-            raise IpvsadmError(argv, status, stderr.decode(errors="replace"))
-        return stdout.decode(errors="replace")
+        return status, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+
+    def restore(self, batch: list[list[str]]) -> None:
+        """Run ``ipvsadm -R`` once, one line per argv of ``batch`` (see ``restore_text``).
+
+        ipvsadm 1.31 executes the lines in order; a line the kernel refuses ("Service not
+        defined", "Destination already exists") is reported on stderr and the next one runs,
+        and the exit status is the LAST line's; a line it cannot parse ends it with status 2,
+        the lines before it applied (measured in the guest, tools/ipvs-vm).  So neither the
+        status nor this call tells what was applied: IpvsadmError is raised on a non-zero
+        status or anything on stderr, and the caller reads the table to see where it stands.
+        """
+        args = ["-R"]
+        status, _, stderr = self.call(args, restore_text(batch).encode())
+        if status != 0 or stderr.strip():
+            raise IpvsadmError([self.path, *args], status, stderr)
 
     def read_table(self) -> IpvsTable:
         return parse_saved_table(self.run(["-S", "-n"]))
@@ -465,6 +505,21 @@ def edit_real_server_args(protocol: str, service: Endpoint, server: Endpoint, we
 
 def delete_real_server_args(protocol: str, service: Endpoint, server: Endpoint) -> list[str]:
     return ["-d", *service_args(protocol, service), "-r", str(server)]
+
+
+# ipvsadm -R splits a line at blanks and honours quotes and backslashes (config_stream_read);
+# none of the words we write needs them, so a word holding one is a bug, never quoted.
+_RESTORE_UNSAFE = frozenset(" \t\n\r\v\f\"'\\#")
+
+
+def restore_text(batch: list[list[str]]) -> str:
+    """``ipvsadm -R``'s input: each argv on a line of its own, the words as they are (the
+    format ``ipvsadm -S`` writes).  ValueError for a word ipvsadm would split or unquote."""
+    for args in batch:
+        for word in args:
+            if not word or not _RESTORE_UNSAFE.isdisjoint(word):
+                raise ValueError(f"not a word for ipvsadm -R: {word!r} in {args!r}")
+    return "".join(" ".join(args) + "\n" for args in batch)
 
 
 class TableLock:

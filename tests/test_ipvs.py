@@ -215,3 +215,32 @@ def test_the_alert_does_not_import_os():
                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "lvs_compat.lvsalert.alert" in modules and "os" not in modules
+
+
+def test_restore_hands_the_batch_on_stdin_in_one_run(tmp_path):
+    # cat as ipvsadm: what -R receives comes back on stdout, larger than a pipe's buffer
+    batch = [["-a", "-t", "10.0.0.3:80", "-r", f"192.168.{n // 250}.{n % 250}:80", "-w", "5", "-g"]
+             for n in range(3000)]
+    status, stdout, stderr = Ipvsadm("/bin/cat").call(["-"], ipvs.restore_text(batch).encode())
+    assert (status, stderr) == (0, "")
+    assert [line.split() for line in stdout.splitlines()] == batch
+    assert len(stdout) > 65536
+
+
+def test_restore_fails_on_a_message_even_when_ipvsadm_exits_0(tmp_path):
+    # ipvsadm 1.31 -R goes on after a refused line and exits with the last line's status
+    fake = tmp_path / "ipvsadm"
+    fake.write_text("#!/bin/sh\ncat > /dev/null\necho 'Service not defined' >&2\nexit 0\n")
+    fake.chmod(0o755)
+    with pytest.raises(IpvsadmError) as caught:
+        Ipvsadm(str(fake)).restore([["-A", "-t", "10.0.0.3:80", "-s", "wlc"]])
+    assert (caught.value.argv, caught.value.status, caught.value.message) == (
+        [str(fake), "-R"], 0, "Service not defined")
+    fake.write_text("#!/bin/sh\ncat > /dev/null\nexit 0\n")
+    assert Ipvsadm(str(fake)).restore([["-A", "-t", "10.0.0.3:80", "-s", "wlc"]]) is None
+
+
+@pytest.mark.parametrize("word", ["a b", "a\tb", "a\nb", "", "'x'", '"x"', "a\\b", "#x"])
+def test_restore_refuses_a_word_ipvsadm_would_split_or_unquote(word):
+    with pytest.raises(ValueError):
+        ipvs.restore_text([["-A", "-t", word]])

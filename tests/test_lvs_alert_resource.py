@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+import lvs_table_support
 from lvs_alert_support import REPO, RESOURCE, fake, run_resource  # noqa: F401
 
 SEED_MON_CF = str(REPO / "examples" / "seed" / "mon.cf")
@@ -123,3 +124,96 @@ def test_as_root_the_resources_refuse_a_run_directory_others_could_change(fake, 
             1, f"{script.name}: $LVS_COMPAT_RUN_DIR={shared}: not used as root: {shared} is "
                f"writable by group or others\n")
     assert list(shared.iterdir()) == [] and fake.calls() == []
+
+# --- one ipvsadm -R for the whole table (issue 21, item 3) --------------------------------------
+
+ONE_BATCH = [["-S", "-n"], ["-R"], ["-S", "-n"]]  # read, change everything, check
+
+
+def test_start_builds_100_services_of_10_servers_with_one_ipvsadm_run_and_stop_removes_them(fake, tmp_path):
+    path = tmp_path / "mon.cf"
+    path.write_text(lvs_table_support.mon_cf_text(100, 10))
+    result, _ = run_resource([str(path), "start"], fake)
+    assert result.returncode == 0, result.stderr
+    assert fake.calls() == ONE_BATCH  # the seed's script: 1,100 ipvsadm processes
+    assert fake.table() == lvs_table_support.expected_summary(100, 10)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1100 and lines[0] == "lvs: created TCP 10.10.0.1:80 (scheduler wlc)"
+    assert lines[100] == "lvs: added 192.168.0.1:80 to TCP 10.10.0.1:80 (weight 5, gate)"
+    fake.log_path.unlink()
+    stop, _ = run_resource([str(path), "stop"], fake)
+    assert stop.returncode == 0, stop.stderr
+    assert fake.calls() == ONE_BATCH and fake.table() == {}
+
+
+def seed_table_and_more(fake, tmp_path):
+    """A foreign service, one of the seed's servers at another weight and an extra one: start
+    has an edit, adds and a service to create."""
+    fake.setup("-A -u 10.0.0.9:53 -s rr", "-A -t 10.0.0.3:80 -s wlc",
+               "-a -t 10.0.0.3:80 -r 192.168.0.1 -w 1 -m", "-a -t 10.0.0.3:80 -r 192.168.0.7 -w 2 -g")
+    return mon_cf(tmp_path, """\
+        upalert lvs.alert -P tcp -V 10.0.0.3:80 -R 192.168.0.1 -W 5 -F dr
+        upalert lvs.alert -P tcp -V 10.0.0.3:80 -R 192.168.0.2 -W 5 -F dr
+        upalert lvs.alert -P tcp -V 10.0.0.4:80 -R 192.168.0.1 -W 5 -F dr
+        upalert lvs.alert -P tcp -V 10.0.0.4:80 -R 192.168.0.2 -W 5 -F dr
+        """)
+
+
+def test_a_line_the_kernel_refuses_in_the_batch_undoes_the_whole_start(fake, tmp_path):
+    # ipvsadm -R goes on after a refused line and here exits 0 (its last line's status)
+    path = seed_table_and_more(fake, tmp_path)
+    before = fake.saved()
+    # another writer's entry just before ours: "Destination already exists", then 3 good lines
+    fake.env["FAKE_IPVSADM_RESTORE_INSERT"] = "2:-a -t 10.0.0.3:80 -r 192.168.0.2 -w 1 -g"
+    result, _ = run_resource([path, "start"], fake)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "lvs: 1 of 5 entries did not take, the first \"ipvsadm -a -t 10.0.0.3:80 -r 192.168.0.2:80 -w 5 -g\" "
+        f"(line 3 of the -R batch): {fake.binary} -R exited 0: Destination already exists; undone: the table is as "
+        "it was before start\n")
+    assert fake.saved() == before
+    assert fake.calls() == [["-S", "-n"], ["-R"], ["-S", "-n"], ["-R"], ["-S", "-n"]]
+    status, _ = run_resource([path, "status"], fake)
+    assert (status.returncode, status.stdout) == (3, "stopped\n")
+
+
+def test_an_entry_missing_after_a_silent_batch_undoes_start(fake, tmp_path):
+    path = seed_table_and_more(fake, tmp_path)
+    before = fake.saved()
+    fake.env["FAKE_IPVSADM_RESTORE_INSERT"] = "5:-D -t 10.0.0.4:80"  # ipvsadm says nothing
+    result, _ = run_resource([path, "start"], fake)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "lvs: 3 of 5 entries did not take, the first \"ipvsadm -A -t 10.0.0.4:80 -s wlc\" "
+        "(line 1 of the -R batch): ipvsadm said nothing; undone: the table is as it was before start\n")
+    assert fake.saved() == before
+
+
+def test_a_line_ipvsadm_cannot_parse_ends_the_batch_and_start_is_undone(fake, tmp_path):
+    # ipvsadm -R stops at such a line with status 2, the lines before it applied
+    path = seed_table_and_more(fake, tmp_path)
+    before = fake.saved()
+    fake.env["FAKE_IPVSADM_RESTORE_INSERT"] = "2:-a -t 10.0.0.3:80 -r bogus -w 5 -g"
+    result, _ = run_resource([path, "start"], fake)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "lvs: 3 of 5 entries did not take, the first \"ipvsadm -a -t 10.0.0.3:80 -r 192.168.0.2:80 -w 5 -g\" "
+        f"(line 3 of the -R batch): {fake.binary} -R exited 2: illegal real server address[:port] specified; "
+        "undone: the table is as it was before start\n")
+    assert fake.saved() == before
+
+
+def test_a_stop_the_kernel_refuses_is_reported_and_stop_again_finishes_it(fake, tmp_path):
+    assert run_resource([SEED_MON_CF, "start"], fake)[0].returncode == 0
+    fake.env["FAKE_IPVSADM_RESTORE_INSERT"] = "0:-D -t bogus"
+    stop, _ = run_resource([SEED_MON_CF, "stop"], fake)
+    assert stop.returncode == 1
+    assert stop.stderr == (
+        "lvs: 1 of 1 entries did not take, the first \"ipvsadm -D -t 10.0.0.3:80\" (line 1 of the -R batch): "
+        f"{fake.binary} -R exited 2: illegal virtual server address[:port] specified\n")
+    assert "tcp 10.0.0.3:80" in fake.table()
+    del fake.env["FAKE_IPVSADM_RESTORE_INSERT"]
+    again, _ = run_resource([SEED_MON_CF, "stop"], fake)  # what start built is still on record
+    assert again.returncode == 0, again.stderr
+    assert fake.table() == {}

@@ -13,6 +13,15 @@ one source of truth:
   ``/run/lvs-compat/lvs.resource``.
 * ``stop`` deletes those virtual services (and so their real servers), not
   the whole table as the seed's ``ipvsadm -C`` did.
+
+Each action is one ``ipvsadm -S`` to see the table, one ``ipvsadm -R`` with
+every change (the seed forks one ipvsadm per entry: 1,100 for 100 services of
+10 servers; bench/lvs_table.py), and one ``ipvsadm -S`` to check the result,
+because ``ipvsadm -R`` goes on after a refused line and its exit status is
+that of the last line only.  A ``start`` whose table is not complete
+afterwards is undone (one more ``-R``): the table is left as it was before,
+never half-built, and the first entry that did not take is named with
+ipvsadm's own message.
 * ``status`` prints ``running`` or ``stopped`` (heartbeat's ResourceManager
   reads that word) and exits 0 or 3 (LSB).
 
@@ -93,23 +102,118 @@ def enable_forwarding(desired: Desired) -> None:
             knob.write("1\n")
 
 
-def start(desired: Desired, ipvsadm: ipvs.Ipvsadm, built_path: str, say) -> None:
-    enable_forwarding(desired)
-    table = ipvsadm.read_table()
+class Entry:
+    """One change of ``start`` or ``stop``: its ipvsadm argv, what to say once it is done, and
+    the state it leaves (``scheduler`` for a service; ``weight``/``forwarding`` None: absent)."""
+
+    __slots__ = ("args", "message", "protocol", "endpoint", "server", "weight", "forwarding")
+
+    def __init__(self, args, message, protocol, endpoint, server=None, weight=None, forwarding=None):
+        self.args, self.message = args, message
+        self.protocol, self.endpoint, self.server = protocol, endpoint, server
+        self.weight, self.forwarding = weight, forwarding
+
+    def in_effect(self, table: ipvs.IpvsTable) -> bool:
+        service = table.find_service(self.protocol, self.endpoint)
+        if self.server is None:  # a service created (args -A) or deleted (-D)
+            return (service is None) == (self.args[0] == "-D")
+        present = None if service is None else service.find(self.server)
+        if self.weight is None:
+            return present is None
+        return present is not None and (present.weight, present.forwarding) == (self.weight, self.forwarding)
+
+
+def plan_start(desired: Desired, table: ipvs.IpvsTable) -> list[Entry]:
+    """The changes that make ``table`` hold ``desired``: services first, then real servers."""
+    plan = []
     for (protocol, endpoint), scheduler in desired.services.items():
         if table.find_service(protocol, endpoint) is None:
-            ipvsadm.run(ipvs.add_service_args(protocol, endpoint, scheduler))
-            say(f"created {protocol.upper()} {endpoint} (scheduler {scheduler})")
-    table = ipvsadm.read_table()
+            plan.append(Entry(ipvs.add_service_args(protocol, endpoint, scheduler),
+                              f"created {protocol.upper()} {endpoint} (scheduler {scheduler})",
+                              protocol, endpoint))
     for (protocol, endpoint, server), (weight, forwarding) in desired.servers.items():
-        present = table.find_service(protocol, endpoint).find(server)
+        service = table.find_service(protocol, endpoint)
+        present = None if service is None else service.find(server)
         where = f"{protocol.upper()} {endpoint}"
         if present is None:
-            ipvsadm.run(ipvs.add_real_server_args(protocol, endpoint, server, weight, forwarding))
-            say(f"added {server} to {where} (weight {weight}, {forwarding})")
+            args = ipvs.add_real_server_args(protocol, endpoint, server, weight, forwarding)
+            message = f"added {server} to {where} (weight {weight}, {forwarding})"
         elif (present.weight, present.forwarding) != (weight, forwarding):
-            ipvsadm.run(ipvs.edit_real_server_args(protocol, endpoint, server, weight, forwarding))
-            say(f"updated {server} in {where} (weight {weight}, {forwarding})")
+            args = ipvs.edit_real_server_args(protocol, endpoint, server, weight, forwarding)
+            message = f"updated {server} in {where} (weight {weight}, {forwarding})"
+        else:
+            continue
+        plan.append(Entry(args, message, protocol, endpoint, server, weight, forwarding))
+    return plan
+
+
+def plan_undo(desired: Desired, before: ipvs.IpvsTable, now: ipvs.IpvsTable) -> list[list[str]]:
+    """The ipvsadm argvs that put every entry ``desired`` names back as ``before`` had it."""
+    undo = []
+    for protocol, endpoint in desired.services:
+        if before.find_service(protocol, endpoint) is None and now.find_service(protocol, endpoint):
+            undo.append(ipvs.delete_service_args(protocol, endpoint))  # its servers go with it
+    for protocol, endpoint, server in desired.servers:
+        old_service, new_service = before.find_service(protocol, endpoint), now.find_service(protocol, endpoint)
+        if old_service is None or new_service is None:
+            continue
+        old, new = old_service.find(server), new_service.find(server)
+        if old is None and new is not None:
+            undo.append(ipvs.delete_real_server_args(protocol, endpoint, server))
+        elif old is not None and new is None:
+            undo.append(ipvs.add_real_server_args(protocol, endpoint, old.endpoint, old.weight, old.forwarding))
+        elif old is not None and (old.weight, old.forwarding) != (new.weight, new.forwarding):
+            undo.append(ipvs.edit_real_server_args(protocol, endpoint, old.endpoint, old.weight, old.forwarding))
+    return undo
+
+
+class TableNotBuilt(Exception):
+    """``start`` or ``stop`` did not reach its table; the message says where it stands."""
+
+
+def apply(plan: list[Entry], ipvsadm: ipvs.Ipvsadm) -> tuple[ipvs.IpvsTable, list[Entry], str]:
+    """Run ``plan`` as one ``ipvsadm -R``; the table afterwards, the entries not in effect in
+    it and ipvsadm's own messages.  The table decides: ``-R``'s exit status cannot."""
+    messages = ""
+    try:
+        ipvsadm.restore([entry.args for entry in plan])
+    except ipvs.IpvsadmError as error:
+        messages = f"{error.command} exited {error.status}: {error.message}"
+    table = ipvsadm.read_table()
+    return table, [entry for entry in plan if not entry.in_effect(table)], messages
+
+
+def failed_entries(plan: list[Entry], missed: list[Entry], messages: str) -> str:
+    first = missed[0]
+    return (f"{len(missed)} of {len(plan)} entries did not take, the first "
+            f"\"ipvsadm {' '.join(first.args)}\" (line {plan.index(first) + 1} of the -R batch): "
+            f"{messages or 'ipvsadm said nothing'}")
+
+
+def start(desired: Desired, ipvsadm: ipvs.Ipvsadm, built_path: str, say) -> None:
+    enable_forwarding(desired)
+    before = ipvsadm.read_table()
+    plan = plan_start(desired, before)
+    if plan:
+        table, missed, messages = apply(plan, ipvsadm)
+        if missed:
+            report = failed_entries(plan, missed, messages)
+            undo = plan_undo(desired, before, table)
+            if undo:
+                try:
+                    ipvsadm.restore(undo)
+                except ipvs.IpvsadmError:
+                    pass  # the table below decides
+                left = plan_undo(desired, before, ipvsadm.read_table())
+                if left:
+                    raise TableNotBuilt(f"{report}; undoing it failed too, {len(left)} entries still differ "
+                                        f"from before start, the first \"ipvsadm {' '.join(left[0])}\" "
+                                        "was not done")
+            raise TableNotBuilt(f"{report}; undone: the table is as it was before start")
+        if messages:  # complete, but ipvsadm had something to say
+            sys.stderr.write(f"{PROGRAM}: warning: {messages}\n")
+        for entry in plan:
+            say(entry.message)
     # O_EXCL | O_NOFOLLOW: the temporary file is never written through a symlink
     with open(create_new(f"{built_path}.tmp", 0o644), "w", encoding="utf-8") as built:
         built.writelines(f"{service_words(*key)}\n" for key in desired.services)
@@ -117,11 +221,20 @@ def start(desired: Desired, ipvsadm: ipvs.Ipvsadm, built_path: str, say) -> None
 
 
 def stop(services: list[tuple[str, ipvs.Endpoint]], ipvsadm: ipvs.Ipvsadm, built_path: str, say) -> None:
+    """Delete ``services``.  One the kernel keeps is reported and the record of what start
+    built is kept, so that ``stop`` again removes the rest."""
     table = ipvsadm.read_table()
-    for protocol, endpoint in services:
-        if table.find_service(protocol, endpoint) is not None:
-            ipvsadm.run(ipvs.delete_service_args(protocol, endpoint))
-            say(f"removed {protocol.upper()} {endpoint} and its real servers")
+    plan = [Entry(ipvs.delete_service_args(protocol, endpoint),
+                  f"removed {protocol.upper()} {endpoint} and its real servers", protocol, endpoint)
+            for protocol, endpoint in services if table.find_service(protocol, endpoint) is not None]
+    if plan:
+        _, missed, messages = apply(plan, ipvsadm)
+        if missed:
+            raise TableNotBuilt(failed_entries(plan, missed, messages))
+        if messages:
+            sys.stderr.write(f"{PROGRAM}: warning: {messages}\n")
+        for entry in plan:
+            say(entry.message)
     try:
         os.unlink(built_path)
     except FileNotFoundError:
@@ -179,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
                 stop(built, ipvsadm, built_path, say)
     except ipvs.IpvsadmError as error:
         sys.stderr.write(f"{PROGRAM}: {error.command} failed (exit {error.status}): {error.message}\n")
+        return 1
+    except TableNotBuilt as error:
+        sys.stderr.write(f"{PROGRAM}: {error}\n")
         return 1
     except OSError as error:
         sys.stderr.write(f"{PROGRAM}: {error}\n")
