@@ -62,6 +62,16 @@ class FakeIpvsadm:
             return []
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
+    def commands(self) -> list[list[str]]:
+        """What was asked of ipvsadm: the calls, with each line of an ``ipvsadm -R`` batch as
+        an argv list of its own in place of the -R call."""
+        return restored_commands(self.calls())
+
+
+def restored_commands(calls: list[list[str]]) -> list[list[str]]:
+    return [command for call in calls
+            for command in ([line.split() for line in call[1:]] if call[:1] == ["-R"] else [call])]
+
 
 @pytest.fixture
 def fake(tmp_path) -> FakeIpvsadm:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 from conftest import REPO, SHARED
+from lvs_alert_support import restored_commands
 
 SEED = SHARED / "seed" / "examples"
 EXPORT = [sys.executable, str(REPO / "bin" / "lvs-compat"), "export", "pacemaker"]
@@ -61,7 +62,7 @@ def test_exported_agent_passes_ocf_tester_and_builds_the_seed_table(tmp_path):
         shutil.rmtree(shared)
     assert tester.returncode == 0, tester.stdout + tester.stderr
     assert f"{agent} passed all tests" in tester.stdout
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = restored_commands([json.loads(line) for line in log.read_text().splitlines()])
     assert ["-A", "-t", "10.0.0.3:80", "-s", "wlc"] in calls  # started: the seed's table
     assert ["-a", "-t", "10.0.0.3:80", "-r", "192.168.0.2:80", "-w", "5", "-g"] in calls
     assert ["-D", "-t", "10.0.0.3:80"] in calls  # and stopped

@@ -265,22 +265,28 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(f"{PROGRAM}: {line}", flush=True)
 
-    from lvs_compat.config.errors import ConfigError
-    from lvs_compat.config.moncf import load_mon_cf
+    def load_desired() -> tuple[Desired | None, list[str]]:
+        from lvs_compat.config.errors import ConfigError
+        from lvs_compat.config.moncf import load_mon_cf
 
-    try:
-        desired, errors = desired_table(load_mon_cf(mon_cf_path))
-    except ConfigError as error:
-        errors, desired = [str(error)], None
-    if errors and action == "start":
-        for message in errors:
-            sys.stderr.write(f"{PROGRAM}: {message}\n")
-        return 2
+        try:
+            return desired_table(load_mon_cf(mon_cf_path))
+        except ConfigError as error:
+            return None, [str(error)]
+
+    desired = None
+    if action == "start":
+        desired, errors = load_desired()
+        if errors:
+            for message in errors:
+                sys.stderr.write(f"{PROGRAM}: {message}\n")
+            return 2
     ipvsadm = ipvs.Ipvsadm()
     try:
         with ipvs.TableLock(run_dir):
             built = read_built(built_path)
-            if built is None:
+            if built is None:  # stop and status read mon.cf only when start left no record
+                desired = desired or load_desired()[0]
                 built = list(desired.services) if desired else []
             if action == "status":
                 running = is_running(built, ipvsadm)
