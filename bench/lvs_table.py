@@ -58,6 +58,12 @@ def timed(argv: list[str], env: dict | None = None) -> tuple[float, subprocess.C
     return elapsed, result
 
 
+def count_entries(listed: str) -> int:
+    """Services and real servers in ``ipvsadm -L -n`` (not its two header lines)."""
+    return sum(1 for line in listed.splitlines()
+               if line.startswith(("TCP ", "  -> ")) and "RemoteAddress" not in line)
+
+
 def in_guest(options) -> int:
     """Runs in the guest: the rounds, then the result as JSON in ``options.out``."""
     work = Path(tempfile.mkdtemp(prefix="lvs-table-"))
@@ -97,7 +103,7 @@ def in_guest(options) -> int:
             if name in listed and listed[name] != table:
                 raise SystemExit(f"lvs_table: {name} built another table in round {round_number + 1}")
             listed[name] = table
-            entries = sum(1 for line in table.splitlines() if line.startswith(("TCP", "  ->")))
+            entries = count_entries(table)
             narration.write(f"round {round_number + 1}: {name} {elapsed:.2f} s, {entries} entries\n")
     ipvsadm("-C")
     reference = listed["seed"]
@@ -107,7 +113,7 @@ def in_guest(options) -> int:
         "seconds": {name: [round(t, 3) for t in values] for name, values in times.items()},
         "median": {name: round(statistics.median(values), 3) for name, values in times.items()},
         "same_table": {name: table == reference for name, table in listed.items()},
-        "entries": sum(1 for line in reference.splitlines() if line.startswith(("TCP", "  ->"))),
+        "entries": count_entries(reference),
         "expected_entries": expected_lines,
     }
     (Path(options.out) / "result.json").write_text(json.dumps(result))

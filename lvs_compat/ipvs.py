@@ -44,8 +44,9 @@ DEFAULT_IPVSADM = "/sbin/ipvsadm"
 # with a director's real /run/lvs-compat.
 RUN_DIR = "/run/lvs-compat"
 # ipvsadm answers in milliseconds; one call may wait for the kernel's IPVS mutex behind another
-# table change.  A holder makes at most four calls (first attempt, -S, two changes), so the lock
-# wait covers one holder whose calls all time out, with room.
+# table change.  A holder makes at most five calls (lvs.alert: first attempt, -S, two changes; the
+# lvs resource: -S, -R, -S, and -R, -S to undo a failed start), so the lock wait covers one holder
+# whose calls all time out.
 IPVSADM_TIMEOUT_S = 5.0
 LOCK_TIMEOUT_S = 30.0
 

@@ -20,9 +20,12 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
+import lvs_table_support
 from ipvs_vm_keepalived import keepalived_record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +35,20 @@ SEED_MON_CF = str(REPO / "examples" / "seed" / "mon.cf")
 MON = ["-s", "http", "-g", "www1", "-h", "www1.domain.com"]
 LINE1 = ["-P", "tcp", "-V", "10.0.0.3:80", "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
 MARKER = "=== ipvs-vm scenario record ==="
+# issue 21, item 3: the table ours builds at this size is compared with the seed script's
+TABLE_SERVICES, TABLE_SERVERS = 100, 10
+# the seed's script itself, one ipvsadm per entry (~0.1-0.3 s each under emulation), on a part
+TABLE_SEED_SERVICES = 3
+# a conflicting entry slipped into ours' -R batch before its 5th line (the 2nd real server of
+# the first service of a 3 x 3 table): ipvsadm refuses that line, goes on and exits 0
+INJECTED_LINE = "-a -t 10.10.0.1:80 -r 192.168.0.2 -w 1 -g"
+INJECTING_IPVSADM = f"""#!/bin/sh
+if [ "$1" = -R ]; then
+    awk 'NR == 5 {{ print "{INJECTED_LINE}" }} {{ print }}' | /sbin/ipvsadm -R
+    exit $?
+fi
+exec /sbin/ipvsadm "$@"
+"""
 SCENARIO_EXIT_STATUS = 3
 
 
@@ -60,10 +77,12 @@ def main() -> int:
     record: dict[str, dict] = {}
     tick = iter(range(1700000000, 1700001000))
 
-    def step(name: str, argv: list[str], stdin: str = "") -> None:
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    def step(name: str, argv: list[str], stdin: str = "", env: dict | None = None) -> None:
+        started = time.monotonic()
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, env=env)
         record[name] = {"argv": argv, "rc": result.returncode, "stdout": result.stdout,
-                        "stderr": result.stderr, "saved": ipvsadm("-S", "-n"), "listed": ipvsadm("-L", "-n")}
+                        "stderr": result.stderr, "seconds": round(time.monotonic() - started, 2),
+                        "saved": ipvsadm("-S", "-n"), "listed": ipvsadm("-L", "-n")}
 
     def alert(name: str, *args: str) -> None:
         step(name, [*ALERT, *MON, "-t", str(next(tick)), *args], stdin="www1.domain.com: refused\n")
@@ -107,10 +126,42 @@ def main() -> int:
     record["syslog"] = {"lines": syslog.lines}
     with open("/proc/sys/net/ipv4/ip_forward") as knob:
         record["ip_forward"] = {"value": knob.read().strip()}
+    large_table(step)
     print(MARKER)
     print(json.dumps(record))
     # Not 0: the host checks that tools/ipvs-vm passes the guest's exit status through.
     return SCENARIO_EXIT_STATUS
+
+
+def large_table(step) -> None:
+    """Ours builds 100 services x 10 real servers from mon.cf; the seed script's own lines build
+    the same table (as one ``ipvsadm -R`` here: 1,100 processes would take minutes under
+    emulation, bench/lvs_table.py times them), and the seed script itself, one process per
+    entry, builds the first services; then a refused line in ours' batch on the real kernel."""
+    work = Path(tempfile.mkdtemp(prefix="lvs-table-"))
+    env = dict(os.environ, LVS_COMPAT_RUN_DIR=str(work / "run"))
+    mon_cf = work / "mon.cf"
+    mon_cf.write_text(lvs_table_support.mon_cf_text(TABLE_SERVICES, TABLE_SERVERS))
+    ipvsadm("-C")
+    step("table_ours", [*RESOURCE, str(mon_cf), "start"], env=env)
+    ipvsadm("-C")
+    seed = lvs_table_support.seed_script_text(TABLE_SERVICES, TABLE_SERVERS)
+    seed_lines = "".join(line.strip().removeprefix("$IPVSADM ") + "\n" for line in seed.splitlines()
+                         if line.strip().startswith(("$IPVSADM -A ", "$IPVSADM -a ")))
+    step("table_seed_lines", ["/sbin/ipvsadm", "-R"], stdin=seed_lines)
+    ipvsadm("-C")
+    script = work / "lvs.init"
+    script.write_text(lvs_table_support.seed_script_text(TABLE_SEED_SERVICES, TABLE_SERVERS))
+    step("table_seed_script", ["sh", str(script), "start"])
+    ipvsadm("-C")
+    ipvsadm("-A", "-u", "10.0.0.9:53", "-s", "rr")  # not ours: must be there after the undo
+    small = work / "small.cf"
+    small.write_text(lvs_table_support.mon_cf_text(3, 3))
+    injecting = work / "ipvsadm"
+    injecting.write_text(INJECTING_IPVSADM)
+    injecting.chmod(0o755)
+    step("table_refused_line", [*RESOURCE, str(small), "start"], env=dict(env, IPVSADM=str(injecting)))
+    ipvsadm("-C")
 
 
 if __name__ == "__main__":

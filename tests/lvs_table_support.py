@@ -7,7 +7,7 @@ table in the guest, ours against the seed's script) and bench/lvs_table.py (the 
 * ``mon_cf_text(services, servers)``: the seed's mon.cf pattern scaled up: one hostgroup and one
   watch per real server, whose http service carries the seed's ``alert``/``upalert lvs.alert``
   lines (``-P tcp -V VIP:80 -R RIP -W 5 -F dr``).
-* ``seed_script_text(...)``: the seed's /etc/rc.d/init.d/lvs (../shared/seed/examples/lvs.init)
+* ``seed_script_text(...)``: the seed's /etc/rc.d/init.d/lvs (examples/seed/lvs.init)
   with its three ipvsadm lines replaced by one ``$IPVSADM -A -t VIP`` per service and one
   ``$IPVSADM -a -t VIP -r RIP -w 5 -g`` per real server, in the same order: one process each.
 """
@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SEED_SCRIPT = Path(__file__).resolve().parent.parent.parent / "shared" / "seed" / "examples" / "lvs.init"
+REPO = Path(__file__).resolve().parent.parent
+# The seed's script, copied verbatim (the guest sees only the checkout); test_lvs_alert_resource.py
+# checks the copy against ../shared.
+SEED_SCRIPT = REPO / "examples" / "seed" / "lvs.init"
+SHARED_SEED_SCRIPT = REPO.parent / "shared" / "seed" / "examples" / "lvs.init"
 SEED_LINES = ("\t    $IPVSADM -A -t 10.0.0.3:80\n",
               "\t    $IPVSADM -a -t 10.0.0.3:80 -r 192.168.0.1 -w 5 -g\n",
               "\t    $IPVSADM -a -t 10.0.0.3:80 -r 192.168.0.2 -w 5 -g\n")

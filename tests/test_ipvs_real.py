@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-from ipvs_vm_support import SCENARIO_EXIT_STATUS
+import lvs_table_support
+from ipvs_vm_support import SCENARIO_EXIT_STATUS, TABLE_SEED_SERVICES, TABLE_SERVERS, TABLE_SERVICES
 from lvs_compat.ipvs import parse_saved_table
 
 pytestmark = pytest.mark.guest
@@ -142,3 +143,40 @@ def test_lvs_stop_removes_what_it_built_and_nothing_else(record):
     assert FOREIGN_SERVICE in stop["saved"]
     assert record["status_after_stop"]["stdout"] == "stopped\n"
     assert record["stop_again"]["rc"] == 0
+
+
+# --- a large table (issue 21, item 3): ours from mon.cf, the seed script's lines, the same table
+
+def test_ours_builds_100_services_of_10_exactly_as_the_seed_script_does(record):
+    ours, seed = record["table_ours"], record["table_seed_lines"]
+    assert ours["rc"] == 0, ours["stderr"]
+    assert (seed["rc"], seed["stderr"]) == (0, "")
+    assert ours["listed"] == seed["listed"] and ours["saved"] == seed["saved"]
+    assert table(ours) == lvs_table_support.expected_summary(TABLE_SERVICES, TABLE_SERVERS)
+    assert len(ours["stdout"].splitlines()) == TABLE_SERVICES * (TABLE_SERVERS + 1)
+    print(f"real IPVS, {TABLE_SERVICES} x {TABLE_SERVERS}: ours {ours['seconds']} s (start to complete "
+          f"table, mon.cf of {TABLE_SERVICES * TABLE_SERVERS} watches read), the seed's lines as one "
+          f"ipvsadm -R {seed['seconds']} s")
+
+
+def test_the_seed_script_one_ipvsadm_per_entry_builds_the_same_services(record):
+    script = record["table_seed_script"]
+    assert (script["rc"], script["stderr"]) == (0, "")
+    built = table(script)
+    assert len(built) == TABLE_SEED_SERVICES
+    assert built == {service: servers for service, servers in table(record["table_ours"]).items()
+                     if service in built}
+    print(f"the seed's script, {TABLE_SEED_SERVICES * (TABLE_SERVERS + 1)} ipvsadm processes: "
+          f"{script['seconds']} s")
+
+
+def test_a_line_the_real_kernel_refuses_in_the_batch_leaves_the_table_as_it_was(record):
+    step = record["table_refused_line"]
+    assert step["rc"] == 1
+    assert step["stdout"] == ""
+    # the real ipvsadm -R exits 0 here: the refused line was not its last
+    assert step["stderr"] == (
+        "lvs: 1 of 12 entries did not take, the first \"ipvsadm -a -t 10.10.0.1:80 -r 192.168.0.2:80 "
+        f"-w 5 -g\" (line 5 of the -R batch): {step['argv'][-2].rsplit('/', 1)[0]}/ipvsadm -R exited 0: "
+        "Destination already exists; undone: the table is as it was before start\n")
+    assert step["saved"] == FOREIGN_SERVICE + "\n"

@@ -135,6 +135,20 @@ def processes(fake) -> list[list[str]]:
     return [call[:1] if call[0] == "-R" else call for call in fake.calls()]
 
 
+def test_the_seed_init_script_is_copied_verbatim_and_scales_to_one_ipvsadm_per_entry():
+    seed = lvs_table_support.SEED_SCRIPT.read_bytes()
+    assert seed == lvs_table_support.SHARED_SEED_SCRIPT.read_bytes()
+    scaled = lvs_table_support.seed_script_text(3, 2).splitlines()
+    assert [line.strip() for line in scaled if "$IPVSADM -" in line and "-C" not in line] == [
+        "$IPVSADM -A -t 10.10.0.1:80", "$IPVSADM -a -t 10.10.0.1:80 -r 192.168.0.1 -w 5 -g",
+        "$IPVSADM -a -t 10.10.0.1:80 -r 192.168.0.2 -w 5 -g",
+        "$IPVSADM -A -t 10.10.1.1:80", "$IPVSADM -a -t 10.10.1.1:80 -r 192.168.1.1 -w 5 -g",
+        "$IPVSADM -a -t 10.10.1.1:80 -r 192.168.1.2 -w 5 -g",
+        "$IPVSADM -A -t 10.10.2.1:80", "$IPVSADM -a -t 10.10.2.1:80 -r 192.168.2.1 -w 5 -g",
+        "$IPVSADM -a -t 10.10.2.1:80 -r 192.168.2.2 -w 5 -g"]
+    assert "\n".join(scaled).replace("10.10.", "").count("IPVSADM=/sbin/ipvsadm") == 1
+
+
 def test_start_builds_100_services_of_10_servers_with_one_ipvsadm_run_and_stop_removes_them(fake, tmp_path):
     path = tmp_path / "mon.cf"
     path.write_text(lvs_table_support.mon_cf_text(100, 10))
