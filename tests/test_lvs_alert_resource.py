@@ -204,7 +204,7 @@ def test_a_complete_table_is_kept_and_ipvsadms_message_passed_on(fake, tmp_path)
     fake.env["FAKE_IPVSADM_RESTORE_INSERT"] = "2:-a -t 10.0.0.99:80 -r 192.168.0.1 -w 5 -g"  # not ours
     result, _ = run_resource([path, "start"], fake)
     assert result.returncode == 0
-    assert result.stderr == f"lvs: warning: {FAKE} -R exited 0: Service not defined\n"
+    assert result.stderr == f"lvs: warning: {fake.binary} -R exited 0: Service not defined\n"
     assert len(result.stdout.splitlines()) == 5
     assert fake.table()["tcp 10.0.0.4:80"] == {"192.168.0.1:80": ("gate", 5), "192.168.0.2:80": ("gate", 5)}
 
