@@ -45,10 +45,11 @@ IPFAIL = "/usr/libexec/heartbeat/ipfail"
 KEEPALIVE_S, DEADTIME_S = 0.5, 2.0
 RQSTDELAY_S = 10            # C: a node is stable 10 s after comm-up at the latest
 START_TIMEOUT_S = 4 + RQSTDELAY_S + 8      # initdead, RQSTDELAY, the resource scripts
-# deadping (the ping node dead), ipfail's exchange (the C daemon answers its requests at a
-# ~500 ms tick, CLIENT-API §9 item 10), its 2 x keepalive giveup delay, the standby exchange
-# and IPaddr's stop and start
-MOVE_TIMEOUT_S = DEADTIME_S + 2 * KEEPALIVE_S + 8
+# deadping (the ping node dead), ipfail's exchange (the C daemon answers each of its requests
+# at a ~500 ms tick, CLIENT-API §9 item 10: node walks on both sides), its 2 x keepalive giveup
+# delay, the standby exchange and IPaddr's stop and start (forked scripts on a C node).  The C
+# pair took 6-10 s on a loaded 2-core machine: a wide bound, as it only limits a failure's wait.
+MOVE_TIMEOUT_S = DEADTIME_S + 2 * KEEPALIVE_S + 13
 
 CLUSTERS = {"c-c": ("c", "c"), "ours": ("ours", "ours"), "mixed": ("c", "ours")}
 
