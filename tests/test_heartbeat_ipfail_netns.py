@@ -186,7 +186,7 @@ def scenario(lab) -> dict:
         # back: its ipfail asks again, the counts are balanced, nothing moves
         wait_for(lambda: "Ping node count is balanced." in ipfail_lines(other,
                                                                         restored[other.name]),
-                 DEADTIME_S + 6, 0.1, f"{other.name}'s ipfail to find the counts balanced")
+                 DEADTIME_S + 10, 0.1, f"{other.name}'s ipfail to find the counts balanced")
         report[f"{cut.name} restored"] = restored
         wait_for(lambda: stable(a) and stable(b), 10, 0.2, "both stable")
         assert lab.holders() == [other.name]
