@@ -254,6 +254,25 @@ def test_delivery_follows_the_filter_mask_and_to_id():
     assert [a.connection for a in server.deliver(private)] == ["ipf"]
 
 
+def test_ping_node_changes_reach_clients_as_in_the_ipfail_capture():
+    """LAB E01-ipfail.decoded.txt: the ping address removed (20:32:37) and re-added
+    (20:32:41); the returning node is first declared dead once more (§9 item 9)."""
+    wall = 0x6B15C665
+    assert api.ping_node_messages("10.99.0.1", "ping", "dead", wall) == [
+        (("t", "status"), ("seq", "1"), ("ts", "6b15c665"), ("src", "10.99.0.1"),
+         ("st", "dead"), ("info", "ping")),
+        (("t", "ifstat"), ("node", "10.99.0.1"), ("ifname", "10.99.0.1"), ("st", "dead"))]
+    assert api.ping_node_messages("10.99.0.1", "dead", "ping", wall + 4) == [
+        (("t", "ifstat"), ("node", "10.99.0.1"), ("ifname", "10.99.0.1"), ("st", "up")),
+        (("t", "status"), ("seq", "1"), ("ts", "6b15c669"), ("src", "10.99.0.1"),
+         ("st", "dead"), ("info", "ping")),
+        (("t", "NS_st"), ("st", "ping"), ("info", "ping"), ("src", "10.99.0.1"),
+         ("ts", "6b15c669"))]
+    # first heard (no earlier death): no extra dead
+    assert [dict(m)["t"] for m in api.ping_node_messages("10.99.0.1", None, "ping", wall)] \
+        == ["ifstat", "NS_st"]
+
+
 def test_a_named_client_that_goes_away_is_announced_as_leaving():
     server = api.ApiServer("n1", rules())
     signon(server, "ipf", pid=10, uid=HACLUSTER, gid=HACLIENT, from_id="ipfail")

@@ -203,3 +203,32 @@ def test_a_program_that_cannot_be_started_is_not_tried_again():
 def test_no_children_means_stopped_at_once():
     core = Supervisor([])
     assert core.start(0) == [] and core.shutdown(0) == [] and core.stopped
+
+
+def test_a_shutdown_before_comm_up_means_no_child_is_started_at_comm_up():
+    """C's comm_now_up starts the children only if no shutdown is in progress."""
+    children = Children(IPFAIL)
+    children.core.shutdown(children.now)
+    assert children.start() == [] and children.core.stopped
+
+
+def test_children_inherit_the_recorded_directives_as_3_0_6_exports_them():
+    """LAB (ipfail's /proc/PID/environ under Debian's 3.0.6, this ha.cf): libplumb's
+    cl_inherit_logging_environment reads HA_logfile/HA_debugfile/HA_use_logd, so without them
+    ipfail logs nowhere."""
+    from lvs_compat.config.hacf import parse_ha_cf
+    from lvs_compat.heartbeat.respawn import child_environment
+    ha_cf = parse_ha_cf(
+        "logfile /var/lib/heartbeat/ha-log\ndebugfile /var/lib/heartbeat/ha-debug\n"
+        "keepalive 500ms\ndeadtime 2\nwarntime 1\ninitdead 4\nudpport 694\nuse_logd no\n"
+        "crm off\nauto_failback off\nbcast hb0\nnode nodea\nnode nodeb\n")
+    env = child_environment(ha_cf, "nodea", "/etc/ha.d", base={})
+    observed = {   # a subset of the C child's HA_ variables, as seen there
+        "HA_logfile": "/var/lib/heartbeat/ha-log", "HA_debugfile": "/var/lib/heartbeat/ha-debug",
+        "HA_LOGFILE": "/var/lib/heartbeat/ha-log", "HA_DEBUGLOG": "/var/lib/heartbeat/ha-debug",
+        "HA_use_logd": "no", "HA_auto_failback": "off", "HA_keepalive": "500ms",
+        "HA_deadtime": "2", "HA_warntime": "1", "HA_initdead": "4", "HA_deadping": "2000ms",
+        "HA_udpport": "694", "HA_debug": "0", "HA_cluster": "linux-ha", "HA_msgfmt": "classic",
+        "HA_pacemaker": "off", "HA_CURHOST": "nodea"}
+    assert {name: env.get(name) for name in observed} == observed
+    assert "HA_hbversion" not in env

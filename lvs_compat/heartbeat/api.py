@@ -483,6 +483,25 @@ class ApiServer:
                 if c.fmask & treatment]
 
 
+def ping_node_messages(node: str, old: str | None, new: str, wall_s: float) -> list[tuple]:
+    """What 3.0.6 delivers to clients when ping node ``node`` goes from ``old`` to ``new``
+    (CLIENT-API §4.1, LAB E01-ipfail): dead is a locally generated ``status st=dead info=ping``
+    (``seq=1``, no uuid, hg, ttl or auth), then ``ifstat st=dead``; back is ``ifstat st=up``,
+    the second ``status st=dead`` of the "Late heartbeat" path when it had been declared dead,
+    then the ping packet's ``NS_st st=ping`` (its ``auth`` is the ping medium's own: left
+    out).  ipfail counts ping nodes on ``dead``/``ping`` and asks its peer on a link ``dead``."""
+    ts = _hex(max(int(wall_s), 1))
+    dead = (("t", "status"), ("seq", "1"), ("ts", ts), ("src", node), ("st", "dead"),
+            ("info", "ping"))
+    if new == "dead":
+        return [dead, (("t", "ifstat"), ("node", node), ("ifname", node), ("st", "dead"))]
+    out = [(("t", "ifstat"), ("node", node), ("ifname", node), ("st", "up"))]
+    if old == "dead":
+        out.append(dead)
+    out.append((("t", "NS_st"), ("st", new), ("info", "ping"), ("src", node), ("ts", ts)))
+    return out
+
+
 _NOT_DELIVERED = frozenset(("NS_ackmsg", "NS_rexmit", "reqnodes", "repnodes", "addnode",
                             "delnode", "setweight", "setsite"))
 

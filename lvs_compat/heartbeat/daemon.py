@@ -258,8 +258,6 @@ class Daemon:
             self.log.warn(f"ping6 node {host}: IPv6 ping nodes are not supported; it stays dead")
         self.started_ms = self.clock.now_ms()
         self.execute(self.core.start(self.started_ms))
-        if self.children:  # C: once communications are up (heartbeat.c comm_now_up)
-            self.children.start(self.clock.now_ms())
 
     def _make_realtime(self) -> None:
         """``realtime on`` (the default, as C): the loop thread runs SCHED_RR at ``rtprio``
@@ -306,19 +304,28 @@ class Daemon:
                 self.execute(self.core.executor_result(result, self.clock.now_ms()))
 
     def _fifo_messages(self) -> None:
-        from .fifo import outbound_fields, request_of
+        from .fifo import outbound_fields
         messages, complaints = self.fifo.read()
         for complaint in complaints:
             self.log.warn(complaint)
         for fields in messages:
-            now = self.clock.now_ms()
-            request = request_of(fields)
-            if request is not None:
-                self.execute(self.core.local_request(request, now))
-            elif dict(fields).get("t"):
-                self.execute(self.core.send_fields(outbound_fields(fields), now))
+            if dict(fields).get("t"):
+                self._send_from_local(outbound_fields(fields))
             else:
                 self.log.warn("FIFO: message without t= dropped")
+
+    def _send_from_local(self, fields) -> None:
+        """A cluster message from a local program (a script through the FIFO, a client of the
+        API): ``ask_resources info=me`` (hb_standby, ipfail's giveup) and ``hb_takeover`` are
+        requests to the coordinator, checked before anything is sent; the rest is sent and
+        processed here too (``resources``: "The FIFO reader must turn ...")."""
+        from .fifo import request_of
+        now = self.clock.now_ms()
+        request = request_of(list(fields))
+        if request is not None:
+            self.execute(self.core.local_request(request, now))
+        else:
+            self.execute(self.core.send_fields(fields, now))
 
     def _ping_changes(self, changes) -> None:
         """Ping node status changes: logged as C does, shown by cl_status, told to the
@@ -331,14 +338,10 @@ class Daemon:
                 self.log.info(f"Status update for node {node}: status {new}")
             self.execute(self.core.local_request(PingNodeStatus(node, new),
                                                  self.clock.now_ms()))
-            if self.api is not None:   # CLIENT-API §4.1: NS_st, or a local status st=dead
-                fields = ((("t", "NS_st"), ("st", new), ("info", "ping"), ("src", node))
-                          if new != "dead" else
-                          (("t", "status"), ("src", node), ("st", "dead"), ("info", "ping")))
-                self._api_execute(self.api.server.deliver(fields))
-                self._api_execute(self.api.server.deliver(
-                    (("t", "ifstat"), ("node", node), ("ifname", node),
-                     ("st", "dead" if new == "dead" else "up"))))
+            if self.api is not None:   # CLIENT-API §4.1 (what ipfail acts on)
+                from .api import ping_node_messages
+                for fields in ping_node_messages(node, old, new, self.clock.wall()):
+                    self._api_execute(self.api.server.deliver(fields))
 
     def _on_signal(self, signum, frame) -> None:
         self._pending_signals.append(signum)
@@ -665,6 +668,8 @@ class Daemon:
             self.set_node_status(action.node, action.new)
             if action.node == self.node_name and action.reason == "comm up":
                 self.open_api()
+                if self.children:  # C: after the API socket (heartbeat.c comm_now_up)
+                    self.children.start(self.clock.now_ms())
             elif self.api is not None:   # CLIENT-API §4.1: a status change
                 self._api_execute(self.api.server.deliver(
                     (("t", "status"), ("src", action.node), ("st", action.new))))
@@ -783,7 +788,7 @@ class Daemon:
             elif isinstance(action, api.Disconnect):
                 self.api.close(action.connection)
             elif isinstance(action, api.SendToCluster):
-                self.execute(self.core.send_fields(action.fields, self.clock.now_ms()))
+                self._send_from_local(action.fields)
             elif isinstance(action, api.SetSendQueue):
                 self.api.set_queue(action.connection, action.length)
             elif isinstance(action, Log):

@@ -53,8 +53,15 @@ def resolve_children(ha_cf) -> list[ManagedChild]:
 def child_environment(ha_cf, node_name: str, config_dir: str, base=None) -> dict[str, str]:
     """What a respawn child sees: heartbeat's environment and what C exports into it
     (config.c:437 HA_CURHOST, :2032 HA_debug, :2324 ``env``; heartbeat.c:5147-5153 the log
-    files, :5281-5284 HA_DIR, HA_DATEFMT, HA_FUNCS, OCF_ROOT)."""
+    files, :5281-5284 HA_DIR, HA_DATEFMT, HA_FUNCS, OCF_ROOT), and every recorded directive as
+    ``HA_<name>`` (LAB: ipfail's environ under 3.0.6; libplumb's cl_inherit_logging_environment
+    reads ``HA_logfile``, ``HA_debugfile``, ``HA_logfacility`` and ``HA_use_logd`` from it, so
+    a glue-based child such as ipfail logs where heartbeat does)."""
+    from .api import recorded_parameters
     env = dict(os.environ if base is None else base)
+    env.update({f"HA_{name}": value
+                for name, value in recorded_parameters(ha_cf, ha_cf.debug_level).items()
+                if name != "hbversion"})   # getparm's own answer, not a directive
     env.update({"HA_DIR": config_dir, "HA_DATEFMT": HA_DATEFMT,
                 "HA_FUNCS": os.path.join(config_dir, HA_FUNCS_NAME), "OCF_ROOT": OCF_ROOT,
                 "HA_CURHOST": node_name})

@@ -156,8 +156,11 @@ class Supervisor:
 
     # --- events ----------------------------------------------------------------------------
     def start(self, now_ms: int) -> list:
-        """Communications are up: start every child, in ha.cf order."""
+        """Communications are up: start every child, in ha.cf order (not once shutting down,
+        as C's comm_now_up)."""
         actions: list = []
+        if self._shutting_down:
+            return actions
         for index in range(len(self._children)):
             actions += self._spawn(index)
         return actions
