@@ -207,12 +207,6 @@ def test_a_takeover_still_queued_when_the_split_brain_heals_is_dropped():
     assert one_holder_each(sim) and sim.violations == [], (sim.holders(VIP), sim.holders(VIP2))
 
 
-@pytest.mark.xfail(strict=True, reason="known, for issue 19: the restarted node declares its "
-                   "peer dead and takes its group; the peer's next status then counts as the "
-                   "first one from it (no generation known yet) or, cut off, as a late "
-                   "heartbeat seen by one side only, so no split brain is seen and both keep "
-                   "the group (reporting the late heartbeat as a healed split brain made the "
-                   "other side give a group away that nobody then took: worse)")
 @pytest.mark.parametrize("fault", ["freeze", "partition"])
 def test_a_fault_right_after_a_restart_before_the_peer_is_heard(fault):
     sim = after_a_restart(fault)
@@ -220,9 +214,6 @@ def test_a_fault_right_after_a_restart_before_the_peer_is_heard(fault):
     assert one_holder_each(sim) and sim.violations == [], (sim.holders(VIP), sim.holders(VIP2))
 
 
-@pytest.mark.xfail(strict=True, reason="known, for issue 19: a freeze just under deadtime "
-                   "(seen as longer by the peer, whose last heartbeat came earlier) can leave "
-                   "a group on both, also past a restarted node's first 5 s")
 @pytest.mark.parametrize("steps", [
     [("freeze", "lvs1", 3890), ("crash", "lvs1", 100)],
     [("crash", "lvs1", 100), ("freeze", "lvs1", 3693)],

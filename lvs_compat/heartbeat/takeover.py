@@ -75,6 +75,9 @@ class Takeover:
         self._announced = False
         self._reannounce_pending: set[str] = set()
         self._healing = False                 # a split brain's hand-back not yet confirmed
+        # the peer's last full, stable report of what it holds, received while no standby
+        # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
+        self._peer_claim: int | None = None
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -116,6 +119,7 @@ class Takeover:
         host.peer_status = event.new
         if event.new == DEAD:
             self._healing = False                 # a later return is a new episode
+            self._peer_claim = None
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
                 self._on_peer_shutdone(out)
@@ -154,6 +158,7 @@ class Takeover:
         self._peer_shutting_down = False
         self._healing = False
         host.other_holds = NONE
+        self._peer_claim = None
         self._forget_peer_requests()
         if host.peer_status == DEAD or host.shutdown_in_progress:
             return
@@ -443,6 +448,8 @@ class Takeover:
                                               bits | host.other_holds)
         if info == "shutdown":
             self._peer_shutting_down = True           # until its shutdone (or restart)
+        self._peer_claim = (bits if full and stable == "1" and not host.standby.pending
+                            else None)
         host.standby.on_peer_resource(out, bits, info)
         if stable == "1":
             self._flush_reannounce(out)
@@ -479,12 +486,54 @@ class Takeover:
         self._reannounce_pending.clear()
 
     def _audit(self, out: list) -> None:
-        """C: AuditResources (logs only)."""
+        """C: AuditResources, which only logs; ours then repairs what it found
+        (``_repair_after_audit``)."""
         host = self._host
         if host.i_hold & LOCAL and host.other_holds & FOREIGN:
             out.append(Log("error", "Both machines own our resources!"))
         if host.other_holds & LOCAL and host.i_hold & FOREIGN:
             out.append(Log("error", "Both machines own foreign resources!"))
+        self._repair_after_audit(out)
+
+    def _repair_after_audit(self, out: list) -> None:
+        """Ours (issue 19): a group on both nodes, or on neither, once the fault is over.
+
+        A freeze or cut of about deadtime can be seen by one side only: the side that waited
+        longest (its timers ran before it read the queued heartbeats, or its last heartbeat
+        from the peer was older) declares the peer dead and takes its groups, while the peer
+        saw nothing (C: a late heartbeat marks the node dead inside HBDoMsg_T_STATUS, after
+        should_drop_message, so "returning after partition" is never logged; and a node
+        whose generation is not known yet counts as restarted).  3.0.6 only logs "Both
+        machines own foreign resources!" then, and the group stays on both for good.
+
+        So each side repairs only its half, from the peer's own reports, which makes the
+        two decisions disjoint: the node that is not a group's home gives it back when its
+        home node reports holding it (a split brain, healed as one: everything goes home);
+        the home node takes its groups when everything is stable and the peer reports not
+        holding them (orphaned, e.g. released by a split brain's heal that the home node's
+        restart hid)."""
+        host = self._host
+        if host.standby.pending:
+            self._peer_claim = None               # what it held before may be handed over
+            return
+        if (not host.nice or host.shutdown_in_progress or self.state != R_STABLE
+                or self._healing or self.in_progress or host.peer_status == DEAD):
+            return
+        claim = self._peer_claim
+        if claim is None:
+            return
+        held = host.i_hold | host.groups.held_bits()
+        if claim & LOCAL and held & FOREIGN:
+            out.append(Log("warning", f"{host.peer} holds its own resource groups while we "
+                                      "hold them too: giving them back"))
+            self.on_partition_healed(out)
+            return
+        if (not held & LOCAL and not claim & FOREIGN and host.other_is_stable
+                and not self._peer_shutting_down and not host.groups.jobs
+                and host.groups.keys_of(LOCAL)):
+            out.append(Log("warning", f"No one owns our local resources!: taking them "
+                                      f"({host.peer} reports not holding them)"))
+            self._req_our_resources(out, anyway=True)
 
     def _perform_auto_failback(self, out: list) -> None:
         """C: PerformAutoFailback: the survivor offers the returner its groups back."""
