@@ -78,6 +78,7 @@ class Takeover:
         # the peer's last full, stable report of what it holds, received while no standby
         # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
         self._peer_claim: int | None = None
+        self._peer_claim_seq = 0              # its seq: a late retransmission is older news
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -119,7 +120,7 @@ class Takeover:
         host.peer_status = event.new
         if event.new == DEAD:
             self._healing = False                 # a later return is a new episode
-            self._peer_claim = None
+            self._forget_peer_claim()
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
                 self._on_peer_shutdone(out)
@@ -158,7 +159,7 @@ class Takeover:
         self._peer_shutting_down = False
         self._healing = False
         host.other_holds = NONE
-        self._peer_claim = None
+        self._forget_peer_claim()
         self._forget_peer_requests()
         if host.peer_status == DEAD or host.shutdown_in_progress:
             return
@@ -420,6 +421,8 @@ class Takeover:
             self._on_own_resource(out, bits, full, info)
         else:
             self._on_peer_resource(out, bits, full, text_of(message, "isstable"), info)
+            self._note_peer_claim(bits, full, text_of(message, "isstable"),
+                                  text_of(message, "seq"))
         if self.state == R_RSCRCVD:
             self._arm_rqstdelay()
         self._audit(out)
@@ -448,8 +451,6 @@ class Takeover:
                                               bits | host.other_holds)
         if info == "shutdown":
             self._peer_shutting_down = True           # until its shutdone (or restart)
-        self._peer_claim = (bits if full and stable == "1" and not host.standby.pending
-                            else None)
         host.standby.on_peer_resource(out, bits, info)
         if stable == "1":
             self._flush_reannounce(out)
@@ -470,6 +471,26 @@ class Takeover:
             if not host.auto_failback and host.other_holds & FOREIGN:
                 self._local_work_done = True
             self._announce(out, "T_RESOURCES(them)")
+
+    def _note_peer_claim(self, bits: int, full: bool, stable: str | None,
+                         seq_text: str | None) -> None:
+        """Keep the peer's report for ``_repair_after_audit`` if it is news: a full, stable
+        one, newer than the last (a lost report's retransmission can come after later ones,
+        and tell what the peer held before a hand-over), and not sent during a standby
+        exchange on our side (the peer's reports lag behind the hand-over then)."""
+        try:
+            seq = int(seq_text or "", 16)
+        except ValueError:
+            return
+        if seq <= self._peer_claim_seq:
+            return
+        self._peer_claim_seq = seq
+        self._peer_claim = (bits if full and stable == "1" and not self._host.standby.pending
+                            else None)
+
+    def _forget_peer_claim(self) -> None:
+        """The peer's daemon died or restarted: its reports, and their numbering, are over."""
+        self._peer_claim, self._peer_claim_seq = None, 0
 
     def _reannounce_now_and_later(self, out: list, key: str) -> None:
         """A split brain's winner: gratuitous ARP now if the group is up, and again when the
@@ -516,9 +537,10 @@ class Takeover:
         if host.standby.pending:
             self._peer_claim = None               # what it held before may be handed over
             return
-        if (not host.nice or host.shutdown_in_progress or self.state != R_STABLE
-                or self._healing or self.in_progress or host.peer_status == DEAD):
-            return
+        if (not host.nice or host.shutdown_requested or self.state != R_STABLE
+                or self._healing or self.in_progress or host.peer_status == DEAD
+                or host.groups.jobs):
+            return                                # (a job's end sends a report: we come back)
         claim = self._peer_claim
         if claim is None:
             return
@@ -529,8 +551,7 @@ class Takeover:
             self.on_partition_healed(out)
             return
         if (not held & LOCAL and not claim & FOREIGN and host.other_is_stable
-                and not self._peer_shutting_down and not host.groups.jobs
-                and host.groups.keys_of(LOCAL)):
+                and not self._peer_shutting_down and host.groups.keys_of(LOCAL)):
             out.append(Log("warning", f"No one owns our local resources!: taking them "
                                       f"({host.peer} reports not holding them)"))
             self._req_our_resources(out, anyway=True)
