@@ -16,6 +16,10 @@ Rules of this module:
 * Split brain (``PartitionHealed``, or the peer's ``stonith`` naming us while we hold
   groups): every group goes to its home node, whatever ``auto_failback`` says; the winner
   re-announces its addresses now and when the peer next reports.
+* A group on both nodes, or on neither, after a fault only one side saw (ours, issue 19;
+  ``_repair_after_audit``): from the peer's newest full, stable report, the node that is not
+  a group's home gives it back when the home node holds it, and the home node takes back a
+  group that nobody holds.  Each side decides only its half, so the two never race.
 * What the machine shares with the coordinator (``host``, C's globals): ``i_hold``,
   ``other_holds``, ``other_is_stable``, ``peer_status`` (read and written), and ``nice``,
   ``auto_failback``, ``peer``, ``local_node``, ``now``, ``options``, ``shutdown_in_progress``,
