@@ -16,6 +16,10 @@ Rules of this module:
 * Split brain (``PartitionHealed``, or the peer's ``stonith`` naming us while we hold
   groups): every group goes to its home node, whatever ``auto_failback`` says; the winner
   re-announces its addresses now and when the peer next reports.
+* A group on both nodes, or on neither, after a fault only one side saw (ours, issue 19;
+  ``_repair_after_audit``): from the peer's newest full, stable report, the node that is not
+  a group's home gives it back when the home node holds it, and the home node takes back a
+  group that nobody holds.  Each side decides only its half, so the two never race.
 * What the machine shares with the coordinator (``host``, C's globals): ``i_hold``,
   ``other_holds``, ``other_is_stable``, ``peer_status`` (read and written), and ``nice``,
   ``auto_failback``, ``peer``, ``local_node``, ``now``, ``options``, ``shutdown_in_progress``,
@@ -75,6 +79,10 @@ class Takeover:
         self._announced = False
         self._reannounce_pending: set[str] = set()
         self._healing = False                 # a split brain's hand-back not yet confirmed
+        # the peer's last full, stable report of what it holds, received while no standby
+        # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
+        self._peer_claim: int | None = None
+        self._peer_claim_seq = 0              # its seq: a late retransmission is older news
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -116,6 +124,7 @@ class Takeover:
         host.peer_status = event.new
         if event.new == DEAD:
             self._healing = False                 # a later return is a new episode
+            self._forget_peer_claim()
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
                 self._on_peer_shutdone(out)
@@ -154,6 +163,7 @@ class Takeover:
         self._peer_shutting_down = False
         self._healing = False
         host.other_holds = NONE
+        self._forget_peer_claim()
         self._forget_peer_requests()
         if host.peer_status == DEAD or host.shutdown_in_progress:
             return
@@ -415,6 +425,8 @@ class Takeover:
             self._on_own_resource(out, bits, full, info)
         else:
             self._on_peer_resource(out, bits, full, text_of(message, "isstable"), info)
+            self._note_peer_claim(bits, full, text_of(message, "isstable"),
+                                  text_of(message, "seq"))
         if self.state == R_RSCRCVD:
             self._arm_rqstdelay()
         self._audit(out)
@@ -464,6 +476,26 @@ class Takeover:
                 self._local_work_done = True
             self._announce(out, "T_RESOURCES(them)")
 
+    def _note_peer_claim(self, bits: int, full: bool, stable: str | None,
+                         seq_text: str | None) -> None:
+        """Keep the peer's report for ``_repair_after_audit`` if it is news: a full, stable
+        one, newer than the last (a lost report's retransmission can come after later ones,
+        and tell what the peer held before a hand-over), and not sent during a standby
+        exchange on our side (the peer's reports lag behind the hand-over then)."""
+        try:
+            seq = int(seq_text or "", 16)
+        except ValueError:
+            return
+        if seq <= self._peer_claim_seq:
+            return
+        self._peer_claim_seq = seq
+        self._peer_claim = (bits if full and stable == "1" and not self._host.standby.pending
+                            else None)
+
+    def _forget_peer_claim(self) -> None:
+        """The peer's daemon died or restarted: its reports, and their numbering, are over."""
+        self._peer_claim, self._peer_claim_seq = None, 0
+
     def _reannounce_now_and_later(self, out: list, key: str) -> None:
         """A split brain's winner: gratuitous ARP now if the group is up, and again when the
         peer next reports (it has released the group by then)."""
@@ -479,12 +511,54 @@ class Takeover:
         self._reannounce_pending.clear()
 
     def _audit(self, out: list) -> None:
-        """C: AuditResources (logs only)."""
+        """C: AuditResources, which only logs; ours then repairs what it found
+        (``_repair_after_audit``)."""
         host = self._host
         if host.i_hold & LOCAL and host.other_holds & FOREIGN:
             out.append(Log("error", "Both machines own our resources!"))
         if host.other_holds & LOCAL and host.i_hold & FOREIGN:
             out.append(Log("error", "Both machines own foreign resources!"))
+        self._repair_after_audit(out)
+
+    def _repair_after_audit(self, out: list) -> None:
+        """Ours (issue 19): a group on both nodes, or on neither, once the fault is over.
+
+        A freeze or cut of about deadtime can be seen by one side only: the side that waited
+        longest (its timers ran before it read the queued heartbeats, or its last heartbeat
+        from the peer was older) declares the peer dead and takes its groups, while the peer
+        saw nothing (C: a late heartbeat marks the node dead inside HBDoMsg_T_STATUS, after
+        should_drop_message, so "returning after partition" is never logged; and a node
+        whose generation is not known yet counts as restarted).  3.0.6 only logs "Both
+        machines own foreign resources!" then, and the group stays on both for good.
+
+        So each side repairs only its half, from the peer's own reports, which makes the
+        two decisions disjoint: the node that is not a group's home gives it back when its
+        home node reports holding it (a split brain, healed as one: everything goes home);
+        the home node takes its groups when everything is stable and the peer reports not
+        holding them (orphaned, e.g. released by a split brain's heal that the home node's
+        restart hid)."""
+        host = self._host
+        if host.standby.pending:
+            self._peer_claim = None               # what it held before may be handed over
+            return
+        if (not host.nice or host.shutdown_requested or self.state != R_STABLE
+                or self._healing or self.in_progress or host.peer_status == DEAD
+                or host.groups.jobs):
+            return                                # (a job's end sends a report: we come back)
+        claim = self._peer_claim
+        if claim is None:
+            return
+        held = host.i_hold | host.groups.held_bits()
+        if claim & LOCAL and held & FOREIGN:
+            out.append(Log("warning", f"{host.peer} holds its own resource groups while we "
+                                      "hold them too: giving them back"))
+            self.on_partition_healed(out)
+            return
+        if (not held & LOCAL and not claim & FOREIGN and host.other_is_stable
+                and not self._peer_shutting_down and host.groups.keys_of(LOCAL)):
+            out.append(Log("warning", f"No one owns our local resources!: taking them "
+                                      f"({host.peer} reports not holding them)"))
+            self._req_our_resources(out, anyway=True)
 
     def _perform_auto_failback(self, out: list) -> None:
         """C: PerformAutoFailback: the survivor offers the returner its groups back."""
