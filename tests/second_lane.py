@@ -85,10 +85,13 @@ class Lane:
                                                  preexec_fn=terminate_with_parent)
 
     def start_after(self, event_wait) -> None:
-        """Start once ``event_wait()`` returns (in a thread of its own)."""
+        """Start once ``event_wait()`` returns, from a thread of its own that then lives as long
+        as the lane: the lane's SIGTERM-with-parent (PR_SET_PDEATHSIG) follows the thread that
+        forked it, not the process."""
         def run():
             event_wait()
             self.start()
+            self._process.wait()
         threading.Thread(target=run, name="lane-trigger", daemon=True).start()
 
     def wait(self) -> int:

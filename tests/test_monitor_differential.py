@@ -307,9 +307,20 @@ def test_fping_unresolvable_name_is_a_failed_host(lab):
     assert "Traceback" not in ours.merged
 
 
+def test_a_host_that_looks_like_an_option_is_a_host_to_ours_and_an_option_to_perls(lab):
+    """Documented deviation (issue 19): the original hands its host list to fping after the
+    options, so a "host" ``-Z`` is taken by fping as an option (its complaint, exit 1: and a
+    host such as ``-fFILE`` would make fping read FILE).  Ours puts ``--`` before the hosts:
+    ``-Z`` is a host that does not resolve, named as the failure, and the others are checked."""
+    perl, ours = perl_and_ours(lab, "fping.monitor", ["-r", 1, "-t", 300, "--", "-Z", "127.0.0.1"])
+    assert perl.returncode == 1 and "invalid option -- 'Z'" in perl.merged
+    assert ours.returncode == 2 and ours.summary == "-Z" and ours.failed_hosts == {"-Z"}
+    assert fping_sections(ours.stdout)["reachable hosts"].split()[:1] == ["127.0.0.1"]
+    assert "Traceback" not in ours.merged
+
+
 @pytest.mark.parametrize("args", [
     ["-Z", "-r", 1, "-t", 300, "127.0.0.1"],          # our option parser: warned, ignored
-    ["-r", 1, "-t", 300, "--", "-Z", "127.0.0.1"],    # fping's own complaint: exit 1
     ["-h"],
     ["-r"],
     [],

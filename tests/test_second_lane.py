@@ -89,3 +89,19 @@ def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
             os.environ.pop(second_lane.ENV, None)
         else:
             os.environ[second_lane.ENV] = before
+
+
+def test_a_lane_started_from_a_trigger_thread_outlives_that_thread(tmp_path):
+    """The trigger thread forks the lane; SIGTERM-with-parent follows the forking thread, so
+    the thread must live as long as the lane (a first version lost every lane test to it)."""
+    import threading
+    lane = lane_over(tmp_path, "2")
+    trigger = threading.Event()
+    lane.start_after(trigger.wait)
+    trigger.set()
+    deadline = time.monotonic() + 30
+    while lane.started_at is None:        # started by the thread, not by wait() below
+        assert time.monotonic() < deadline, "the trigger thread did not start the lane"
+        time.sleep(0.01)
+    assert lane.wait() == 0, lane.output()
+    assert lane.verdict()[0]
