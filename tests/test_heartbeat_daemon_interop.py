@@ -87,13 +87,17 @@ def test_real_heartbeat_node_and_ours_see_each_other(mixed, kind, method):
 
         # Graceful stop of ours: the C node takes the shutdone at once (it logs it and runs
         # mach_down); its cl_status still says "active" until the dead time has passed (LAB).
+        # Counted from when the C node took the shutdone: `heartbeat -k`'s own start and our
+        # stop (seen as slow as 2 s on a loaded 2-core machine) are not the C node's timing.
         stopping = time.monotonic()
         assert ours.ctl("-k").returncode == 0
         wait_for(lambda: "Received shutdown notice from 'ournode'" in c.c_log(), 1.5, 0.05,
                  "the C node to take our shutdone")
+        noticed = time.monotonic()
         wait_for(lambda: status(c, ours.name) == "dead", DEADTIME_S + BONUS_S + 1, 0.1,
                  "the C node to report ours dead")
-        assert time.monotonic() - stopping <= DEADTIME_S + BONUS_S + KEEPALIVE_S + 0.5
+        assert time.monotonic() - noticed <= DEADTIME_S + BONUS_S + KEEPALIVE_S + 0.5, (
+            time.monotonic() - noticed, noticed - stopping)
 
         # Ours again: the C node sees a restart (higher generation) and takes it back.
         ours.start()
