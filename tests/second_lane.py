@@ -83,6 +83,11 @@ class Lane:
                                                  stderr=subprocess.STDOUT,
                                                  stdin=subprocess.DEVNULL, start_new_session=True,
                                                  preexec_fn=terminate_with_parent)
+            threading.Thread(target=self._note_end, name="lane-end", daemon=True).start()
+
+    def _note_end(self) -> None:
+        self._process.wait()
+        self.ended_at = time.monotonic()
 
     def start_after(self, event_wait) -> None:
         """Start once ``event_wait()`` returns, from a thread of its own that then lives as long
@@ -101,7 +106,8 @@ class Lane:
         except subprocess.TimeoutExpired:
             self.stop()
             self.returncode = -1
-        self.ended_at = time.monotonic()
+        if self.ended_at is None:
+            self.ended_at = time.monotonic()
         return self.returncode
 
     def stop(self) -> None:
