@@ -258,12 +258,12 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
         wait_after_restart=False)
 
 
-@pytest.mark.xfail(strict=True, reason="known, found when the property test also drew no wait "
-                   "after a restart: crashes 100 ms apart, a shutdown and another crash, each "
-                   "restart at once (no peer heard in between), leave a group with no holder or "
-                   "away from home 34 s after the last fault (INITDEAD + RQSTDELAY + 4 deadtimes);"
-                   " the same before the split-brain repair.  Not yet understood; the property "
-                   "test waits after each restart until this is fixed")
+@pytest.mark.xfail(strict=True, reason="known, for issue 19: found when the property test also "
+                   "drew no wait after a restart: crashes 100 ms apart, a shutdown and another "
+                   "crash, each restart at once (no peer heard in between), leave a group with "
+                   "no holder or away from home 34 s after the last fault (INITDEAD + RQSTDELAY "
+                   "+ 4 deadtimes); the same before the split-brain repair.  Not yet understood; "
+                   "the property test waits after each restart until this is fixed")
 @pytest.mark.parametrize("steps, seed", [
     ([("crash", "lvs2", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
       ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641),
