@@ -24,6 +24,10 @@ def test_one():
 def test_two():
     assert {two} == 2
 
+@pytest.mark.xfail(strict=True, reason="known")
+def test_expected_to_fail():
+    assert 1 == 2
+
 def test_not_in_the_lane_is_slow():
     pass
 test_not_in_the_lane_is_slow = pytest.mark.slow(test_not_in_the_lane_is_slow)
@@ -37,7 +41,8 @@ def lane_over(tmp_path, two: str, nodeids=None) -> second_lane.Lane:
     (project / "test_mod.py").write_text(MODULE.format(two=two))
     base = tmp_path / "lane"
     base.mkdir()
-    ids = nodeids or ["test_mod.py::test_one", "test_mod.py::test_two"]
+    ids = nodeids or ["test_mod.py::test_one", "test_mod.py::test_two",
+                      "test_mod.py::test_expected_to_fail"]
     return second_lane.Lane(ids, base, time.monotonic(), cwd=project)
 
 
@@ -46,22 +51,23 @@ def test_a_lane_whose_tests_all_pass_passes_and_says_how_many(tmp_path):
     assert lane.wait() == 0
     ok, line = lane.verdict()
     assert ok, line + "\n" + lane.output()
-    assert "2 of 2 passed, exit 0" in line
+    assert "2 of 3 passed, 1 xfailed, exit 0" in line   # an expected failure is no skip
 
 
 def test_a_failed_test_in_the_lane_fails_the_verdict(tmp_path):
     lane = lane_over(tmp_path, "3")
     assert lane.wait() == 1
     ok, line = lane.verdict()
-    assert not ok and "1 of 2 passed" in line and "failures 1" in line
+    assert not ok and "1 of 3 passed" in line and "failures 1" in line
 
 
 def test_a_lane_that_ran_fewer_tests_than_were_taken_from_the_main_run_fails(tmp_path):
-    ids = ["test_mod.py::test_one", "test_mod.py::test_two", "test_mod.py::test_gone"]
+    ids = ["test_mod.py::test_one", "test_mod.py::test_two", "test_mod.py::test_expected_to_fail",
+           "test_mod.py::test_gone"]
     lane = lane_over(tmp_path, "2", nodeids=ids)
     assert lane.wait() == 0
     ok, line = lane.verdict()
-    assert not ok and "2 of 3 passed" in line
+    assert not ok and "2 of 4 passed" in line
 
 
 def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
