@@ -197,14 +197,15 @@ def test_hb_tools_without_a_running_daemon_say_so_in_one_line(tmp_path, tool):
 # --- the resource worker -----------------------------------------------------------------------
 
 class SlowExecutor:
-    """start_group takes 0.5 s; stop_group raises (a bug in an agent)."""
+    """start_group runs until the test opens its gate; stop_group raises (a bug in an agent)."""
 
     def __init__(self):
         self.thread_names = []
+        self.gate = threading.Event()
 
     def start_group(self, key):
         self.thread_names.append(threading.current_thread().name)
-        time.sleep(0.5)
+        assert self.gate.wait(10), "the test never opened the gate"
 
         class Result:
             ok, outcomes, failed = True, (), ()
@@ -223,11 +224,11 @@ def test_worker_runs_groups_off_the_loop_and_wakes_the_selector_with_results():
     selector = selectors.DefaultSelector()
     selector.register(worker, selectors.EVENT_READ)
     try:
-        began = time.monotonic()
+        # submitting never waits: both return while the start is held at the gate
         worker.submit(resources.StartGroup("vip"))
         worker.submit(resources.StopGroup("vip"))
-        assert time.monotonic() - began < 0.05            # submitting never waits
         assert selector.select(0.2) == []                 # the start is still running
+        executor.gate.set()
         results = []
         deadline = time.monotonic() + 5
         while len([r for r in results if not isinstance(r, Log)]) < 2:
