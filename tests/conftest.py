@@ -8,8 +8,9 @@
   those that boot a guest (marker ``guest``).  The soak's and the demo's guest runs
   (tests/background_guests.py) start at the first test and run, one after the other,
   beside the host tests; a ``guest`` test waits for them: one guest at a time.
-* make test's second lane (tests/second_lane.py): the fuzz and simulator layers run in a second
-  pytest process once the guest chain has ended and a core is free.
+* make test's second lane (tests/second_lane.py): the host tests that share nothing with the lab
+  (units, simulator, fuzz) run in a second pytest process from the start, on the core the lab
+  leaves idle.
 """
 
 import os
@@ -65,9 +66,10 @@ def pytest_collection_modifyitems(config, items):
     lane_wanted = second_lane.wanted(config)
     os.environ.pop(second_lane.ENV, None)     # pytest runs started by tests never start a lane
     if lane_wanted:
-        lane_items = [item for item in items if second_lane.in_lane(item)]
+        lane_items = second_lane.lane_items(items)
         if lane_items and len(lane_items) < len(items):
-            items[:] = [item for item in items if not second_lane.in_lane(item)]
+            taken = set(map(id, lane_items))
+            items[:] = [item for item in items if id(item) not in taken]
             config.hook.pytest_deselected(items=lane_items)
             base = config._tmp_path_factory.mktemp("second_lane")
             config.stash[_LANE] = second_lane.Lane([item.nodeid for item in lane_items], base,
@@ -82,18 +84,16 @@ def _guests_in_background(request, tmp_path_factory):
     wanted = [name for name in _BACKGROUND
               if any(name in item.fixturenames for item in request.session.items)]
     lane = request.config.stash.get(_LANE, None)
+    if lane is not None:
+        lane.start()            # the lab leaves a core idle from its first test
     if wanted:
         import background_guests as guests
     if not wanted or not guests.can_boot():
-        if lane is not None:
-            lane.start()        # no chain: a core is free now
         yield
         return
     runs = {name: getattr(guests, name)(tmp_path_factory.mktemp(name)) for name in wanted}
     chain = guests.Chain(list(runs.values()))
     request.config.stash[_CHAIN] = (chain, runs)
-    if lane is not None:
-        lane.start_after(chain.wait_all)      # a core is free once the chain has ended
     yield
     chain.stop()
 
@@ -126,9 +126,6 @@ def ipvs_real_run(request):
 def pytest_runtest_setup(item):
     """One guest at a time: a test that boots its own waits for the background chain."""
     chain, _ = item.config.stash.get(_CHAIN, (None, {}))
-    lane = item.config.stash.get(_LANE, None)
-    if lane is not None and item.get_closest_marker("guest"):
-        lane.start()        # the host tests are done before the chain
     if chain is not None and item.get_closest_marker("guest"):
         chain.wait_all()
 

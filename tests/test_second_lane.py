@@ -4,6 +4,7 @@ errored or a missing test, and it runs exactly the tests it was given."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import second_lane
 
@@ -74,6 +75,7 @@ def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
     class Option:
         keyword = ""
         markexpr = "not slow"
+        collectonly = False
 
     class Config:
         option = Option()
@@ -88,7 +90,10 @@ def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
         Config.option.keyword, Config.option.markexpr = "", "lab"
         assert not second_lane.wanted(Config())
         Config.option.markexpr = "not slow"
-        os.environ[second_lane.ENV] = "child"
+        Config.option.collectonly = True
+        assert not second_lane.wanted(Config())
+        Config.option.collectonly = False
+        os.environ.pop(second_lane.ENV)        # the lane's own process
         assert not second_lane.wanted(Config())
     finally:
         if before is None:
@@ -97,17 +102,38 @@ def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
             os.environ[second_lane.ENV] = before
 
 
-def test_a_lane_started_from_a_trigger_thread_outlives_that_thread(tmp_path):
-    """The trigger thread forks the lane; SIGTERM-with-parent follows the forking thread, so
-    the thread must live as long as the lane (a first version lost every lane test to it)."""
-    import threading
-    lane = lane_over(tmp_path, "2")
-    trigger = threading.Event()
-    lane.start_after(trigger.wait)
-    trigger.set()
-    deadline = time.monotonic() + 30
-    while lane.started_at is None:        # started by the thread, not by wait() below
-        assert time.monotonic() < deadline, "the trigger thread did not start the lane"
-        time.sleep(0.01)
+class Item:
+    def __init__(self, module: str, *markers: str):
+        self.path = Path("/repo/tests") / module
+        self.markers = markers
+
+    def get_closest_marker(self, name):
+        return name if name in self.markers else None
+
+
+def test_the_lanes_process_gets_no_lane_variable(tmp_path, monkeypatch):
+    """Resource scripts get every LVS_COMPAT_* knob of the daemon's environment: the lane's own
+    variable must not reach the lane's tests (a first version failed the environment test)."""
+    monkeypatch.setenv(second_lane.ENV, "on")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text(PYTEST_INI)
+    (project / "test_env.py").write_text(
+        "import os\n\ndef test_env():\n"
+        f"    assert {second_lane.ENV!r} not in os.environ\n")
+    base = tmp_path / "lane"
+    base.mkdir()
+    lane = second_lane.Lane(["test_env.py::test_env"], base, time.monotonic(), cwd=project)
     assert lane.wait() == 0, lane.output()
     assert lane.verdict()[0]
+
+
+def test_the_lane_takes_whole_modules_of_host_tests_and_leaves_the_lab_guests_and_make():
+    unit = [Item("test_unit.py"), Item("test_unit.py")]
+    fuzz = [Item("test_fuzz.py", "fuzz")]
+    lab = [Item("test_lab.py", "lab")]
+    mixed = [Item("test_mixed.py"), Item("test_mixed.py", "lab")]    # one lab test keeps it all
+    guest = [Item("test_guest.py", "guest")]
+    make = [Item(name) for name in second_lane.MAIN_ONLY]
+    items = [*lab, *unit, *mixed, *fuzz, *make, *guest]
+    assert second_lane.lane_items(items) == [*unit, *fuzz]
