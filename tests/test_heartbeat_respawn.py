@@ -73,7 +73,8 @@ def proc_status(pid):
 
 
 def group_members(pgid):
-    """Pids whose process group is ``pgid`` (a child and what it started)."""
+    """Living pids whose process group is ``pgid`` (a child and what it started); a zombie has
+    ended (its parent, or init for an orphan, reaps it when it gets to it)."""
     members = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -81,7 +82,8 @@ def group_members(pgid):
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+            state, _, group = stat.rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":
                 members.append(int(entry))
     return members
 
@@ -152,7 +154,7 @@ def test_a_respawn_line_runs_as_nobody_comes_back_when_killed_and_stops_with_hea
         lines = log_lines(tmp_path)
         assert f"info: killing {script} --flag process group {second} with signal 15" in lines
         # the script and its sleep: SIGTERM went to the group (the sleep is reaped by init)
-        wait_for(lambda: group_members(second) == [], 5, what="the whole group's end")
+        wait_for(lambda: group_members(second) == [], 10, what="the whole group's end")
         assert proc_status(second) is None
         assert lines[-1] == "info: Heartbeat shutdown complete."
     finally:
