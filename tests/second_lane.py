@@ -41,7 +41,8 @@ from background_guests import terminate_group, terminate_with_parent
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = "LVS_COMPAT_LANE"
-NOT_IN_LANE = ("lab", "guest")       # markers of the tests that stay in the main process
+NOT_IN_LANE = ("lab", "guest", "slow")   # markers of tests the lane never takes (slow: neither
+                                         # process runs them; the lane deselects them itself)
 DEFAULT_MARKEXPR = "not slow"        # setup.cfg's addopts, also the lane's selection
 # modules kept in the main process, and why
 MAIN_ONLY = {
@@ -151,7 +152,8 @@ class Lane:
                                                           "xfailed"))
         # pytest's exit 0: nothing failed (under CI=true a skip is a failure, tests/conftest.py);
         # the count: every test taken from the main run ran here
-        ok = self.returncode == 0 and counts.get("tests") == len(self.nodeids)
+        missing = len(self.nodeids) - counts.get("tests", 0)
+        ok = self.returncode == 0 and missing == 0
         started = self.started_at - self.t0 if self.started_at else 0.0
         took = (self.ended_at - self.started_at) if self.ended_at and self.started_at else 0.0
         line = (f"second lane ({len(self.files)} modules of host tests): "
@@ -159,7 +161,9 @@ class Lane:
                 f"exit {self.returncode}, "
                 f"started {started:.0f} s into the run, took {took:.0f} s "
                 f"(failures {counts.get('failures', '?')}, errors {counts.get('errors', '?')}, "
-                f"skipped {counts.get('skipped', '?')})")
+                f"skipped {counts.get('skipped', '?')})"
+                + (f"; {missing} of the tests taken from the main run did not run here"
+                   if missing else ""))
         return ok, line
 
     def output(self) -> str:

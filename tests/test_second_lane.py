@@ -68,7 +68,7 @@ def test_a_lane_that_ran_fewer_tests_than_were_taken_from_the_main_run_fails(tmp
     lane = lane_over(tmp_path, "2", nodeids=ids)
     assert lane.wait() == 0
     ok, line = lane.verdict()
-    assert not ok and "2 of 4 passed" in line
+    assert not ok and "2 of 4 passed" in line and "1 of the tests taken from the main run" in line
 
 
 def test_make_test_asks_for_the_lane_and_a_selection_turns_it_off():
@@ -135,5 +135,6 @@ def test_the_lane_takes_whole_modules_of_host_tests_and_leaves_the_lab_guests_an
     mixed = [Item("test_mixed.py"), Item("test_mixed.py", "lab")]    # one lab test keeps it all
     guest = [Item("test_guest.py", "guest")]
     make = [Item(name) for name in second_lane.MAIN_ONLY]
-    items = [*lab, *unit, *mixed, *fuzz, *make, *guest]
+    slow = [Item("test_slow.py", "slow")]       # deselected by -m "not slow" after this hook
+    items = [*lab, *unit, *mixed, *fuzz, *make, *guest, *slow]
     assert second_lane.lane_items(items) == [*unit, *fuzz]
