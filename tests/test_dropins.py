@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 from dropin_support import DROP_INS, PYTHON, REPO, built, copy_alone  # noqa: F401 (fixture)
-from lvs_alert_support import FAKE_IPVSADM, FakeIpvsadm, MON_ARGS
+from lvs_alert_support import FakeIpvsadm, MON_ARGS
 from monitor_support import Namespace
 
 HTTP_PORT, FTP_PORT = 8001, 2121

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from alert_storm_support import alert_storm, storm_verdicts
-from lvs_alert_support import ALERT, FAKE_IPVSADM, INSTALLED_PYTHON, MON_ARGS, fake, run_alert  # noqa: F401
+from lvs_alert_support import ALERT, INSTALLED_PYTHON, MON_ARGS, fake, run_alert  # noqa: F401
 
 VIP = "10.0.0.3:80"
 LINE = ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
@@ -433,7 +433,7 @@ def test_without_serialization_the_fake_loses_concurrent_updates(fake):
     so twenty unserialized writers lose changes; only the alert's flock prevents that."""
     fake.setup(SERVICE_ONLY)
     env = dict(fake.env, FAKE_IPVSADM_DELAY="1")
-    writers = [subprocess.Popen([str(FAKE_IPVSADM), "-a", "-t", VIP, "-r", f"192.168.1.{n}", "-w", "1"], env=env)
+    writers = [subprocess.Popen([str(fake.binary), "-a", "-t", VIP, "-r", f"192.168.1.{n}", "-w", "1"], env=env)
                for n in range(1, 21)]
     assert all(writer.wait(timeout=60) == 0 for writer in writers)
     assert len(fake.table()["tcp 10.0.0.3:80"]) < 20
