@@ -51,6 +51,7 @@ def pytest_runtest_makereport(item, call):
 # background guests), then the other host tests, then the tests that boot a guest themselves.
 _ORDER = {"lab": 0, "guest": 2}
 _CHAIN = pytest.StashKey[object]()
+_TIMELINE = pytest.StashKey[dict]()      # "lab ended", "waited for the chain": seconds
 _LANE = pytest.StashKey[object]()
 _T0 = time.monotonic()
 
@@ -126,8 +127,14 @@ def ipvs_real_run(request):
 def pytest_runtest_setup(item):
     """One guest at a time: a test that boots its own waits for the background chain."""
     chain, _ = item.config.stash.get(_CHAIN, (None, {}))
+    timeline = item.config.stash.setdefault(_TIMELINE, {})
+    if item.get_closest_marker("lab") is None and "lab ended" not in timeline:
+        timeline["lab ended"] = time.monotonic() - _T0
     if chain is not None and item.get_closest_marker("guest"):
+        began = time.monotonic()
         chain.wait_all()
+        timeline["waited for the chain"] = (timeline.get("waited for the chain", 0.0)
+                                            + time.monotonic() - began)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -153,6 +160,11 @@ def pytest_terminal_summary(terminalreporter, config):
                  if run.elapsed is not None else f"{run.name} not run" for run in runs.values()]
         terminalreporter.write_line("guest runs in the background, one after the other: "
                                     + ", ".join(parts))
+    timeline = config.stash.get(_TIMELINE, {})
+    if timeline:
+        terminalreporter.write_line("main process: " + ", ".join(
+            f"{what} {seconds:.0f} s" + (" into the run" if what == "lab ended" else "")
+            for what, seconds in timeline.items()))
     lane = config.stash.get(_LANE, None)
     if lane is not None and lane.returncode is not None:
         ok, line = lane.verdict()

@@ -111,16 +111,20 @@ class Item:
         return name if name in self.markers else None
 
 
-def test_the_lanes_process_gets_no_lane_variable(tmp_path, monkeypatch):
+def test_the_lanes_process_gets_no_lane_variable_and_yields_the_cpu(tmp_path, monkeypatch):
     """Resource scripts get every LVS_COMPAT_* knob of the daemon's environment: the lane's own
-    variable must not reach the lane's tests (a first version failed the environment test)."""
+    variable must not reach the lane's tests (a first version failed the environment test).
+    The lane runs at a lower priority than the lab and the guest chain."""
+    import os
+    niced = min(os.nice(0) + second_lane.LANE_NICE, 19)
     monkeypatch.setenv(second_lane.ENV, "on")
     project = tmp_path / "project"
     project.mkdir()
     (project / "pytest.ini").write_text(PYTEST_INI)
     (project / "test_env.py").write_text(
         "import os\n\ndef test_env():\n"
-        f"    assert {second_lane.ENV!r} not in os.environ\n")
+        f"    assert {second_lane.ENV!r} not in os.environ\n"
+        f"    assert os.nice(0) == {niced}\n")
     base = tmp_path / "lane"
     base.mkdir()
     lane = second_lane.Lane(["test_env.py::test_env"], base, time.monotonic(), cwd=project)
