@@ -420,6 +420,31 @@ def test_shutdown_waits_until_stable_then_releases_every_group():
     assert actions[-1] == ShutdownComplete() or ShutdownComplete() in actions
 
 
+@pytest.mark.parametrize("late", ["unstable report", "starting"])
+def test_an_older_message_of_the_peer_arriving_late_does_not_make_it_unstable(late):
+    # issue 19 (the simulator, restarts in quick succession): the peer's start-up sends
+    # "isstable=0" and "isstable=1" together; the first arrived last (a gap filled late) and
+    # left the peer "in flux" for good: auto-failback waited for ever, a shutdown never began
+    c = stable_pair_member("hbanode2")
+    c.handle(received("resource", rsc_hold="local", rtype="full", isstable="1", hg="2", seq="10"),
+             11_000)
+    if late == "starting":
+        old = received("starting", hg="2", seq="e")
+        assert sent(c.handle(old, 11_001)) == [held("local", "1")]    # still answered
+    else:
+        old = received("resource", rsc_hold="none", rtype="full", isstable="0", hg="2", seq="f")
+        assert sent(c.handle(old, 11_001)) == []
+    actions = c.handle(ShutdownRequest(), 11_100)
+    assert StopGroup(VIP) in actions and held("none", "0", "shutdown") in sent(actions)
+    # a newer generation is news whatever its seq (the peer restarted)
+    c = stable_pair_member("hbanode2")
+    c.handle(received("resource", rsc_hold="local", rtype="full", isstable="1", hg="2", seq="10"),
+             11_000)
+    c.handle(received("starting", hg="3", seq="5"), 11_001)
+    assert logs(c.handle(ShutdownRequest(), 11_100)) == [
+        "Shutdown delayed until current resource activity finishes."]
+
+
 def test_ping_nodes_are_noted_and_move_nothing():
     c = stable_pair_member("hbanode2")
     actions = c.handle(PingNodeStatus("10.0.0.254", "dead"), 12_000)

@@ -258,12 +258,6 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
         wait_after_restart=False)
 
 
-@pytest.mark.xfail(strict=True, reason="known, for issue 19: found when the property test also "
-                   "drew no wait after a restart: crashes 100 ms apart, a shutdown and another "
-                   "crash, each restart at once (no peer heard in between), leave a group with "
-                   "no holder or away from home 34 s after the last fault (INITDEAD + RQSTDELAY "
-                   "+ 4 deadtimes); the same before the split-brain repair.  Not yet understood; "
-                   "the property test waits after each restart until this is fixed")
 @pytest.mark.parametrize("steps, seed", [
     ([("crash", "lvs2", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
       ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641),
@@ -273,6 +267,16 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
       ("crash", "lvs1", 100)], 1641),
 ])
 def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed):
+    # issue 19, found when the property test also drew no wait after a restart; a group with
+    # no holder, or away from home, 34 s after the last fault, before the fix:
+    # * lvs1 restarts between two heartbeats of lvs2 and hears only its other messages; lvs2
+    #   (auto-failback) gives lvs1 its group back by a standby and crashes mid-way: its next
+    #   daemon's first heartbeat was not seen as a restart (C counts a restart only from a
+    #   heartbeat of an older generation), so lvs1 waited for the gone daemon's "done" (C: an
+    #   hour) and answered the new one holding nothing: nobody took lvs1's group;
+    # * the peer's start-up reports "isstable=0" then "isstable=1", sent together, arrive the
+    #   other way round (a gap filled late): the older one left the peer "in flux" for good,
+    #   so auto-failback was delayed for ever, or a shutdown never began.
     test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home.hypothesis.inner_test(
         steps=steps, seed=seed, loss=0.0, wait_after_restart=False)
 
@@ -286,7 +290,7 @@ STEP = st.tuples(FAULTS, st.sampled_from(NODES), st.integers(100, 3 * DEADTIME_M
 # failure since issue 19's fix; before it they found the cases above.
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(steps=st.lists(STEP, min_size=1, max_size=8), seed=st.integers(0, 2**16),
-       loss=st.sampled_from([0.0, 0.0, 0.02]), wait_after_restart=st.just(True))
+       loss=st.sampled_from([0.0, 0.0, 0.02]), wait_after_restart=st.booleans())
 def test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home(steps, seed, loss,
                                                                    wait_after_restart):
     sim = booted(seed=seed, loss=loss)

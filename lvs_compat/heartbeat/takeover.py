@@ -83,6 +83,10 @@ class Takeover:
         # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
         self._peer_claim: int | None = None
         self._peer_claim_seq = 0              # its seq: a late retransmission is older news
+        # (hg, seq) of the newest starting or resource message of the peer processed: one
+        # that arrives after a newer one (reordered, or a retransmission filling a gap) is
+        # older news and must not undo what the newer said (``_is_late``)
+        self._peer_news: tuple[int, int] = (0, 0)
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -378,11 +382,12 @@ class Takeover:
                                   "(frozen or cut off longer than its deadtime)"))
         self.on_partition_healed(out)
 
-    def on_starting(self, out: list) -> None:
+    def on_starting(self, out: list, message: Any = None) -> None:
         """A peer's t=starting: answer with what we hold (C: process_resources)."""
         host = self._host
         if not host.nice:
             return
+        late = self._is_late(message)
         self._peer_shutting_down = False
         self._flush_reannounce(out)
         if self.state == R_STARTING:
@@ -392,7 +397,8 @@ class Takeover:
         elif self.state not in (R_RSCRCVD, R_STABLE, R_SHUTDOWN):
             out.append(Log("error", f"Received 'starting' message in state {self.state}"))
             return
-        host.other_is_stable = False
+        if not late:            # (a later report of the peer already said how stable it is)
+            host.other_is_stable = False
         if self.in_progress:
             out.append(Log("warning", "T_STARTING received during takeover."))
         host.send_resources_held(out, self.state == R_STABLE)
@@ -401,6 +407,10 @@ class Takeover:
         """C: process_resources for T_RESOURCES."""
         host = self._host
         if not host.nice:
+            return
+        if not from_us and self._is_late(message):
+            out.append(Log("debug", "resource message older than one already processed "
+                                    f"(seq {text_of(message, 'seq')}): ignored"))
             return
         rsc = text_of(message, "rsc_hold")
         if rsc is None:
@@ -491,6 +501,23 @@ class Takeover:
         self._peer_claim_seq = seq
         self._peer_claim = (bits if full and stable == "1" and not self._host.standby.pending
                             else None)
+
+    def _is_late(self, message: Any) -> bool:
+        """Ours (issue 19): the peer's ``starting`` or ``resource`` message is older than one
+        of them already processed.  C processes a packet that fills a gap when it arrives: a
+        start-up's ``isstable=0`` report overtaken by its ``isstable=1`` left the peer "in
+        flux" for good (no auto-failback, a shutdown delayed for ever).  A message without
+        a readable hg and seq (a test's) is never late."""
+        if message is None:
+            return False
+        try:
+            news = (int(text_of(message, "hg") or "0", 16), int(text_of(message, "seq") or "", 16))
+        except ValueError:
+            return False
+        if news < self._peer_news:
+            return True
+        self._peer_news = news
+        return False
 
     def _forget_peer_claim(self) -> None:
         """The peer's daemon died or restarted: its reports, and their numbering, are over."""
