@@ -445,6 +445,23 @@ def test_an_older_message_of_the_peer_arriving_late_does_not_make_it_unstable(la
         "Shutdown delayed until current resource activity finishes."]
 
 
+def test_no_failback_offer_for_a_group_the_home_node_reports_holding_the_audit_gives_it_back():
+    # issue 19 (the simulator, 5 % loss): each side saw the other dead and took its group.
+    # An auto-failback offer held up the audit's repair; the peer refused it (the offer
+    # overtook our lost stable report) and the group stayed on both.
+    backup = stable_pair_member("hbanode2")
+    backup.handle(NodeStatusChanged("hbanode1", "active", "dead", "deadtime"), 29_500)
+    backup.handle(GroupStarted(VIP, True), 30_000)
+    backup.handle(NodeStatusChanged("hbanode1", "dead", "active", "status"), 31_000)
+    backup.handle(received("starting", hg="2", seq="8"), 31_050)
+    actions = backup.handle(received("resource", rsc_hold="local", rtype="full", isstable="1",
+                                     hg="2", seq="9"), 31_100)
+    assert not any(m["t"] == "ask_resources" for m in sent(actions))
+    assert StopGroup(VIP) in actions
+    assert "hbanode1 holds its own resource groups while we hold them too: giving them " \
+        "back" in logs(actions)
+
+
 def test_ping_nodes_are_noted_and_move_nothing():
     c = stable_pair_member("hbanode2")
     actions = c.handle(PingNodeStatus("10.0.0.254", "dead"), 12_000)

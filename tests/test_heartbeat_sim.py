@@ -258,15 +258,17 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
         wait_after_restart=False)
 
 
-@pytest.mark.parametrize("steps, seed", [
+@pytest.mark.parametrize("steps, seed, loss", [
     ([("crash", "lvs2", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
-      ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641),
+      ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641, 0.0),
     ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("shutdown", "lvs1", 100),
-      ("crash", "lvs2", 100)], 105),
+      ("crash", "lvs2", 100)], 105, 0.0),
     ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("shutdown", "lvs1", 100),
-      ("crash", "lvs1", 100)], 1641),
+      ("crash", "lvs1", 100)], 1641, 0.0),
+    ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
+      ("partition", "lvs1", 3786)], 0, 0.05),
 ])
-def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed):
+def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed, loss):
     # issue 19, found when the property test also drew no wait after a restart; a group with
     # no holder, or away from home, 34 s after the last fault, before the fix:
     # * lvs1 restarts between two heartbeats of lvs2 and hears only its other messages; lvs2
@@ -276,9 +278,14 @@ def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed):
     #   hour) and answered the new one holding nothing: nobody took lvs1's group;
     # * the peer's start-up reports "isstable=0" then "isstable=1", sent together, arrive the
     #   other way round (a gap filled late): the older one left the peer "in flux" for good,
-    #   so auto-failback was delayed for ever, or a shutdown never began.
+    #   so auto-failback was delayed for ever, or a shutdown never began;
+    # * (found by random runs at 5 % loss) lvs1, restarted just before a cut of about
+    #   deadtime, and lvs2 each saw the other dead and took its group; lvs2 gave lvs1's back
+    #   (the stonith naming it), but lvs1 offered lvs2 its group as an auto-failback, which
+    #   lvs2 refused ("in flux": the offer overtook lvs1's lost stable report) and the offer
+    #   held up the audit's repair, which then had no fresh report: lvs2's group on both.
     test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home.hypothesis.inner_test(
-        steps=steps, seed=seed, loss=0.0, wait_after_restart=False)
+        steps=steps, seed=seed, loss=loss, wait_after_restart=False)
 
 
 FAULTS = st.sampled_from(["crash", "freeze", "partition", "shutdown", "standby", "quiet"])

@@ -597,6 +597,11 @@ class Takeover:
             return
         if host.peer_status == DEAD:
             return                                # it comes back through "starting"
+        if host.other_holds & LOCAL:
+            # ours (issue 19): the peer reports holding its own groups, which we hold too (a
+            # takeover only one side saw): not a failback, whose offer would hold up the
+            # audit's repair (``_repair_after_audit``) until it timed out
+            return
         if (host.standby.active or not host.other_is_stable or self.state != R_STABLE
                 or host.groups.jobs):             # ours: not while a takeover still runs
             out.append(Log("debug", "Auto failback delayed."))
