@@ -87,6 +87,7 @@ class Takeover:
         # that arrives after a newer one (reordered, or a retransmission filling a gap) is
         # older news and must not undo what the newer said (``_is_late``)
         self._peer_news: tuple[int, int] = (0, 0)
+        self._healed_upto: tuple[int, int] = (0, 0)   # its news that ended our last heal
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -376,6 +377,14 @@ class Takeover:
         host = self._host
         if text_of(message, "node") != host.local_node or host.shutdown_in_progress:
             return
+        news = self._news_of(message)
+        if news is not None and news < self._healed_upto:
+            # ours: sent before the peer's report that ended the split brain we healed (a
+            # retransmission): healing again for it waited for a report the peer, stable
+            # already, never sends
+            out.append(Log("debug", f"stonith message of a healed split brain (seq "
+                                    f"{text_of(message, 'seq')}): ignored"))
+            return
         if not host.groups.held_bits():
             return                                # nothing here that the peer could double
         out.append(Log("warning", f"{host.peer} declared us dead while we held resources "
@@ -508,16 +517,23 @@ class Takeover:
         start-up's ``isstable=0`` report overtaken by its ``isstable=1`` left the peer "in
         flux" for good (no auto-failback, a shutdown delayed for ever).  A message without
         a readable hg and seq (a test's) is never late."""
-        if message is None:
-            return False
-        try:
-            news = (int(text_of(message, "hg") or "0", 16), int(text_of(message, "seq") or "", 16))
-        except ValueError:
+        news = self._news_of(message)
+        if news is None:
             return False
         if news < self._peer_news:
             return True
         self._peer_news = news
         return False
+
+    @staticmethod
+    def _news_of(message: Any) -> tuple[int, int] | None:
+        """A peer message's (hg, seq): the order it was sent in."""
+        if message is None:
+            return None
+        try:
+            return (int(text_of(message, "hg") or "0", 16), int(text_of(message, "seq") or "", 16))
+        except ValueError:
+            return None
 
     def _forget_peer_claim(self) -> None:
         """The peer's daemon died or restarted: its reports, and their numbering, are over."""
@@ -531,7 +547,9 @@ class Takeover:
         self._reannounce_pending.add(key)
 
     def _flush_reannounce(self, out: list) -> None:
-        self._healing = False                     # the peer is stable again: episode over
+        if self._healing:                         # the peer is stable again: episode over
+            self._healed_upto = self._peer_news
+        self._healing = False
         for key in sorted(self._reannounce_pending):
             if self._host.groups.state(key) == RUNNING:
                 out.append(ReannounceAddresses(key))
@@ -580,6 +598,10 @@ class Takeover:
             out.append(Log("warning", f"{host.peer} holds its own resource groups while we "
                                       "hold them too: giving them back"))
             self.on_partition_healed(out)
+            # unlike a healed partition, the peer is not moving: its report is fresh, full
+            # and stable, and it may have nothing more to say (it found us stable already):
+            # waiting for its next report kept us "in flux", a shutdown delayed for ever
+            host.other_holds, host.other_is_stable, self._healing = claim, True, False
             return
         if (not held & LOCAL and not claim & FOREIGN and host.other_is_stable
                 and not self._peer_shutting_down and host.groups.keys_of(LOCAL)):
