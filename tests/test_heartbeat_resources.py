@@ -460,6 +460,10 @@ def test_no_failback_offer_for_a_group_the_home_node_reports_holding_the_audit_g
     assert StopGroup(VIP) in actions
     assert "hbanode1 holds its own resource groups while we hold them too: giving them " \
         "back" in logs(actions)
+    # the peer is stable (its report said so) and has nothing more to say: once the group is
+    # stopped we are stable too, not waiting for a report that never comes
+    backup.handle(GroupStopped(VIP, True), 31_200)
+    assert backup.resource_status == "none" and backup.held_groups == ()
 
 
 def test_ping_nodes_are_noted_and_move_nothing():
