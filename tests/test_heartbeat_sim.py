@@ -271,6 +271,10 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
       ("crash", "lvs1", 100)], 0, 0.02),
     ([("freeze", "lvs2", 3891), ("partition", "lvs1", 582), ("shutdown", "lvs1", 100),
       ("crash", "lvs2", 100)], 0, 0.0),
+    ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 246),
+      ("crash", "lvs1", 100), ("partition", "lvs1", 4400)], 0, 0.02),
+    ([("freeze", "lvs1", 290), ("shutdown", "lvs1", 4999), ("partition", "lvs1", 5000),
+      ("shutdown", "lvs1", 100), ("partition", "lvs1", 3400)], 0, 0.0),
 ])
 def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed, loss):
     # issue 19, found when the property test also drew no wait after a restart; a group with
@@ -291,7 +295,11 @@ def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed, loss):
     # * (random runs) a node that gave a group back by the audit's repair, or for the peer's
     #   stonith retransmitted after the peer's newer reports, then waited for the peer's next
     #   stable report, which a peer already stable never sends: "in flux" for good, so its
-    #   shutdown never began and the group stayed away from home.
+    #   shutdown never began and the group stayed away from home; the same for our
+    #   membership's PartitionHealed coming after the peer's stonith had been healed;
+    # * (random runs) a peer back from the dead without a restart or a healed partition we
+    #   saw (we had no heartbeat of it before): the reports it sent meanwhile were not acted
+    #   on, its group stayed on both.
     test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home.hypothesis.inner_test(
         steps=steps, seed=seed, loss=loss, wait_after_restart=False)
 
