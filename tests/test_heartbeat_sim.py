@@ -275,6 +275,14 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
       ("crash", "lvs1", 100), ("partition", "lvs1", 4400)], 0, 0.02),
     ([("freeze", "lvs1", 290), ("shutdown", "lvs1", 4999), ("partition", "lvs1", 5000),
       ("shutdown", "lvs1", 100), ("partition", "lvs1", 3400)], 0, 0.0),
+    # * a stonith of the peer's new takeover after our heal of its death (one heal per
+    #   death applies to our membership's PartitionHealed only);
+    # * a peer marked dead by a late heartbeat and back at once, stable: its groups taken
+    #   meanwhile were never offered back (auto-failback only runs at a change; C as well)
+    ([("freeze", "lvs1", 100), ("crash", "lvs1", 290), ("crash", "lvs1", 100),
+      ("freeze", "lvs1", 100), ("partition", "lvs1", 5306)], 28, 0.02),
+    ([("partition", "lvs1", 100), ("crash", "lvs1", 289), ("shutdown", "lvs2", 100),
+      ("partition", "lvs1", 5400)], 1854, 0.05),
     # the test's own end: a shutdown asked while both nodes start waits (as C) longer than
     # the step, and the node that exited just after the end began was never started again
     ([("crash", "lvs1", 100), ("freeze", "lvs2", 4800), ("shutdown", "lvs1", 10622),

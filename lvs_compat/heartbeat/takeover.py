@@ -141,6 +141,10 @@ class Takeover:
             # ours (issue 19): back without a restart or a healed partition we saw (we had
             # no heartbeat of it before it was dead): its reports meanwhile were not acted on
             self._repair_after_audit(out)
+            if event.new == "active" and self._rsc_needs_failback:
+                # and its groups taken meanwhile go home: nothing else would offer them (its
+                # reports find it stable already; C: PerformAutoFailback only at a change)
+                self._auto_failback_at = host.now + AUTO_FAILBACK_RETRY_MS
 
     def _comm_up_action(self, out: list) -> None:
         """C: comm_up_resource_action."""
@@ -327,17 +331,19 @@ class Takeover:
             rtype = {FOREIGN: LOCAL, LOCAL: FOREIGN}.get(held_before, ALL)
             host.standby.acquire_from_stopped_peer(out, rtype)
 
-    def on_partition_healed(self, out: list, *, repair: bool = False) -> None:
+    def on_partition_healed(self, out: list, *, repair: bool = False,
+                            seen_dead: bool = False) -> None:
         """Split brain: every group goes to its home node; the loser stops it.  Seen twice in
         one episode (our membership's PartitionHealed and the peer's stonith naming us),
         the second time only re-announces."""
         host = self._host
         peer = host.peer
         host.peer_status = "active"
-        if self._healing or (self._episode_healed and not repair):
-            # ours: also once the hand-back is confirmed (the peer's stonith and our
-            # membership's PartitionHealed can come seconds apart): healing again waited for
-            # a report the peer, stable already, never sends
+        if self._healing or (self._episode_healed and seen_dead and not repair):
+            # ours: our membership's PartitionHealed (``seen_dead``) also once the hand-back
+            # of the peer's stonith of that death is confirmed (the two can come seconds
+            # apart): healing again waited for a report the peer, stable already, never
+            # sends.  A stonith after it is the peer's new takeover: healed again.
             for key in host.groups.keys_of(LOCAL):
                 if host.groups.is_held(key):
                     self._reannounce_now_and_later(out, key)
