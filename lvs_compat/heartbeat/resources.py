@@ -291,7 +291,7 @@ class ResourceCoordinator:
                 self.takeover.on_peer_restarted(out)
         elif isinstance(event, PartitionHealed):
             if event.node == self.peer:
-                self.takeover.on_partition_healed(out, )
+                self.takeover.on_partition_healed(out)
         elif isinstance(event, GroupStarted):
             self.groups.on_started(out, event, now_ms, hand_over=not self.shutdown_in_progress)
         elif isinstance(event, GroupStopped):

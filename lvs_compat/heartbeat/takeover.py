@@ -79,7 +79,6 @@ class Takeover:
         self._announced = False
         self._reannounce_pending: set[str] = set()
         self._healing = False                 # a split brain's hand-back not yet confirmed
-        self._episode_healed = False          # ours: this death of the peer is healed already
         # the peer's last full, stable report of what it holds, received while no standby
         # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
         self._peer_claim: int | None = None
@@ -130,7 +129,6 @@ class Takeover:
         host.peer_status = event.new
         if event.new == DEAD:
             self._healing = False                 # a later return is a new episode
-            self._episode_healed = False
             self._forget_peer_claim()
         if event.new == DEAD and not was_dead:
             if event.reason == "shutdown":
@@ -176,7 +174,7 @@ class Takeover:
         host = self._host
         peer_held = host.other_holds
         self._peer_shutting_down = False
-        self._healing = self._episode_healed = False
+        self._healing = False
         host.other_holds = NONE
         self._forget_peer_claim()
         self._forget_peer_requests()
@@ -331,24 +329,19 @@ class Takeover:
             rtype = {FOREIGN: LOCAL, LOCAL: FOREIGN}.get(held_before, ALL)
             host.standby.acquire_from_stopped_peer(out, rtype)
 
-    def on_partition_healed(self, out: list, *, repair: bool = False,
-                            seen_dead: bool = False) -> None:
+    def on_partition_healed(self, out: list) -> None:
         """Split brain: every group goes to its home node; the loser stops it.  Seen twice in
         one episode (our membership's PartitionHealed and the peer's stonith naming us),
         the second time only re-announces."""
         host = self._host
         peer = host.peer
         host.peer_status = "active"
-        if self._healing or (self._episode_healed and seen_dead and not repair):
-            # ours: our membership's PartitionHealed (``seen_dead``) also once the hand-back
-            # of the peer's stonith of that death is confirmed (the two can come seconds
-            # apart): healing again waited for a report the peer, stable already, never
-            # sends.  A stonith after it is the peer's new takeover: healed again.
+        if self._healing:
             for key in host.groups.keys_of(LOCAL):
                 if host.groups.is_held(key):
                     self._reannounce_now_and_later(out, key)
             return
-        self._healing = self._episode_healed = True
+        self._healing = True
         out.append(Log("critical", f"Split brain with {peer} healed: resource groups go to "
                                    "their haresources node"))
         if host.standby.pending:
@@ -612,7 +605,7 @@ class Takeover:
         if claim & LOCAL and held & FOREIGN:
             out.append(Log("warning", f"{host.peer} holds its own resource groups while we "
                                       "hold them too: giving them back"))
-            self.on_partition_healed(out, repair=True)
+            self.on_partition_healed(out)
             # unlike a healed partition, the peer is not moving: its report is fresh, full
             # and stable, and it may have nothing more to say (it found us stable already):
             # waiting for its next report kept us "in flux", a shutdown delayed for ever
