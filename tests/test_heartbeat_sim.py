@@ -325,8 +325,9 @@ STEP = st.tuples(FAULTS, st.sampled_from(NODES), st.integers(100, 3 * DEADTIME_M
 # faults right after a restart again (wait_after_restart): issue 19's last open point.
 # Random runs of it (derandomize=False, losses 0, 2 % and 5 %, with and without the wait)
 # found the cases of test_restarts_in_quick_succession_without_the_peer_heard one fix after
-# the other (each run stops at its first failure); after the last fix 2,000 sequences (1,000
-# at 2-5 % loss, 1,000 mixed) found none, see the report of that change for later runs.
+# the other (each run stops at its first failure).  After the last fix: 2,000 sequences
+# (1,000 at 2-5 % loss, 1,000 mixed) found none; a run of 1,500 at 2-5 % loss reported one
+# (5 % loss, eight faults) that does not fail when run again alone: not understood yet.
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(steps=st.lists(STEP, min_size=1, max_size=8), seed=st.integers(0, 2**16),
        loss=st.sampled_from([0.0, 0.0, 0.02]), wait_after_restart=st.booleans())
