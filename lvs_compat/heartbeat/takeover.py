@@ -139,10 +139,6 @@ class Takeover:
             # ours (issue 19): back without a restart or a healed partition we saw (we had
             # no heartbeat of it before it was dead): its reports meanwhile were not acted on
             self._repair_after_audit(out)
-            if event.new == "active" and self._rsc_needs_failback:
-                # and its groups taken meanwhile go home: nothing else would offer them (its
-                # reports find it stable already; C: PerformAutoFailback only at a change)
-                self._auto_failback_at = host.now + AUTO_FAILBACK_RETRY_MS
 
     def _comm_up_action(self, out: list) -> None:
         """C: comm_up_resource_action."""
