@@ -176,6 +176,24 @@ def test_a_real_306_restart_while_we_were_down_is_a_fresh_start():
         "ip-request"
 
 
+def test_a_restart_after_only_other_messages_of_the_previous_run_is_a_restart():
+    # issue 19: we restarted between two of the peer's heartbeats and heard only its other
+    # messages (e.g. a standby exchange) when it restarted too.  C sets a node's generation
+    # from heartbeats only and sees no restart; the resource coordinator then waited for the
+    # gone daemon's standby reply (an hour) and nobody held the group.
+    cluster = Cluster()
+    cluster.comm_up()
+    cluster.advance(3000, heartbeats=True)
+    cluster.restart_ours()
+    cluster.feed(cluster.peer("repnodes", dest="alpha", nodelist="alpha beta ", delnodelist=" "))
+    acts = cluster.feed(cluster.peer("ask_resources", rsc_hold="foreign", info="me"))
+    assert received(acts, "ask_resources") and cluster.node.node_status("beta") == "init"
+    cluster.restart_peer()
+    acts = cluster.feed(cluster.status("init", dt="2ee0"))
+    assert NodeRestarted("beta", cluster.generation) in acts
+    assert "Heartbeat restart on node beta" in logs(acts) and replay_lines(acts) == []
+
+
 def test_first_contact_with_nothing_kept_is_accepted_whatever_the_generation():
     cluster = Cluster(generation=5)
     cluster.start_ours(peer_generations={})

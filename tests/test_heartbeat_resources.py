@@ -420,6 +420,52 @@ def test_shutdown_waits_until_stable_then_releases_every_group():
     assert actions[-1] == ShutdownComplete() or ShutdownComplete() in actions
 
 
+@pytest.mark.parametrize("late", ["unstable report", "starting"])
+def test_an_older_message_of_the_peer_arriving_late_does_not_make_it_unstable(late):
+    # issue 19 (the simulator, restarts in quick succession): the peer's start-up sends
+    # "isstable=0" and "isstable=1" together; the first arrived last (a gap filled late) and
+    # left the peer "in flux" for good: auto-failback waited for ever, a shutdown never began
+    c = stable_pair_member("hbanode2")
+    c.handle(received("resource", rsc_hold="local", rtype="full", isstable="1", hg="2", seq="10"),
+             11_000)
+    if late == "starting":
+        old = received("starting", hg="2", seq="e")
+        assert sent(c.handle(old, 11_001)) == [held("local", "1")]    # still answered
+    else:
+        old = received("resource", rsc_hold="none", rtype="full", isstable="0", hg="2", seq="f")
+        assert sent(c.handle(old, 11_001)) == []
+    actions = c.handle(ShutdownRequest(), 11_100)
+    assert StopGroup(VIP) in actions and held("none", "0", "shutdown") in sent(actions)
+    # a newer generation is news whatever its seq (the peer restarted)
+    c = stable_pair_member("hbanode2")
+    c.handle(received("resource", rsc_hold="local", rtype="full", isstable="1", hg="2", seq="10"),
+             11_000)
+    c.handle(received("starting", hg="3", seq="5"), 11_001)
+    assert logs(c.handle(ShutdownRequest(), 11_100)) == [
+        "Shutdown delayed until current resource activity finishes."]
+
+
+def test_no_failback_offer_for_a_group_the_home_node_reports_holding_the_audit_gives_it_back():
+    # issue 19 (the simulator, 5 % loss): each side saw the other dead and took its group.
+    # An auto-failback offer held up the audit's repair; the peer refused it (the offer
+    # overtook our lost stable report) and the group stayed on both.
+    backup = stable_pair_member("hbanode2")
+    backup.handle(NodeStatusChanged("hbanode1", "active", "dead", "deadtime"), 29_500)
+    backup.handle(GroupStarted(VIP, True), 30_000)
+    backup.handle(NodeStatusChanged("hbanode1", "dead", "active", "status"), 31_000)
+    backup.handle(received("starting", hg="2", seq="8"), 31_050)
+    actions = backup.handle(received("resource", rsc_hold="local", rtype="full", isstable="1",
+                                     hg="2", seq="9"), 31_100)
+    assert not any(m["t"] == "ask_resources" for m in sent(actions))
+    assert StopGroup(VIP) in actions
+    assert "hbanode1 holds its own resource groups while we hold them too: giving them " \
+        "back" in logs(actions)
+    # the peer is stable (its report said so) and has nothing more to say: once the group is
+    # stopped we are stable too, not waiting for a report that never comes
+    backup.handle(GroupStopped(VIP, True), 31_200)
+    assert backup.resource_status == "none" and backup.held_groups == ()
+
+
 def test_ping_nodes_are_noted_and_move_nothing():
     c = stable_pair_member("hbanode2")
     actions = c.handle(PingNodeStatus("10.0.0.254", "dead"), 12_000)

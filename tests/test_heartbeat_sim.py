@@ -258,35 +258,86 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
         wait_after_restart=False)
 
 
-@pytest.mark.xfail(strict=True, reason="known, for issue 19: found when the property test also "
-                   "drew no wait after a restart: crashes 100 ms apart, a shutdown and another "
-                   "crash, each restart at once (no peer heard in between), leave a group with "
-                   "no holder or away from home 34 s after the last fault (INITDEAD + RQSTDELAY "
-                   "+ 4 deadtimes); the same before the split-brain repair.  Not yet understood; "
-                   "the property test waits after each restart until this is fixed")
-@pytest.mark.parametrize("steps, seed", [
+@pytest.mark.parametrize("steps, seed, loss", [
     ([("crash", "lvs2", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
-      ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641),
+      ("shutdown", "lvs1", 100), ("crash", "lvs2", 100)], 1641, 0.0),
     ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("shutdown", "lvs1", 100),
-      ("crash", "lvs2", 100)], 105),
+      ("crash", "lvs2", 100)], 105, 0.0),
     ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("shutdown", "lvs1", 100),
-      ("crash", "lvs1", 100)], 1641),
+      ("crash", "lvs1", 100)], 1641, 0.0),
+    ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 100),
+      ("partition", "lvs1", 3786)], 0, 0.05),
+    ([("crash", "lvs1", 4616), ("partition", "lvs1", 3884), ("shutdown", "lvs2", 100),
+      ("crash", "lvs1", 100)], 0, 0.02),
+    ([("freeze", "lvs2", 3891), ("partition", "lvs1", 582), ("shutdown", "lvs1", 100),
+      ("crash", "lvs2", 100)], 0, 0.0),
+    ([("crash", "lvs1", 100), ("crash", "lvs1", 100), ("crash", "lvs1", 246),
+      ("crash", "lvs1", 100), ("partition", "lvs1", 4400)], 0, 0.02),
+    ([("freeze", "lvs1", 290), ("shutdown", "lvs1", 4999), ("partition", "lvs1", 5000),
+      ("shutdown", "lvs1", 100), ("partition", "lvs1", 3400)], 0, 0.0),
+    # * a stonith of the peer's new takeover after our heal of its death (it broke a first
+    #   fix of the eighth case, which healed once per death of the peer);
+    ([("freeze", "lvs1", 100), ("crash", "lvs1", 290), ("crash", "lvs1", 100),
+      ("freeze", "lvs1", 100), ("partition", "lvs1", 5306)], 28, 0.02),
+    # * an auto-failback offered when a peer marked dead is active again (a first fix of the
+    #   next case) raced the peer's own offer and held up the repair for 10 s: two holders
+    ([("crash", "lvs2", 100), ("freeze", "lvs2", 3909), ("partition", "lvs1", 1000),
+      ("shutdown", "lvs1", 100)], 0, 0.0),
+    # * known, not fixed (fails before these changes too, and C does the same): a peer marked
+    #   dead by a late heartbeat and back at once, stable: its groups taken meanwhile are
+    #   never offered back (auto-failback runs only when the peer becomes stable)
+    pytest.param([("partition", "lvs1", 100), ("crash", "lvs1", 289), ("shutdown", "lvs2", 100),
+                  ("partition", "lvs1", 5400)], 1854, 0.05,
+                 marks=pytest.mark.xfail(strict=True, reason="issue 19: auto-failback after "
+                                         "a late-heartbeat death, not fixed yet")),
+    # the test's own end: a shutdown asked while both nodes start waits (as C) longer than
+    # the step, and the node that exited just after the end began was never started again
+    ([("crash", "lvs1", 100), ("freeze", "lvs2", 4800), ("shutdown", "lvs1", 10622),
+      ("crash", "lvs1", 278), ("crash", "lvs2", 100), ("shutdown", "lvs1", 100)], 1, 0.05),
 ])
-def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed):
+def test_restarts_in_quick_succession_without_the_peer_heard(steps, seed, loss):
+    # issue 19, found when the property test also drew no wait after a restart; a group with
+    # no holder, or away from home, 34 s after the last fault, before the fix:
+    # * lvs1 restarts between two heartbeats of lvs2 and hears only its other messages; lvs2
+    #   (auto-failback) gives lvs1 its group back by a standby and crashes mid-way: its next
+    #   daemon's first heartbeat was not seen as a restart (C counts a restart only from a
+    #   heartbeat of an older generation), so lvs1 waited for the gone daemon's "done" (C: an
+    #   hour) and answered the new one holding nothing: nobody took lvs1's group;
+    # * the peer's start-up reports "isstable=0" then "isstable=1", sent together, arrive the
+    #   other way round (a gap filled late): the older one left the peer "in flux" for good,
+    #   so auto-failback was delayed for ever, or a shutdown never began;
+    # * (found by random runs at 5 % loss) lvs1, restarted just before a cut of about
+    #   deadtime, and lvs2 each saw the other dead and took its group; lvs2 gave lvs1's back
+    #   (the stonith naming it), but lvs1 offered lvs2 its group as an auto-failback, which
+    #   lvs2 refused ("in flux": the offer overtook lvs1's lost stable report) and the offer
+    #   held up the audit's repair, which then had no fresh report: lvs2's group on both;
+    # * (random runs) a node that gave a group back by the audit's repair, or for the peer's
+    #   stonith retransmitted after the peer's newer reports, then waited for the peer's next
+    #   stable report, which a peer already stable never sends: "in flux" for good, so its
+    #   shutdown never began and the group stayed away from home (the eighth case, our
+    #   membership's PartitionHealed seconds after the peer's stonith had been healed,
+    #   failed the same way; it passes since the later fixes, which one was not pinned);
+    # * (random runs) a peer back from the dead without a restart or a healed partition we
+    #   saw (we had no heartbeat of it before): the reports it sent meanwhile were not acted
+    #   on, its group stayed on both.
     test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home.hypothesis.inner_test(
-        steps=steps, seed=seed, loss=0.0, wait_after_restart=False)
+        steps=steps, seed=seed, loss=loss, wait_after_restart=False)
 
 
 FAULTS = st.sampled_from(["crash", "freeze", "partition", "shutdown", "standby", "quiet"])
 STEP = st.tuples(FAULTS, st.sampled_from(NODES), st.integers(100, 3 * DEADTIME_MS))
 
 
-# derandomized: the same 150 sequences every run (CI time: about 15 s on an idle machine).
-# Random runs of it (1,800 sequences, with and without the wait after a restart) found no
-# failure since issue 19's fix; before it they found the cases above.
+# derandomized: the same 150 sequences every run (CI time: about 17 s of CPU).  It draws
+# faults right after a restart again (wait_after_restart): issue 19's last open point.
+# Random runs of it (derandomize=False, losses 0, 2 % and 5 %, with and without the wait)
+# found the cases of test_restarts_in_quick_succession_without_the_peer_heard one fix after
+# the other: 17 runs of 1,000 or 1,500 sequences (at most 24,000; a run stops at its first
+# failure; 8 ran to the end without one).  Left open: the strict xfail above, and one failure
+# (5 % loss, eight faults) that a run reported but that does not fail when run again alone.
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(steps=st.lists(STEP, min_size=1, max_size=8), seed=st.integers(0, 2**16),
-       loss=st.sampled_from([0.0, 0.0, 0.02]), wait_after_restart=st.just(True))
+       loss=st.sampled_from([0.0, 0.0, 0.02]), wait_after_restart=st.booleans())
 def test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home(steps, seed, loss,
                                                                    wait_after_restart):
     sim = booted(seed=seed, loss=loss)
@@ -315,9 +366,14 @@ def test_any_faults_keep_one_holder_on_a_whole_bus_and_end_at_home(steps, seed, 
             sim.standby(name)
         sim.run_for(ms)
         assert sim.violations == [], sim.violations
+    # a shutdown asked during a start-up waits until it is stable (C: "Shutdown delayed"),
+    # up to initdead and RQSTDELAY, longer than the step waited: let it end, then start it
+    sim.run_until(lambda: not any(m.stopping and m.node is not None
+                                  for m in sim.machines.values()),
+                  INITDEAD_MS + RQSTDELAY_MS + DEADTIME_MS)
     for name in NODES:                  # heal everything, then auto_failback brings all home
         machine = sim.machines[name]
-        if machine.node is None and not machine.stopping:
+        if machine.node is None:
             sim.start(name)
     sim.heal()
     sim.run_until(lambda: all(m.frozen_until is None for m in sim.machines.values()),

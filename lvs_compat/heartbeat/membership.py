@@ -182,7 +182,8 @@ class _Node:
     ack_trigger: int
     status: str = INIT
     heard: bool = False                  # [anypacketsyet]
-    generation: int = 0
+    generation: int = 0                  # from its heartbeats [t->generation]
+    heard_generation: int = 0            # ours: from any message of it, this run
     last_seq: int | None = None          # None: [NOSEQUENCE]
     missing: dict[int, int] = field(default_factory=dict)   # seq -> when to (re)ask
     status_seq: int = 0
@@ -641,7 +642,10 @@ class Membership:
                     self._partition_healed(out, node)
             elif generation > node.generation:
                 restarted = True
-                if node.generation > 0:
+                # ours: also when we heard only other messages of its previous generation (we
+                # started between two of its heartbeats): C sees no restart then, and a standby
+                # exchange with the gone daemon waits for an hour (issue 19)
+                if node.generation > 0 or 0 < node.heard_generation < generation:
                     out.append(Log("info", f"Heartbeat restart on node {node.name}"))
                     out.append(NodeRestarted(node.name, generation))
                 node.remote_time = 0
@@ -655,6 +659,7 @@ class Membership:
             if generation > node.known_generation and node.name != self._local:
                 node.known_generation, node.known_seq = generation, 0
                 new_generation = True
+        node.heard_generation = max(node.heard_generation, generation)
         if generation == node.known_generation and seq > node.known_seq \
                 and node.name != self._local:
             node.known_seq = seq

@@ -381,7 +381,7 @@ class ResourceCoordinator:
 
     def _on_message(self, out: list, kind: str, message: Any) -> None:
         if kind == "starting":
-            self.takeover.on_starting(out)
+            self.takeover.on_starting(out, message)
         elif kind == "resource":
             self.takeover.on_resource(out, message, from_us=False)
         elif kind == "ask_resources":

@@ -83,6 +83,11 @@ class Takeover:
         # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
         self._peer_claim: int | None = None
         self._peer_claim_seq = 0              # its seq: a late retransmission is older news
+        # (hg, seq) of the newest starting or resource message of the peer processed: one
+        # that arrives after a newer one (reordered, or a retransmission filling a gap) is
+        # older news and must not undo what the newer said (``_is_late``)
+        self._peer_news: tuple[int, int] = (0, 0)
+        self._healed_upto: tuple[int, int] = (0, 0)   # its news that ended our last heal
 
     def to(self, trigger: str) -> None:
         new = STARTUP_TRANSITIONS.get((self.state, trigger))
@@ -130,6 +135,10 @@ class Takeover:
                 self._on_peer_shutdone(out)
             else:
                 self._recover_dead_resources(out, heard=event.old != "init")
+        elif was_dead and event.new != DEAD:
+            # ours (issue 19): back without a restart or a healed partition we saw (we had
+            # no heartbeat of it before it was dead): its reports meanwhile were not acted on
+            self._repair_after_audit(out)
 
     def _comm_up_action(self, out: list) -> None:
         """C: comm_up_resource_action."""
@@ -372,17 +381,26 @@ class Takeover:
         host = self._host
         if text_of(message, "node") != host.local_node or host.shutdown_in_progress:
             return
+        news = self._news_of(message)
+        if news is not None and news < self._healed_upto:
+            # ours: sent before the peer's report that ended the split brain we healed (a
+            # retransmission): healing again for it waited for a report the peer, stable
+            # already, never sends
+            out.append(Log("debug", f"stonith message of a healed split brain (seq "
+                                    f"{text_of(message, 'seq')}): ignored"))
+            return
         if not host.groups.held_bits():
             return                                # nothing here that the peer could double
         out.append(Log("warning", f"{host.peer} declared us dead while we held resources "
                                   "(frozen or cut off longer than its deadtime)"))
         self.on_partition_healed(out)
 
-    def on_starting(self, out: list) -> None:
+    def on_starting(self, out: list, message: Any = None) -> None:
         """A peer's t=starting: answer with what we hold (C: process_resources)."""
         host = self._host
         if not host.nice:
             return
+        late = self._is_late(message)
         self._peer_shutting_down = False
         self._flush_reannounce(out)
         if self.state == R_STARTING:
@@ -392,7 +410,8 @@ class Takeover:
         elif self.state not in (R_RSCRCVD, R_STABLE, R_SHUTDOWN):
             out.append(Log("error", f"Received 'starting' message in state {self.state}"))
             return
-        host.other_is_stable = False
+        if not late:            # (a later report of the peer already said how stable it is)
+            host.other_is_stable = False
         if self.in_progress:
             out.append(Log("warning", "T_STARTING received during takeover."))
         host.send_resources_held(out, self.state == R_STABLE)
@@ -401,6 +420,10 @@ class Takeover:
         """C: process_resources for T_RESOURCES."""
         host = self._host
         if not host.nice:
+            return
+        if not from_us and self._is_late(message):
+            out.append(Log("debug", "resource message older than one already processed "
+                                    f"(seq {text_of(message, 'seq')}): ignored"))
             return
         rsc = text_of(message, "rsc_hold")
         if rsc is None:
@@ -492,6 +515,30 @@ class Takeover:
         self._peer_claim = (bits if full and stable == "1" and not self._host.standby.pending
                             else None)
 
+    def _is_late(self, message: Any) -> bool:
+        """Ours (issue 19): the peer's ``starting`` or ``resource`` message is older than one
+        of them already processed.  C processes a packet that fills a gap when it arrives: a
+        start-up's ``isstable=0`` report overtaken by its ``isstable=1`` left the peer "in
+        flux" for good (no auto-failback, a shutdown delayed for ever).  A message without
+        a readable hg and seq (a test's) is never late."""
+        news = self._news_of(message)
+        if news is None:
+            return False
+        if news < self._peer_news:
+            return True
+        self._peer_news = news
+        return False
+
+    @staticmethod
+    def _news_of(message: Any) -> tuple[int, int] | None:
+        """A peer message's (hg, seq): the order it was sent in."""
+        if message is None:
+            return None
+        try:
+            return (int(text_of(message, "hg") or "0", 16), int(text_of(message, "seq") or "", 16))
+        except ValueError:
+            return None
+
     def _forget_peer_claim(self) -> None:
         """The peer's daemon died or restarted: its reports, and their numbering, are over."""
         self._peer_claim, self._peer_claim_seq = None, 0
@@ -504,7 +551,9 @@ class Takeover:
         self._reannounce_pending.add(key)
 
     def _flush_reannounce(self, out: list) -> None:
-        self._healing = False                     # the peer is stable again: episode over
+        if self._healing:                         # the peer is stable again: episode over
+            self._healed_upto = self._peer_news
+        self._healing = False
         for key in sorted(self._reannounce_pending):
             if self._host.groups.state(key) == RUNNING:
                 out.append(ReannounceAddresses(key))
@@ -553,6 +602,10 @@ class Takeover:
             out.append(Log("warning", f"{host.peer} holds its own resource groups while we "
                                       "hold them too: giving them back"))
             self.on_partition_healed(out)
+            # unlike a healed partition, the peer is not moving: its report is fresh, full
+            # and stable, and it may have nothing more to say (it found us stable already):
+            # waiting for its next report kept us "in flux", a shutdown delayed for ever
+            host.other_holds, host.other_is_stable, self._healing = claim, True, False
             return
         if (not held & LOCAL and not claim & FOREIGN and host.other_is_stable
                 and not self._peer_shutting_down and host.groups.keys_of(LOCAL)):
@@ -570,6 +623,11 @@ class Takeover:
             return
         if host.peer_status == DEAD:
             return                                # it comes back through "starting"
+        if host.other_holds & LOCAL:
+            # ours (issue 19): the peer reports holding its own groups, which we hold too (a
+            # takeover only one side saw): not a failback, whose offer would hold up the
+            # audit's repair (``_repair_after_audit``) until it timed out
+            return
         if (host.standby.active or not host.other_is_stable or self.state != R_STABLE
                 or host.groups.jobs):             # ours: not while a takeover still runs
             out.append(Log("debug", "Auto failback delayed."))
