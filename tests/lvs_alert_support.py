@@ -30,6 +30,7 @@ class FakeIpvsadm:
 
     def __init__(self, directory: Path):
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.table_path = directory / "ipvs-table.json"
         self.log_path = directory / "ipvsadm-calls.log"
         self.run_dir = directory / "run"
