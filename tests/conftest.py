@@ -106,6 +106,18 @@ def _background(request, name):
 
 
 @pytest.fixture(scope="session")
+def run_pids(request) -> set[str]:
+    """The pids of this run's pytest processes, the main one and the second lane's: the lab
+    names its namespaces after them, and a test that looks for leftovers must not count those
+    of tests still running beside it."""
+    lane = request.config.stash.get(_LANE, None)
+    pids = {str(os.getpid())}
+    if lane is not None and lane.pid is not None:
+        pids.add(str(lane.pid))
+    return pids
+
+
+@pytest.fixture(scope="session")
 def demo_run(request):
     """The demo's guest run, ended (tests/background_guests.py)."""
     return _background(request, "demo_run")

@@ -133,6 +133,10 @@ class Lane:
         self._process.wait()
         self.ended_at = time.monotonic()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def wait(self) -> int:
         self.start()
         try:

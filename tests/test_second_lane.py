@@ -49,7 +49,9 @@ def lane_over(tmp_path, two: str, nodeids=None) -> second_lane.Lane:
 
 def test_a_lane_whose_tests_all_pass_passes_and_says_how_many(tmp_path):
     lane = lane_over(tmp_path, "2")
+    assert lane.pid is None
     assert lane.wait() == 0
+    assert isinstance(lane.pid, int)      # conftest's run_pids: the lane names namespaces after it
     ok, line = lane.verdict()
     assert ok, line + "\n" + lane.output()
     assert "2 of 3 passed, 1 xfailed, exit 0" in line   # an expected failure is no skip

@@ -12,7 +12,6 @@ namespaces, addresses, descriptors) in the guest or here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +66,7 @@ def assert_every_fault_ran_and_nothing_was_left(record, summary):
 
 
 @pytest.mark.guest
-def test_two_rounds_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(soak_run):
+def test_two_rounds_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(soak_run, run_pids):
     record_path = soak_run.base / "out" / "soak.json"
     assert record_path.exists(), (f"no record; exit {soak_run.returncode}\n"
                                   f"{soak_run.stdout()[-4000:]}\n{soak_run.stderr()[-2000:]}")
@@ -78,11 +77,12 @@ def test_two_rounds_of_chaos_keep_one_vip_holder_and_leave_nothing_behind(soak_r
     assert all(window["arp_resent"] for window in report["dual_windows"]), summary
     assert record["goal_met"] and soak_run.returncode == 0, summary
 
-    # nothing left here either: the lab tests running meanwhile make namespaces of their own
-    # (their names carry this pytest's pid); no other guest runs meanwhile
+    # nothing left here either: the lab tests and the second lane's running meanwhile make
+    # namespaces of their own (their names carry the pid of their pytest process: run_pids);
+    # no other guest runs meanwhile
     before, after = soak_run.before, soak_run.after
-    ours = str(os.getpid())
-    assert {name for name in after["netns"] - before["netns"] if ours not in name} == set()
+    assert {name for name in after["netns"] - before["netns"]
+            if not any(pid in name for pid in run_pids)} == set()
     assert after["jobs"] == before["jobs"] and after["qemus"] == before["qemus"]
 
 
