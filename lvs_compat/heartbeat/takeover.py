@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..config.libc import c_scan_hex
 from .events import (DEAD, LocalProtocolError, Log, NodeStatusChanged, ReannounceAddresses,
                      text_of)
 from .groups import RUNNING, STARTING, Job
@@ -531,13 +532,13 @@ class Takeover:
 
     @staticmethod
     def _news_of(message: Any) -> tuple[int, int] | None:
-        """A peer message's (hg, seq): the order it was sent in."""
+        """A peer message's (hg, seq): the order it was sent in, read as membership read them
+        when it let the message through (C's ``%lx``)."""
         if message is None:
             return None
-        try:
-            return (int(text_of(message, "hg") or "0", 16), int(text_of(message, "seq") or "", 16))
-        except ValueError:
-            return None
+        generation = c_scan_hex(text_of(message, "hg") or "0")
+        seq = c_scan_hex(text_of(message, "seq") or "")
+        return None if generation is None or seq is None else (generation, seq)
 
     def _forget_peer_claim(self) -> None:
         """The peer's daemon died or restarted: its reports, and their numbering, are over."""
