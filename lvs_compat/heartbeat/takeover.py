@@ -70,6 +70,9 @@ class Takeover:
         self.state = R_INIT
         self.in_progress = False              # C: takeover_in_progress (mach_down running)
         self._comm_up = False
+        # legacy: comm came up on a packet of the peer that was not its status; whether to
+        # ask it for our groups or take them waits for that status (``_comm_up_action``)
+        self._legacy_request_waits = False
         self._local_takeover_at: int | None = None
         self._local_takeover_armed = False
         self._rsc_needs_failback = False
@@ -128,6 +131,10 @@ class Takeover:
             return
         was_dead = host.peer_status == DEAD
         host.peer_status = event.new
+        if self._legacy_request_waits and event.new != "init":
+            self._legacy_request_waits = False
+            if event.new != DEAD:               # dead: its takeover requests ours anyway
+                self._req_our_resources(out, anyway=False)
         if event.new == DEAD:
             self._healing = False                 # a later return is a new episode
             self._forget_peer_claim()
@@ -148,6 +155,15 @@ class Takeover:
         if host.peer is None or host.peer_status == DEAD:
             self._foreign_work_done = True      # C: deadcount == 0 ... (nobody to take from)
         if not host.nice:
+            if host.peer is not None and host.peer_status == "init":
+                # ours: heard, but not its status yet (comm-up counts any packet).  3.0.6
+                # takes its groups without asking then (no *active* node), and a survivor
+                # holding them (3.0.6 ignores that grant) keeps them too: both hold the
+                # group for good.  Its status is at most a keepalive away (or it goes dead).
+                self._legacy_request_waits = True
+                out.append(Log("info", f"Waiting for {host.peer}'s status before requesting "
+                                       "our resources"))
+                return
             self._req_our_resources(out, anyway=False)
             return
         host.send(out, ("t", "starting"))

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lvs_compat.lab import Netlab, run, unique_name, wait_for
+from lvs_compat.lab import Netlab, TimedOut, run, unique_name, wait_for
 
 REPO = Path(__file__).resolve().parent.parent.parent
 HEARTBEAT = REPO / "bin" / "heartbeat"
@@ -446,8 +446,17 @@ class TakeoverLab(Lab):
     def wait_holder(self, node, timeout: float, vip: str = VIP) -> float:
         """Wait until ``node`` alone holds ``vip``; the seconds it took."""
         started = time.monotonic()
-        wait_for(lambda: self.holders(vip) == [node.name], timeout, 0.05,
-                 f"{vip} on {node.name} alone (holders: {self.holders(vip)})")
+        seen: list[list[str]] = []
+
+        def alone() -> bool:
+            holders = self.holders(vip)
+            if not seen or seen[-1] != holders:
+                seen.append(holders)
+            return holders == [node.name]
+        try:
+            wait_for(alone, timeout, 0.05, f"{vip} on {node.name} alone")
+        except TimedOut as error:       # the holders as they went, not as they were at the call
+            raise TimedOut(f"{error} (holders, as they changed: {seen})") from None
         return time.monotonic() - started
 
     def wait_client_sees(self, node, timeout: float, vip: str = VIP) -> None:
