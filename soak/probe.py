@@ -42,6 +42,13 @@ from dataclasses import dataclass
 
 __all__ = ["ArpSeen", "HolderSample", "Probe", "Sampler"]
 
+# SO_TIMESTAMPNS (asm-generic/socket.h; the socket module of 3.11 does not name it): each
+# received frame carries the kernel's CLOCK_REALTIME receive time as a struct timespec
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("=qq")
+TIMESTAMP_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
+STALL_S = 0.5
+
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/run/netns"
 
@@ -134,6 +141,18 @@ def _open_netns(name: str) -> int:
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, f"network namespace {name!r} does not exist",
                                 path) from None
+
+
+def _received_at(ancillary) -> float:
+    """The frame's kernel receive time on this module's clock (``time.monotonic``); the
+    read time if the kernel gave none."""
+    now_monotonic, now_real = time.monotonic(), time.time()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            seconds, nanoseconds = TIMESPEC.unpack_from(data)
+            stamped = seconds + nanoseconds / 1e9
+            return min(now_monotonic, now_monotonic - (now_real - stamped))
+    return now_monotonic
 
 
 def _mac_text(raw: bytes) -> str:
@@ -243,6 +262,9 @@ class Sampler:
         self._probes: list[list] = []  # [sent at, answered by]; frozen into Probe by results()
         self._awaiting: dict[int, int] = {}  # sequence -> index in _probes, until reply_timeout
         self._arps: list[ArpSeen] = []
+        # (when, seconds late): the thread woke later than STALL_S after a grid instant; its
+        # samples are missing there (probes are judged by the kernel's receive times)
+        self.stalls: list[tuple[float, float]] = []
         self._sequence = 0
         self._last_send = 0.0
 
@@ -327,6 +349,10 @@ class Sampler:
                                        f"namespace {self.client_netns!r}: {error.strerror}") \
                 from None
         self._capture.setblocking(False)
+        # the kernel's receive time of each frame: a reply read late because this thread was
+        # starved of CPU (a guest under emulation, a busy realtime daemon beside it) still
+        # counts when it arrived, not when we got round to reading it
+        self._capture.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._echo = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         self._echo.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", 0xFFFFFFFF))
         self._echo.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
@@ -361,11 +387,14 @@ class Sampler:
             if now >= deadline:
                 self._sample_holders()
                 self._send_probe()
+                self._read_frames()        # replies that came while we were not looking
                 self._expire_probes()
                 # a fixed grid, so samples do not drift; after a stall (late by more than one
                 # interval) skip the missed slots instead of bursting to catch up
                 deadline += self.interval
                 late = time.monotonic() - deadline
+                if late > STALL_S:
+                    self.stalls.append((deadline, round(late, 3)))
                 if late > self.interval:
                     deadline += int(late / self.interval) * self.interval
                 continue
@@ -432,10 +461,10 @@ class Sampler:
     def _read_frames(self) -> None:
         while True:
             try:
-                frame, address = self._capture.recvfrom(65536)
+                frame, ancillary, _flags, address = self._capture.recvmsg(65536, TIMESTAMP_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
-            received = time.monotonic()
+            received = _received_at(ancillary)
             if address[2] == PACKET_OUTGOING or len(frame) < ETHERNET_HEADER.size:
                 continue
             _destination, source, ethertype = ETHERNET_HEADER.unpack_from(frame)

@@ -354,6 +354,12 @@ def run_here(args, out: Path) -> int:
             soak.run_faults(started + rounds_limit_s(args), rounds=args.rounds)
         sampler.stop()
         samples, probes, arps = sampler.results()
+        # the sampler's own stalls (starved of CPU): no samples there; probes are judged by
+        # the kernel's receive times, so a late read is not an unanswered probe
+        record["sampler_stalls"] = [(round(at - started, 2), late) for at, late in sampler.stalls]
+        if sampler.stalls:
+            say(f"sampler: {len(sampler.stalls)} stall(s) over 0.5 s, the longest "
+                f"{max(late for _, late in sampler.stalls):.1f} s")
         sampler = None
         record["daemons_after"] = soak.daemon_figures()
         record["daemons_after_first_round"] = soak.figures_after_first_round

@@ -208,6 +208,33 @@ def test_answers_move_with_the_vip_and_the_gratuitous_arp(net):
     assert any(arp.mac == d1_mac and arp.op == 2 and not arp.gratuitous for arp in arps), arps
 
 
+def test_a_reply_read_late_because_the_thread_was_starved_still_counts(net, monkeypatch):
+    """Guest soak run 22: the sampler thread, starved of CPU beside a daemon's reload under
+    emulation, read replies seconds late and counted 7 answered probes as unanswered.  Here it
+    sleeps 3 x the reply timeout right after sending one probe: that probe was answered at
+    once (the kernel's receive time says so) and counts; the stall itself is noted."""
+    net.vip("add", "d1")
+    d1_mac = net.mac("d1")
+    stalled = []
+    real_send = Sampler._send_probe
+
+    def send_then_stall(self):
+        real_send(self)
+        if len(self._probes) == 6 and not stalled:
+            stalled.append(self._probes[-1][0])
+            time.sleep(3 * self.reply_timeout)
+
+    monkeypatch.setattr(Sampler, "_send_probe", send_then_stall)
+    with net.sampler(reply_timeout=0.5) as sampler:
+        _wait_until(lambda: stalled and sum(sent > stalled[0] for sent, _ in sampler._probes)
+                    >= 4, "four probes after the stall")
+    _, probes, _ = sampler.results()
+    victim = next(probe for probe in probes if probe.t == stalled[0])
+    assert victim.answered_by == d1_mac, probes
+    assert [probe.answered_by for probe in probes if probe.t > stalled[0]][-3:] == [d1_mac] * 3
+    assert any(late >= 1.0 for _, late in sampler.stalls), sampler.stalls
+
+
 def test_nobody_answers_when_nobody_holds_the_vip(net):
     with net.sampler(reply_timeout=0.2) as sampler:
         _more_probes(sampler, 8)
