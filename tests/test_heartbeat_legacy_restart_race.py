@@ -208,3 +208,27 @@ def test_with_auto_failback_on_a_self_addressed_grant_releases_nothing():
              "ok": "OK"}
     actions = cluster.feed(SURVIVOR, MessageReceived(HOME, "ip-request-resp", grant, None))
     assert cluster.ops[SURVIVOR] == [] and cluster.holders(PRIMARY_GROUP) == [SURVIVOR], actions
+
+
+def test_a_home_node_waiting_for_the_survivors_status_still_asks_if_the_survivor_restarts():
+    """While it waits, the survivor's restart is heard (a new generation, status not yet):
+    that is no reason to take without asking; the status that follows decides."""
+    cluster = settled_legacy_pair()
+    cluster.crash(HOME)
+    cluster.advance(10_000)
+    cluster.detect_death(HOME)
+    cluster.settle()
+    cluster.restart_mark = len(cluster.sent)
+    cluster.wire[SURVIVOR].clear()
+    cluster.nodes[HOME] = ResourceCoordinator(cluster.config, cluster.resources, HOME,
+                                              cluster.options)
+    cluster.feed(HOME, NodeStatusChanged(HOME, "up", "active", "comm up"))
+    cluster.feed(HOME, NodeRestarted(SURVIVOR, 99))
+    assert cluster.ops[HOME] == [] and sent_since_restart(cluster, "ip-request-resp") == []
+    cluster.feed(HOME, NodeStatusChanged(SURVIVOR, "init", "active", "status"))
+    cluster.feed(SURVIVOR, NodeStatusChanged(HOME, "dead", "active", "status"))
+    cluster.settle()
+    assert sent_since_restart(cluster, "ip-request") == [{"t": "ip-request",
+                                                          "ipaddr": PRIMARY_GROUP}]
+    assert cluster.holders(PRIMARY_GROUP) == [HOME]
+    assert cluster.holders(BACKUP_GROUP) == [SURVIVOR]

@@ -191,8 +191,8 @@ class Takeover:
         host.other_holds = NONE
         self._forget_peer_claim()
         self._forget_peer_requests()
-        if host.peer_status == DEAD or host.shutdown_in_progress:
-            return
+        if host.peer_status == DEAD or host.shutdown_in_progress or self._legacy_request_waits:
+            return                      # (waiting: its status decides whether we ask or take)
         given = NONE
         if host.standby.pending:
             given = host.standby.cancel(out, Log("info", "Cancelling pending standby operation"))
