@@ -428,8 +428,8 @@ class Scenario:
         log.close()
 
     def crash_director(self, name: str) -> None:
-        self.stop_process(name)
-        self.topology.unplug(name)
+        self.topology.unplug(name)          # the wire first: a power loss, not a shutdown
+        self.stop_process(name)             # (killed with the namespace; reaped here)
 
     # -- observation ------------------------------------------------------------------------
     def nsexec(self, name: str, *argv: str) -> str:
