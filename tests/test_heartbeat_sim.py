@@ -283,13 +283,12 @@ def test_both_shut_down_one_after_the_other_and_back_at_once_end_at_home():
     #   next case) raced the peer's own offer and held up the repair for 10 s: two holders
     ([("crash", "lvs2", 100), ("freeze", "lvs2", 3909), ("partition", "lvs1", 1000),
       ("shutdown", "lvs1", 100)], 0, 0.0),
-    # * known, not fixed (fails before these changes too, and C does the same): a peer marked
-    #   dead by a late heartbeat and back at once, stable: its groups taken meanwhile are
-    #   never offered back (auto-failback runs only when the peer becomes stable)
-    pytest.param([("partition", "lvs1", 100), ("crash", "lvs1", 289), ("shutdown", "lvs2", 100),
-                  ("partition", "lvs1", 5400)], 1854, 0.05,
-                 marks=pytest.mark.xfail(strict=True, reason="issue 19: auto-failback after "
-                                         "a late-heartbeat death, not fixed yet")),
+    # * a peer marked dead by a late heartbeat just as it came back from a restart, then
+    #   active again: it counted as stable from its death on (C: a dead node is stable), so
+    #   its stable report was no transition and its group, taken when it shut down, was never
+    #   offered back (C does the same); now any stable report offers a pending failback
+    ([("partition", "lvs1", 100), ("crash", "lvs1", 289), ("shutdown", "lvs2", 100),
+      ("partition", "lvs1", 5400)], 1854, 0.05),
     # the test's own end: a shutdown asked while both nodes start waits (as C) longer than
     # the step, and the node that exited just after the end began was never started again
     ([("crash", "lvs1", 100), ("freeze", "lvs2", 4800), ("shutdown", "lvs1", 10622),

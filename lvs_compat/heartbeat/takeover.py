@@ -503,6 +503,12 @@ class Takeover:
                 host.other_is_stable = True
                 host.send_resources_held(out, self.state == R_STABLE)
                 self._perform_auto_failback(out)
+            elif self._rsc_needs_failback:
+                # ours (issue 19): a peer marked dead (a late heartbeat) and back at once
+                # counted as stable from its death on (C: a dead node holds nothing and is
+                # stable), so its first stable report after it was no transition and C
+                # never offers its groups back: they stayed away from home for good
+                self._perform_auto_failback(out)
         elif stable is not None:
             host.other_is_stable = False
         if self.state not in (R_STABLE, R_SHUTDOWN) and host.other_is_stable:
