@@ -86,7 +86,6 @@ class Takeover:
         # the peer's last full, stable report of what it holds, received while no standby
         # exchange ran (None: none since, or it is stale); ``_repair_after_audit`` trusts it
         self._peer_claim: int | None = None
-        self._peer_claim_seq = 0              # its seq: a late retransmission is older news
         # (hg, seq) of the newest starting or resource message of the peer processed: one
         # that arrives after a newer one (reordered, or a retransmission filling a gap) is
         # older news and must not undo what the newer said (``_is_late``)
@@ -465,8 +464,7 @@ class Takeover:
             self._on_own_resource(out, bits, full, info)
         else:
             self._on_peer_resource(out, bits, full, text_of(message, "isstable"), info)
-            self._note_peer_claim(bits, full, text_of(message, "isstable"),
-                                  text_of(message, "seq"))
+            self._note_peer_claim(bits, full, text_of(message, "isstable"), message)
         if self.state == R_RSCRCVD:
             self._arm_rqstdelay()
         self._audit(out)
@@ -502,13 +500,12 @@ class Takeover:
                 out.append(Log("info", "remote resource transition completed."))
                 host.other_is_stable = True
                 host.send_resources_held(out, self.state == R_STABLE)
-                self._perform_auto_failback(out)
-            elif self._rsc_needs_failback:
-                # ours (issue 19): a peer marked dead (a late heartbeat) and back at once
-                # counted as stable from its death on (C: a dead node holds nothing and is
-                # stable), so its first stable report after it was no transition and C
-                # never offers its groups back: they stayed away from home for good
-                self._perform_auto_failback(out)
+            # C offers a failback only on the transition to stable.  Ours (issue 19): on any
+            # stable report (it does nothing unless one is owed): a peer marked dead by a
+            # late heartbeat and back at once counted as stable from its death on (a dead
+            # node holds nothing), so its stable report was no transition and its groups
+            # stayed away from home for good
+            self._perform_auto_failback(out)
         elif stable is not None:
             host.other_is_stable = False
         if self.state not in (R_STABLE, R_SHUTDOWN) and host.other_is_stable:
@@ -523,18 +520,14 @@ class Takeover:
             self._announce(out, "T_RESOURCES(them)")
 
     def _note_peer_claim(self, bits: int, full: bool, stable: str | None,
-                         seq_text: str | None) -> None:
-        """Keep the peer's report for ``_repair_after_audit`` if it is news: a full, stable
-        one, newer than the last (a lost report's retransmission can come after later ones,
-        and tell what the peer held before a hand-over), and not sent during a standby
-        exchange on our side (the peer's reports lag behind the hand-over then)."""
-        try:
-            seq = int(seq_text or "", 16)
-        except ValueError:
+                         message: Any) -> None:
+        """Keep the peer's report for ``_repair_after_audit``: a full, stable one not sent
+        during a standby exchange on our side (the peer's reports lag behind the hand-over
+        then).  It is news: ``on_resource`` let it through ``_is_late`` (a lost report's
+        retransmission that comes after later ones, and tells what the peer held before a
+        hand-over, never gets here).  A report without a readable seq is not kept."""
+        if self._news_of(message) is None:
             return
-        if seq <= self._peer_claim_seq:
-            return
-        self._peer_claim_seq = seq
         self._peer_claim = (bits if full and stable == "1" and not self._host.standby.pending
                             else None)
 
@@ -563,8 +556,8 @@ class Takeover:
         return None if generation is None or seq is None else (generation, seq)
 
     def _forget_peer_claim(self) -> None:
-        """The peer's daemon died or restarted: its reports, and their numbering, are over."""
-        self._peer_claim, self._peer_claim_seq = None, 0
+        """The peer's daemon died or restarted: its reports are over."""
+        self._peer_claim = None
 
     def _reannounce_now_and_later(self, out: list, key: str) -> None:
         """A split brain's winner: gratuitous ARP now if the group is up, and again when the
