@@ -302,7 +302,7 @@ class Soak:
 
 
 def run_here(args, out: Path) -> int:
-    from soak.probe import Sampler
+    from soak.probe import STALL_S, Sampler
     if os.geteuid() != 0:
         sys.stderr.write(f"{PROGRAM}: needs root (network namespaces)\n")
         return EXIT_USAGE
@@ -358,7 +358,7 @@ def run_here(args, out: Path) -> int:
         # the kernel's receive times, so a late read is not an unanswered probe
         record["sampler_stalls"] = [(round(at - started, 2), late) for at, late in sampler.stalls]
         if sampler.stalls:
-            say(f"sampler: {len(sampler.stalls)} stall(s) over 0.5 s, the longest "
+            say(f"sampler: {len(sampler.stalls)} stall(s) over {STALL_S} s, the longest "
                 f"{max(late for _, late in sampler.stalls):.1f} s")
         sampler = None
         record["daemons_after"] = soak.daemon_figures()
