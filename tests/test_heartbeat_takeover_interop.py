@@ -34,9 +34,17 @@ BONUS_S = 2.0          # dt is deadtime + 2 s during a node's first 5 s (SPEC §
 TIMERS = dict(keepalive="500ms", deadtime="2", warntime="1", initdead="4")
 
 
-def shutdown_notices(log: str, node) -> int:
-    """How often a daemon's log says it took ``node``'s shutdone (3.0.6's line, also ours)."""
-    return log.count(f"Received shutdown notice from '{node.name}'")
+def stop_until_the_peer_takes_the_shutdone(node, peer_log):
+    """``heartbeat -k`` of ``node`` (running on); the stop and the moment its peer's log
+    (``peer_log()``) said it took the shutdone (3.0.6's line, also ours): what the peer does
+    next is timed from there, not from our stop's own speed (its resource scripts first,
+    over 2 s in a loaded run)."""
+    line = f"Received shutdown notice from '{node.name}'"
+    notices = peer_log().count(line)
+    stop = stop_async(node)
+    wait_for(lambda: peer_log().count(line) > notices, 30, 0.05,
+             f"{node.name}'s peer to take its shutdone")
+    return stop, time.monotonic()
 
 
 @pytest.fixture
@@ -128,14 +136,8 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         assert lab.holders(VIP2) == [ours.name]
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the C node's hb_takeover")
 
-        # heartbeat -k of ours: the C node takes its VIP at once (shutdone, no deadtime),
-        # counted from when the C node took our shutdone: our stop's own speed (its resource
-        # scripts first, over 2 s in a loaded run) is not the C node's timing.
-        notices = shutdown_notices(c.c_log(), ours)
-        stop = stop_async(ours)
-        wait_for(lambda: shutdown_notices(c.c_log(), ours) > notices, 30, 0.05,
-                 "the C node to take our shutdone")
-        stopping = time.monotonic()
+        # heartbeat -k of ours: the C node takes its VIP at once (shutdone, no deadtime)
+        stop, stopping = stop_until_the_peer_takes_the_shutdone(ours, c.c_log)
         lab.wait_holder(c, DEADTIME_S, VIP2)
         print(f"heartbeat -k of ours -> VIP on the C node: {time.monotonic() - stopping:.2f} s")
         assert stop.wait(20) == 0, stop.stderr.read()
@@ -145,11 +147,7 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         ours.start()
         lab.wait_holder(ours, 15, VIP2)
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable again")
-        notices = shutdown_notices(ours.log(), c)
-        stop = stop_async(c)
-        wait_for(lambda: shutdown_notices(ours.log(), c) > notices, 30, 0.05,
-                 "ours to take the C node's shutdone")
-        stopping = time.monotonic()
+        stop, stopping = stop_until_the_peer_takes_the_shutdone(c, ours.log)
         lab.wait_holder(ours, DEADTIME_S, VIP)
         print(f"heartbeat -k of the C node -> VIP on ours: {time.monotonic() - stopping:.2f} s")
         lab.wait_client_sees(ours, 3, VIP)
