@@ -100,11 +100,13 @@ def overhead_s(namespace, nofile, monitor, port, hosts=ANSWERING):
     return result.elapsed_s
 
 
-def deadline_for(overhead: float) -> int:
-    """The monitor's -t for a run that must check every answering host: TIMEOUT_S, or twice
-    what checking them costs on this machine now if that is more (a loaded run took over 2 s:
-    hosts whose turn came late timed out, and the result was no longer exact)."""
-    return max(TIMEOUT_S, math.ceil(2 * overhead))
+def exact_deadline(namespace, nofile, monitor, port, hosts=ANSWERING) -> tuple[float, int]:
+    """For a run that must check every answering host: the overhead (``overhead_s``) and the
+    monitor's -t, TIMEOUT_S or twice what checking them costs on this machine now if that is
+    more (a loaded run took over 2 s: hosts whose turn came late timed out, and the result
+    was no longer exact)."""
+    overhead = overhead_s(namespace, nofile, monitor, port, hosts)
+    return overhead, max(TIMEOUT_S, math.ceil(2 * overhead))
 
 
 def assert_by_the_deadline(result, overhead, timeout=TIMEOUT_S):
@@ -116,8 +118,7 @@ def not_checked_http(result):
 
 
 def test_http_5000_hosts_with_soft_limit_1024_names_exactly_the_hung_ones(world):
-    overhead = overhead_s(world, SOFT_ONLY, "http.monitor", HTTP_PORT, ANSWERING)
-    timeout = deadline_for(overhead)
+    overhead, timeout = exact_deadline(world, SOFT_ONLY, "http.monitor", HTTP_PORT, ANSWERING)
     result = run(world, SOFT_ONLY, "http.monitor", ["-p", HTTP_PORT, "-t", timeout, "-o", *HOSTS])
     assert result.summary == HUNG
     assert result.returncode == 1
@@ -127,8 +128,7 @@ def test_http_5000_hosts_with_soft_limit_1024_names_exactly_the_hung_ones(world)
 
 
 def test_ftp_5000_hosts_with_soft_limit_1024_names_exactly_the_hung_ones(world):
-    overhead = overhead_s(world, SOFT_ONLY, "ftp.monitor", FTP_PORT, ANSWERING)
-    timeout = deadline_for(overhead)
+    overhead, timeout = exact_deadline(world, SOFT_ONLY, "ftp.monitor", FTP_PORT, ANSWERING)
     result = run(world, SOFT_ONLY, "ftp.monitor", ["-p", FTP_PORT, "-t", timeout, *HOSTS])
     assert result.summary == HUNG
     assert result.returncode == 1
@@ -139,8 +139,7 @@ def test_ftp_5000_hosts_with_soft_limit_1024_names_exactly_the_hung_ones(world):
 
 def test_http_5000_hosts_with_hard_limit_1024_reuses_descriptors_and_is_still_exact(world):
     # ~960 connections at a time; the 250 hung ones hold theirs, the rest turn over.
-    overhead = overhead_s(world, SOFT_AND_HARD, "http.monitor", HTTP_PORT, ANSWERING)
-    timeout = deadline_for(overhead)
+    overhead, timeout = exact_deadline(world, SOFT_AND_HARD, "http.monitor", HTTP_PORT, ANSWERING)
     result = run(world, SOFT_AND_HARD, "http.monitor", ["-p", HTTP_PORT, "-t", timeout, *HOSTS])
     assert result.summary == HUNG and result.returncode == 1
     assert not not_checked_http(result)
@@ -152,8 +151,7 @@ def test_hard_limit_1024_and_slow_hosts_first_leaves_hosts_unchecked_not_failed(
     # 2,000 hosts that hold their connection to the deadline (with a good status line)
     # come first: they take every descriptor there is, the 5,000 after them wait,
     # and those the deadline reaches before a descriptor does are not checked.
-    overhead = overhead_s(world, SOFT_AND_HARD, "http.monitor", HTTP_PORT, ANSWERING)
-    timeout = deadline_for(overhead)
+    overhead, timeout = exact_deadline(world, SOFT_AND_HARD, "http.monitor", HTTP_PORT, ANSWERING)
     result = run(world, SOFT_AND_HARD, "http.monitor", ["-p", HTTP_PORT, "-t", timeout, *SLOW_OK, *HOSTS])
     unchecked = not_checked_http(result)
     ok = {line.split()[1].rstrip(":") for line in result.lines_starting("HOST ") if line.endswith(": ok")}
@@ -171,8 +169,7 @@ def test_hard_limit_1024_with_hung_hosts_first_names_only_hosts_seen_failing(wor
     # exact, so -t covers checking the answering hosts (a quiet fresh run, 2026-12-07: with
     # the fixed 2 s, hundreds of answering hosts whose FTP dialogue had not ended were named
     # failing)
-    overhead = overhead_s(world, SOFT_AND_HARD, "ftp.monitor", FTP_PORT, ANSWERING)
-    timeout = deadline_for(overhead)
+    _, timeout = exact_deadline(world, SOFT_AND_HARD, "ftp.monitor", FTP_PORT, ANSWERING)
     ftp = run(world, SOFT_AND_HARD, "ftp.monitor", ["-p", FTP_PORT, "-t", timeout, *hung_first])
     # 250 hung hosts hold 250 descriptors; the rest of the ~960 turn over: all checked.
     assert ftp.summary == HUNG and ftp.returncode == 1
@@ -180,9 +177,8 @@ def test_hard_limit_1024_with_hung_hosts_first_names_only_hosts_seen_failing(wor
 
 
 def test_duplicates_count_once_at_scale(world):
-    overhead = overhead_s(world, SOFT_ONLY, "http.monitor", HTTP_PORT,
-                          [host for host in HOSTS[:2000] if host not in HUNG])
-    timeout = deadline_for(overhead)             # exact: every answering host checked
+    _, timeout = exact_deadline(world, SOFT_ONLY, "http.monitor", HTTP_PORT,
+                                [host for host in HOSTS[:2000] if host not in HUNG])
     result = run(world, SOFT_ONLY, "http.monitor", ["-p", HTTP_PORT, "-t", timeout, "-o", *HOSTS[:2000], *HOSTS[:2000]])
     assert result.summary == HUNG & set(HOSTS[:2000]) and result.returncode == 1
     assert len(result.lines_starting("HOST ")) == len(result.summary)
