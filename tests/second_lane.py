@@ -8,13 +8,15 @@ tests (units, the simulator, fuzz: CPU, no waiting) used to run after the lab, o
 other: the run took the sum.  The lane runs those host tests from the first minute on the core
 the lab leaves idle, so the run takes about the lab plus the few tests kept in the main process.
 
-Which tests: every module whose tests are neither ``lab`` nor ``guest`` nor ``slow``, except
-MAIN_ONLY (modules that run ``make`` in this checkout: ``make install`` rebuilds build/dropins,
-which the lab's ``make deb`` also writes).  Lane modules start no daemon outside their own
-tmp_path, namespaces of unique names or a private mount namespace (the lab's C nodes have theirs
-too), bind only ports they chose free or addresses in their own namespaces; those that judge wall
-time (monitor deadlines under a 5,000-host load, a hung agent killed on time) allow seconds, and
-passed beside a CPU hog (issue 13 item 4), which is the load the lane adds to the lab.
+Which tests: every module whose tests are neither ``lab`` nor ``guest`` nor ``slow``, and the lab
+modules of LAB_IN_LANE.  Lane modules start no daemon outside their own tmp_path, containers or
+namespaces whose names carry the lane's pid, or a private mount namespace (the lab's C nodes have
+theirs too), bind only ports they chose free or addresses in their own namespaces; those that
+judge wall time (monitor deadlines under a 5,000-host load, a hung agent killed on time) allow
+seconds, and passed beside a CPU hog (issue 13 item 4), which is the load the lane adds to the
+lab.  The modules that run ``make`` in this checkout (RUN_MAKE: ``make install`` and ``make deb``
+both rebuild build/dropins) run in one process, the lane, one after the other; if one of them
+cannot go to the lane, none does.
 
 When: at the start of the session (a core is idle from the first lab test on); without a guest
 chain (no root or no QEMU) too.
@@ -41,19 +43,28 @@ from background_guests import terminate_group, terminate_with_parent
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = "LVS_COMPAT_LANE"
-NOT_IN_LANE = ("lab", "guest", "slow")   # markers of tests the lane never takes (slow: neither
-                                         # process runs them; the lane deselects them itself)
+NOT_IN_LANE = ("guest", "slow")      # markers of tests the lane never takes (slow: neither
+                                     # process runs them; the lane deselects them itself); and
+                                     # "lab" outside LAB_IN_LANE
 DEFAULT_MARKEXPR = "not slow"        # setup.cfg's addopts, also the lane's selection
-# modules kept in the main process, and why
-MAIN_ONLY = {
-    "test_install.py": "make install (rebuilds build/dropins, which the lab's make deb writes)",
-    "test_heartbeat_daemon_units.py": "make install (build/dropins, as test_install.py)",
-    "test_monitor_deadline.py": "make install (build/dropins, as test_install.py)",
+# lab modules the lane takes, and why they may run beside the lab
+LAB_IN_LANE = {
+    # 75 s alone (make deb with lintian, two booted containers), about 110 s in make test: the
+    # lab's longest module, and self-contained: systemd-nspawn containers and namespaces named
+    # after its pytest process's pid, on a bridge of its own, their own heartbeat timers
+    "test_deb_systemd.py": "booted containers of its own; make deb (RUN_MAKE)",
+}
+# modules that run make in this checkout (they rewrite build/): one process runs them all
+RUN_MAKE = {
+    "test_deb_systemd.py": "make deb (make install into build/deb, build/dropins, lintian)",
+    "test_install.py": "make install and make uninstall (rebuild build/dropins)",
+    "test_heartbeat_daemon_units.py": "make install (build/dropins)",
+    "test_monitor_deadline.py": "make install (build/dropins)",
 }
 # The lane yields to the lab's daemons and to the guest chain, the run's critical path (QEMU
 # under emulation, up to two cores): its own process, and its session's autogroup where the
 # kernel groups sessions (CONFIG_SCHED_AUTOGROUP: there a process's nice only counts inside
-# its session).  The lane still ends before the main process (about 550 s of lab).
+# its session).  The lane still ends before the main process (about 470 s of lab).
 LANE_NICE = 5
 WAIT_LIMIT_S = 1800                  # far beyond its ~6 minutes: a hung lane still ends the run
 SLOWEST = 15
@@ -78,17 +89,21 @@ def _in_the_lane() -> None:
 
 
 def eligible(item) -> bool:
-    return (not any(item.get_closest_marker(name) for name in NOT_IN_LANE)
-            and item.path.name not in MAIN_ONLY)
+    if any(item.get_closest_marker(name) for name in NOT_IN_LANE):
+        return False
+    return item.get_closest_marker("lab") is None or item.path.name in LAB_IN_LANE
 
 
 def lane_items(items: list) -> list:
     """The items of every module all of whose items may run in the lane (the lane's process is
-    given whole modules)."""
+    given whole modules), the RUN_MAKE modules all or none."""
     by_module: dict = {}
     for item in items:
         by_module.setdefault(item.path, []).append(item)
     whole = {path for path, its in by_module.items() if all(eligible(item) for item in its)}
+    makers = {path for path in by_module if path.name in RUN_MAKE}
+    if not makers <= whole:
+        whole -= makers
     return [item for item in items if item.path in whole]
 
 

@@ -171,7 +171,7 @@ def rootfs():
 @pytest.fixture
 def directors(rootfs, tmp_path):
     """Two booted containers, each in a network namespace of its own on a private bridge."""
-    tag = f"d{os.getpid() % 100000}"
+    tag = f"d{os.getpid()}"        # run_pids: a leftover check beside it knows it by the pid
     switch = f"{tag}sw"
     pairs = [Director(f"{tag}a", f"{tag}n1", "10.77.0.1"), Director(f"{tag}b", f"{tag}n2", "10.77.0.2")]
     created, booted = [], []

@@ -134,13 +134,39 @@ def test_the_lanes_process_gets_no_lane_variable_and_yields_the_cpu(tmp_path, mo
     assert lane.verdict()[0]
 
 
-def test_the_lane_takes_whole_modules_of_host_tests_and_leaves_the_lab_guests_and_make():
+def test_the_lane_takes_whole_modules_of_host_tests_and_leaves_the_lab_and_guests():
     unit = [Item("test_unit.py"), Item("test_unit.py")]
     fuzz = [Item("test_fuzz.py", "fuzz")]
     lab = [Item("test_lab.py", "lab")]
     mixed = [Item("test_mixed.py"), Item("test_mixed.py", "lab")]    # one lab test keeps it all
     guest = [Item("test_guest.py", "guest")]
-    make = [Item(name) for name in second_lane.MAIN_ONLY]
+    lab_in_lane = [Item(name, "lab") for name in second_lane.LAB_IN_LANE]
+    make = [Item(name) for name in second_lane.RUN_MAKE if name not in second_lane.LAB_IN_LANE]
     slow = [Item("test_slow.py", "slow")]       # deselected by -m "not slow" after this hook
-    items = [*lab, *unit, *mixed, *fuzz, *make, *guest, *slow]
-    assert second_lane.lane_items(items) == [*unit, *fuzz]
+    items = [*lab, *unit, *mixed, *fuzz, *lab_in_lane, *make, *guest, *slow]
+    assert second_lane.lane_items(items) == [*unit, *fuzz, *lab_in_lane, *make]
+
+
+def test_the_modules_that_run_make_go_to_the_lane_all_or_none():
+    """make install and make deb rewrite build/ of this checkout: two processes must never run
+    them at once, so a maker the lane cannot take (a guest test added to it, say) keeps every
+    maker in the main process."""
+    makers = [Item(name) for name in second_lane.RUN_MAKE]
+    unit = [Item("test_unit.py")]
+    assert second_lane.lane_items([*unit, *makers]) == [*unit, *makers]
+    held = [*makers, Item(next(iter(second_lane.RUN_MAKE)), "guest")]
+    assert second_lane.lane_items([*unit, *held]) == unit
+
+
+def test_every_module_that_runs_make_in_the_checkout_is_listed():
+    """RUN_MAKE is complete: any test module that runs make on this checkout (not a dry run)."""
+    import re
+    tests = Path(second_lane.__file__).resolve().parent
+    running = set()
+    for module in tests.glob("test_*.py"):
+        if module.name == Path(__file__).name:      # this test's own pattern
+            continue
+        for call in re.findall(r'\[?"make",[^\n]*', module.read_text()):
+            if '"-n"' not in call:
+                running.add(module.name)
+    assert running == set(second_lane.RUN_MAKE)
