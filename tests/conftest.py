@@ -9,8 +9,8 @@
   (tests/background_guests.py) start at the first test and run, one after the other,
   beside the host tests; a ``guest`` test waits for them: one guest at a time.
 * make test's second lane (tests/second_lane.py): the host tests that share nothing with the lab
-  (units, simulator, fuzz) run in a second pytest process from the start, on the core the lab
-  leaves idle.
+  (units, simulator, fuzz) and the self-contained lab modules of LAB_IN_LANE (the booted .deb)
+  run in a second pytest process from the start, on the core the lab leaves idle.
 """
 
 import os
