@@ -19,6 +19,7 @@ Debian's back (postinst, tools/deb/undiverted), as tools/divert does for an olde
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 import time
 
@@ -39,6 +40,10 @@ DIVERTED = ("/usr/libexec/heartbeat/heartbeat",
 # what the previous package (and make install) diverted besides, and replaced with ours
 CL_STATUS = "/usr/bin/cl_status"
 PREVIOUS_DIVERTED = DIVERTED + (CL_STATUS,)
+
+
+# boot.sh kill waits 15 s for the power cut, then SIGKILLs the container's cgroup and waits 10 s
+KILL_WAIT_S = 60
 
 
 def run(*argv, timeout=120, check=True, **kwargs):
@@ -210,10 +215,24 @@ def directors(rootfs, tmp_path):
         print(f"two containers booted in {time.monotonic() - started:.2f} s")
         yield pairs
     finally:
-        for node in booted:   # a power cut: nothing of the container is kept anyway
-            run(BOOT_DIR / "boot.sh", "kill", node.name, timeout=60, check=False)
+        # a power cut of both at once (nothing of a container is kept anyway); each one's
+        # failure is reported after everything is gone, namespaces included
+        kills = [(node, subprocess.Popen([str(BOOT_DIR / "boot.sh"), "kill", node.name],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)) for node in booted]
+        stuck = []
+        for node, kill in kills:
+            try:
+                _, err = kill.communicate(timeout=KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                kill.kill()
+                _, err = kill.communicate()
+                stuck.append(f"boot.sh kill {node.name}: still running after {KILL_WAIT_S} s")
+            if "did not stop within" in err:
+                print(err)      # which processes were stuck (boot.sh lists them)
         for name in reversed(created):
             run("ip", "netns", "del", name, check=False)
+        assert not stuck, stuck
 
 
 def install(node, deb, check=True):
@@ -451,3 +470,37 @@ def test_the_deb_under_systemd_from_install_to_removal(deb, previous_deb, direct
     older_make_install_of_cl_status()
     b.sh("/root/tools/divert", "remove")
     assert_debian_originals(b)                                            # cl_status too
+
+
+# Holds `boot.sh start`'s orphaned launcher as a subreaper that never reaps it, as a host's
+# PID 1 may (fresh run 40: the sandbox's init left it a zombie for over 60 s).
+UNREAPING_PARENT = """
+import ctypes, subprocess, sys
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print("booted", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_power_cut_does_not_wait_for_a_launcher_nobody_reaped(rootfs):
+    """boot.sh kill counts a zombie launcher as gone: it used to wait its whole timeout for
+    kill -0 to fail, and make test's teardown timed out first (fresh run 40)."""
+    name = f"z{os.getpid()}"
+    holder = subprocess.Popen([sys.executable, "-c", UNREAPING_PARENT, str(BOOT_DIR / "boot.sh"),
+                               "start", name, "-r", rootfs, "-t", "60"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "booted\n", holder.communicate(timeout=30)
+        killed = run(BOOT_DIR / "boot.sh", "kill", name, timeout=KILL_WAIT_S)
+        assert "did not stop within" not in killed.stderr, killed.stderr
+        assert f"{name} kill: gone after" in killed.stderr, killed.stderr
+        assert name not in run(BOOT_DIR / "boot.sh", "list").stdout.split()
+        launcher = run("ps", "-o", "stat=", "--ppid", str(holder.pid), check=False).stdout
+        assert launcher.strip().startswith("Z"), launcher    # still unreaped: the case
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        if name in run(BOOT_DIR / "boot.sh", "list").stdout.split():
+            run(BOOT_DIR / "boot.sh", "kill", name, check=False, timeout=KILL_WAIT_S)
