@@ -20,8 +20,9 @@ from ``ipwrapper.c``, ../shared/STYLE.md).
   ``maxprocs`` alerts at once) with ``flock`` on ``/run/lvs-compat/ipvs.lock``.
 * Both waits are bounded (issue 19): an ipvsadm that has not finished after
   ``IPVSADM_TIMEOUT_S`` is killed (with anything it started: it runs in its
-  own process group) and ``IpvsadmTimeout`` raised; a lock still held after
-  ``LOCK_TIMEOUT_S`` raises ``LockTimeout``.  One hung ipvsadm so costs each
+  own process group) and ``IpvsadmTimeout`` raised; a lock kept by one holder
+  for ``LOCK_TIMEOUT_S`` raises ``LockTimeout`` (a lock that passes from holder
+  to holder meanwhile is waited for on: a queue is not a hang).  One hung ipvsadm so costs each
   later alert at most one bounded wait, instead of holding the lock and
   queueing every later alert behind it until mon's ``maxprocs`` is used up.
   The bounds are arguments; $LVS_COMPAT_IPVSADM_TIMEOUT and
@@ -214,7 +215,7 @@ class LockTimeout(OSError):
     """The table lock stayed taken for the whole bounded wait."""
 
     def __init__(self, path: str, timeout: float):
-        super().__init__(f"{path} still held by another process after {timeout:g} s "
+        super().__init__(f"{path} held by one other process for {timeout:g} s "
                          "(a hung ipvsadm?); nothing was changed")
         self.path = path
         self.timeout = timeout
@@ -524,8 +525,11 @@ def restore_text(batch: list[list[str]]) -> str:
 
 
 class TableLock:
-    """An exclusive flock on RUN_DIR/ipvs.lock for the duration of a ``with``; waits at most
-    ``timeout`` seconds for it (None: ``lock_timeout()``), then raises ``LockTimeout``."""
+    """An exclusive flock on RUN_DIR/ipvs.lock for the duration of a ``with``.  The holder
+    writes a token of its own into the file; a waiter gives up (``LockTimeout``) once one
+    holder has kept the lock for ``timeout`` seconds (None: ``lock_timeout()``), and waits on
+    while the lock passes from holder to holder: a queue of healthy alerts (a storm of them on
+    a loaded director) is not a hung ipvsadm."""
 
     def __init__(self, directory: str | None = None, timeout: float | None = None):
         self.directory = directory or run_dir()
@@ -555,6 +559,7 @@ class TableLock:
                 posix.close(self.fd)
                 self.fd = -1
                 raise
+        posix.pwrite(self.fd, _holder_token(), 0)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -570,19 +575,44 @@ def _expired(signum, frame) -> None:
     raise _Expired()
 
 
+_TOKEN_SIZE = 32
+
+
+def _holder_token() -> bytes:
+    """What a holder writes at the start of the lock file: its pid and when it took the lock,
+    fixed width (each holder overwrites the whole of the last one's)."""
+    import time  # built in
+
+    token = f"{posix.getpid():>10} {time.monotonic_ns():>20}\n".encode()
+    return token
+
+
+def _holder_of(fd: int) -> bytes:
+    return posix.pread(fd, _TOKEN_SIZE, 0)
+
+
 def _flock_within(fd: int, timeout: float) -> None:
     """A blocking flock (the kernel wakes us the moment the holder lets go, unlike polling with
-    LOCK_NB) cut short by SIGALRM after ``timeout`` seconds: the handler's exception ends the
-    interrupted flock (PEP 475 retries only when the handler returns)."""
+    LOCK_NB) cut short by SIGALRM once the holder's token has stayed the same for ``timeout``
+    seconds: the handler's exception ends the interrupted flock (PEP 475 retries only when the
+    handler returns); a new token meanwhile (the lock went to another holder) waits on."""
     import _signal  # built in; ``signal`` would import enum
     import fcntl
 
     previous = _signal.signal(_signal.SIGALRM, _expired)
     try:
-        _signal.setitimer(_signal.ITIMER_REAL, timeout)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        finally:
-            _signal.setitimer(_signal.ITIMER_REAL, 0)
+        holder = _holder_of(fd)
+        while True:
+            _signal.setitimer(_signal.ITIMER_REAL, timeout)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return
+            except _Expired:
+                now = _holder_of(fd)
+                if now == holder:
+                    raise
+                holder = now            # the queue moved: another bounded wait
+            finally:
+                _signal.setitimer(_signal.ITIMER_REAL, 0)
     finally:
         _signal.signal(_signal.SIGALRM, previous)

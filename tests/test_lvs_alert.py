@@ -10,8 +10,7 @@ import time
 import pytest
 
 from alert_storm_support import alert_storm, storm_verdicts
-from lvs_alert_support import ALERT, INSTALLED_PYTHON, MON_ARGS, FakeIpvsadm, fake, run_alert  # noqa: F401
-from lvs_compat.ipvs import LOCK_TIMEOUT_S
+from lvs_alert_support import ALERT, INSTALLED_PYTHON, MON_ARGS, fake, run_alert  # noqa: F401
 
 VIP = "10.0.0.3:80"
 LINE = ["-P", "tcp", "-V", VIP, "-R", "192.168.0.1", "-W", "5", "-F", "dr"]
@@ -361,7 +360,7 @@ def _check_hung_then_queued(fake, stuck, hung, started, ipvsadm_bound, lock_boun
                        timeout=lock_bound + 10)
     assert queued.returncode == 3
     assert stderr_lines(queued) == [f"lvs.alert: up www1/http: timed out waiting for the table lock: "
-                                    f"{fake.run_dir}/ipvs.lock still held by another process after "
+                                    f"{fake.run_dir}/ipvs.lock held by one other process for "
                                     f"0.3 s (a hung ipvsadm?); nothing was changed"]
     assert stuck.wait(timeout=ipvsadm_bound + 10) == 3
     assert time.monotonic() - started < ipvsadm_bound + 5
@@ -421,16 +420,10 @@ def test_a_storm_of_200_alerts_ends_with_the_newest_verdict_per_server_and_none_
     verdicts = storm_verdicts(servers=100, seed=21)
     # /usr/bin first: the FAKE's "env python3" must not go through a slow shim 400 times.
     env = dict(fake.env, PATH="/usr/bin:/bin:" + fake.env.get("PATH", ""))
-    # The last alert waits for the 199 before it: the lock's bound (30 s, for a hung ipvsadm)
-    # must cover the queue on this machine as loaded as it is now, measured with one alert on
-    # a table of its own (a CPU hog beside the suite took one over 30 s).
-    probe = FakeIpvsadm(fake.directory / "probe")
-    probe.setup(SERVICE_ONLY)
-    started = time.monotonic()
-    assert run_alert([*MON_ARGS, "-u", *LINE], dict(env, **{k: v for k, v in probe.env.items()
-                                                         if k != "PATH"})).returncode == 0
-    one_s = time.monotonic() - started
-    env["LVS_COMPAT_LOCK_TIMEOUT"] = str(max(LOCK_TIMEOUT_S, 3 * len(verdicts) * one_s))
+    # The last alert waits for the 199 before it, longer than the lock's bound (30 s, for one
+    # hung holder) on a loaded machine (fresh runs 13L and 41L, a CPU hog beside the suite):
+    # the bound is one holder's, and the lock passes from alert to alert, so none gives up.
+    env.pop("LVS_COMPAT_LOCK_TIMEOUT", None)
     storm = alert_storm([*INSTALLED_PYTHON, str(ALERT)], env, verdicts)
     assert [status for status in storm.statuses if status != 0] == [], next(
         text for text, status in zip(storm.stderrs, storm.statuses) if status != 0)
