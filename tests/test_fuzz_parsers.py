@@ -111,17 +111,17 @@ def test_halves_of_two_real_files_give_a_model_or_a_located_error(name, first):
 ], ids=["digits", "letters", "tabs", "braces", "backslashes", "comment", "nuls", "utf8", "crs"])
 def test_a_huge_line_after_a_real_file_is_parsed_in_a_second(name, line):
     seed = corpus.seeds(name)[0]
-    started = time.perf_counter()
+    started = time.process_time()
     check(name, seed + line.encode("utf-8"))
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 @pytest.mark.parametrize("name", ["moncf", "hacf", "haresources", "authkeys"])
 def test_thousands_of_lines_are_parsed_in_a_second(name):
     seed = corpus.seeds(name)[0]
-    started = time.perf_counter()
+    started = time.process_time()
     check(name, seed + b"\n".join(seed.splitlines()[-3:]) * 300)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 @pytest.mark.parametrize("name", CONFIG_TARGETS)
@@ -137,15 +137,18 @@ def test_every_real_file_with_other_line_ends_gives_a_model_or_a_located_error(n
 # milliseconds.  The bound is only there so that a regression fails instead of hanging.
 
 HANG = 10.0  # seconds
+# The bounds here are on this process's CPU time (time.process_time): a quadratic parser shows
+# in it, a process starved of the CPU does not (fresh run 45L, beside a CPU hog: 5.7 s and
+# 22.8 s of wall time for parses these bounds had passed in every other run).
 
 
 def finishes(parse, *args):
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         parse(*args)
     except ConfigError:
         pass
-    return time.perf_counter() - started < HANG
+    return time.process_time() - started < HANG
 
 
 @pytest.mark.parametrize("spec", [
@@ -190,9 +193,9 @@ def test_a_generated_haresources_with_thousands_of_groups_does_not_hang():
     from lvs_compat.config.haresources import parse_haresources
 
     text = "".join(f"node1 10.0.{i // 250}.{i % 250 + 1} httpd{i}\n" for i in range(20_000))
-    started = time.perf_counter()
+    started = time.process_time()
     assert len(parse_haresources(text).groups) == 20_000
-    assert time.perf_counter() - started < HANG
+    assert time.process_time() - started < HANG
 
 
 def test_a_netmask_with_thousands_of_digits_is_refused_not_crashed():
