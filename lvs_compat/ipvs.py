@@ -575,16 +575,15 @@ def _expired(signum, frame) -> None:
     raise _Expired()
 
 
-_TOKEN_SIZE = 32
+_TOKEN_SIZE = 32     # _holder_token's width
 
 
 def _holder_token() -> bytes:
     """What a holder writes at the start of the lock file: its pid and when it took the lock,
-    fixed width (each holder overwrites the whole of the last one's)."""
+    fixed width, so each holder overwrites the whole of the last one's (``_holder_of``)."""
     import time  # built in
 
-    token = f"{posix.getpid():>10} {time.monotonic_ns():>20}\n".encode()
-    return token
+    return f"{posix.getpid():>10} {time.monotonic_ns():>20}\n".encode()
 
 
 def _holder_of(fd: int) -> bytes:

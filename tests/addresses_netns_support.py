@@ -28,12 +28,12 @@ DEBIAN_IPADDR = "/etc/ha.d/resource.d/IPaddr"
 FINDIF = "/usr/libexec/heartbeat/findif"
 
 
-def _run(argv, check=True, **kwargs):
+def run(argv, check=True, **kwargs):
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=check,
                           **kwargs)
 
 
-def _why_not() -> str | None:
+def why_not() -> str | None:
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
     for tool in ("ip", "tcpdump"):
@@ -64,7 +64,7 @@ class Net:
         self.lab.close()
 
     def ns_run(self, node, argv, check=True, env=None):
-        return _run(["ip", "netns", "exec", self.nodes[node], *argv], check=check, env=env)
+        return run(["ip", "netns", "exec", self.nodes[node], *argv], check=check, env=env)
 
     def mac(self, node) -> str:
         return json.loads(self.ns_run(node, ["ip", "-j", "link", "show", "eth0"]).stdout)[0][
@@ -95,17 +95,17 @@ class Net:
         os.makedirs(env["HA_RSCTMP"], exist_ok=True)
         # a file, not a pipe: IPaddr leaves send_arp running for 4.75 s with our stderr
         with open(self.tmp / "debian-ipaddr.out", "w+") as out:
-            run = subprocess.run(["ip", "netns", "exec", self.nodes[node], DEBIAN_IPADDR, *args],
-                                 stdout=out, stderr=subprocess.DEVNULL, env=env, timeout=30)
+            done = subprocess.run(["ip", "netns", "exec", self.nodes[node], DEBIAN_IPADDR, *args],
+                                  stdout=out, stderr=subprocess.DEVNULL, env=env, timeout=30)
             out.seek(0)
-            return subprocess.CompletedProcess(run.args, run.returncode, out.read(), "")
+            return subprocess.CompletedProcess(done.args, done.returncode, out.read(), "")
 
     def executor(self, node, haresources, ops, arp=None, timeout=30):
         """Run a GroupExecutor inside ``node``'s namespace; returns its JSON report."""
         job = {"config_dir": str(self.tmp / f"ha.d-{node}"), "haresources": haresources,
                "ops": ops, "arp": arp or {}, "debugfile": str(self.tmp / f"ha-debug-{node}")}
         os.makedirs(job["config_dir"], exist_ok=True)
-        result = _run(["ip", "netns", "exec", self.nodes[node], sys.executable, "-c",
+        result = run(["ip", "netns", "exec", self.nodes[node], sys.executable, "-c",
                        EXECUTOR_JOB, json.dumps(job)], check=False)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
@@ -151,7 +151,7 @@ print(json.dumps(report))
 
 @pytest.fixture
 def net(tmp_path):
-    reason = _why_not()
+    reason = why_not()
     if reason:
         pytest.skip(reason)
     lab = Net(tmp_path)

@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from addresses_netns_support import (DEBIAN_IPADDR, FINDIF, SUBNET, VIP, _run,  # noqa: F401
-                                     _why_not, net)
+from addresses_netns_support import (DEBIAN_IPADDR, FINDIF, SUBNET, VIP, net,  # noqa: F401
+                                     run, why_not)
 from conftest import REPO
 
 pytestmark = pytest.mark.interop
@@ -120,11 +120,11 @@ print(json.dumps(report))
 
 
 def test_filesystem_mounts_and_unmounts_and_agrees_with_debians_status(tmp_path):
-    if _why_not() or shutil.which("unshare") is None:
+    if why_not() or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare")
     directory = tmp_path / "shared"  # haresources arguments cannot contain blanks
     # a private mount namespace: nothing is mounted on the host, even if the test fails
-    result = _run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+    result = run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
                    FILESYSTEM_JOB, str(directory)], check=False, cwd=str(REPO))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -54,6 +54,24 @@ def run(*argv, timeout=120, check=True, **kwargs):
     return result
 
 
+def at_once(argvs, timeout):
+    """Run every argv at the same time: (exit status, stdout, stderr) of each; the status is
+    None for one still running after ``timeout`` s, which is then killed."""
+    processes = [subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for argv in argvs]
+    deadline = time.monotonic() + timeout
+    results = []
+    for process in processes:
+        try:
+            out, err = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
+            results.append((process.returncode, out, err))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            results.append((None, out, err))
+    return results
+
+
 def wait_for(condition, what, seconds=30, explain=lambda: ""):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -204,35 +222,25 @@ def directors(rootfs, tmp_path):
             (ha_d / "authkeys").write_text("auth 1\n1 sha1 lvs-compat-test\n")
             (ha_d / "authkeys").chmod(0o600)
         started = time.monotonic()
-        boots = [subprocess.Popen([str(BOOT_DIR / "boot.sh"), "start", node.name, "-r", rootfs,
-                                   "-n", node.netns, "-c", str(tmp_path / node.name), "-t", "60"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for node in pairs]
-        for node, boot in zip(pairs, boots):
-            out, err = boot.communicate(timeout=120)
-            booted.append(node)
-            assert boot.returncode == 0 and out.strip() in ("running", "degraded"), err
+        boots = at_once([[BOOT_DIR / "boot.sh", "start", node.name, "-r", rootfs, "-n", node.netns,
+                          "-c", tmp_path / node.name, "-t", "60"] for node in pairs], 120)
+        booted.extend(pairs)        # whatever became of a boot, the teardown cuts it
+        for code, out, err in boots:
+            assert code == 0 and out.strip() in ("running", "degraded"), err
         print(f"two containers booted in {time.monotonic() - started:.2f} s")
         yield pairs
     finally:
-        # a power cut of both at once (nothing of a container is kept anyway); each one's
-        # failure is reported after everything is gone, namespaces included
-        kills = [(node, subprocess.Popen([str(BOOT_DIR / "boot.sh"), "kill", node.name],
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)) for node in booted]
-        stuck = []
-        for node, kill in kills:
-            try:
-                _, err = kill.communicate(timeout=KILL_WAIT_S)
-            except subprocess.TimeoutExpired:
-                kill.kill()
-                _, err = kill.communicate()
-                stuck.append(f"boot.sh kill {node.name}: still running after {KILL_WAIT_S} s")
-            if "did not stop within" in err:
-                print(err)      # which processes were stuck (boot.sh lists them)
+        # a power cut of both at once (nothing of a container is kept anyway); a kill that
+        # hung is reported after everything is gone, namespaces included
+        kills = at_once([[BOOT_DIR / "boot.sh", "kill", node.name] for node in booted],
+                        KILL_WAIT_S)
         for name in reversed(created):
             run("ip", "netns", "del", name, check=False)
-        assert not stuck, stuck
+        for _, _, err in kills:
+            if "did not stop within" in err:
+                print(err)      # which processes were stuck (boot.sh lists them)
+        stuck = [node.name for node, (code, _, _) in zip(booted, kills) if code is None]
+        assert not stuck, f"boot.sh kill still running after {KILL_WAIT_S} s: {stuck}"
 
 
 def install(node, deb, check=True):

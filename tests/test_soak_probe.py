@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from lvs_compat.lab import Netlab
+from lvs_compat.lab import Netlab, wait_for
 from soak.probe import Sampler
 
 VIP = "10.253.0.50"
@@ -200,9 +200,8 @@ def test_answers_move_with_the_vip_and_the_gratuitous_arp(net):
         net.gratuitous_arp("d2")
         # judged from when the client received the announcement (the sender is a process of
         # its own: beside a CPU hog its first frame left 0.7 s after `announced`, fresh run 37L)
-        _wait_until(lambda: _seen_gratuitous(sampler._arps, d2_mac) is not None,
-                    "d2's gratuitous ARP at the client")
-        seen = _seen_gratuitous(sampler._arps, d2_mac)
+        seen = wait_for(lambda: _seen_gratuitous(sampler._arps, d2_mac), 10, 0.02,
+                        "d2's gratuitous ARP at the client")
         _wait_until(lambda: sum(sent > seen + SETTLE_S for sent, _ in sampler._probes) >= 4,
                     f"four probes sent {SETTLE_S} s after the client saw the announcement")
     _, probes, arps = sampler.results()

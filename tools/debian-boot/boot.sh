@@ -62,6 +62,10 @@ cg_dirs() {
     return 0
 }
 
+cg_procs() {   # the pids in the container's cgroup and its children (nspawn, launcher, inside)
+    { find "$(cg_dirs | head -n1)" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | sort -un
+}
+
 cleanup() {   # after nspawn has exited
     if mountpoint -q "$S/root" 2>/dev/null; then umount "$S/root" || umount -l "$S/root"; fi
     rm -rf "$UPPER_BASE/$name"
@@ -108,7 +112,7 @@ stop|kill)
     fi
     if ! wait_exit "$T"; then
         echo "boot.sh: $name did not stop within $T s; killing every process of its cgroup:" >&2
-        procs=$(for d in $(cg_dirs); do find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -un)
+        procs=$(cg_procs)
         # shellcheck disable=SC2086
         [ -n "$procs" ] && ps -o pid,stat,wchan:24,etime,args -p "$(echo $procs | tr ' ' ,)" >&2 || true
         for p in $procs; do kill -s KILL "$p" 2>/dev/null || true; done   # nspawn included
@@ -201,7 +205,7 @@ lp=
 while [ -z "$lp" ]; do
     kill -0 "$nspawn" 2>/dev/null || fail "systemd-nspawn exited"
     [ "$(date +%s)" -lt "$end" ] || fail "no container PID 1 after $T s"
-    for p in $(find "$(cg_dirs | head -n1)" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+    for p in $(cg_procs); do
         if awk '/^NSpid:/{exit !($NF==1 && NF>2)}' "/proc/$p/status" 2>/dev/null; then lp=$p; break; fi
     done
     [ -n "$lp" ] || sleep 0.02
