@@ -70,10 +70,13 @@ def host_state() -> dict:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if b"qemu-system" in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    qemus.append(entry)
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
             except OSError:
-                pass
+                continue
+            # QEMU itself, not a process that names it (apt-get install qemu-system-x86,
+            # pgrep -f qemu-system-x86_64): "pid argv" to say which one was left
+            if os.path.basename(argv[0]).startswith(b"qemu-system"):
+                qemus.append(f"{entry} {b' '.join(argv).decode(errors='replace')[:300]}")
     return {"netns": {item["name"] for item in json.loads(netns or "[]")}, "jobs": jobs,
             "qemus": sorted(qemus)}
 

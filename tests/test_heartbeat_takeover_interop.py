@@ -23,8 +23,9 @@ import time
 import pytest
 
 from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
-from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, hb_tool, install_recorders,
-                                        records, rscstatus, wait_records, stop_async)
+from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, assert_taken_at_once, hb_tool,
+                                        install_recorders, records, rscstatus,
+                                        stop_until_the_peer_takes_the_shutdone, wait_records)
 
 pytestmark = [pytest.mark.interop, pytest.mark.lab,
               pytest.mark.skipif(have_c_heartbeat() is not None, reason=str(have_c_heartbeat()))]
@@ -32,19 +33,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.lab,
 DEADTIME_S = 2.0
 BONUS_S = 2.0          # dt is deadtime + 2 s during a node's first 5 s (SPEC §1d)
 TIMERS = dict(keepalive="500ms", deadtime="2", warntime="1", initdead="4")
-
-
-def stop_until_the_peer_takes_the_shutdone(node, peer_log):
-    """``heartbeat -k`` of ``node`` (running on); the stop and the moment its peer's log
-    (``peer_log()``) said it took the shutdone (3.0.6's line, also ours): what the peer does
-    next is timed from there, not from our stop's own speed (its resource scripts first,
-    over 2 s in a loaded run)."""
-    line = f"Received shutdown notice from '{node.name}'"
-    notices = peer_log().count(line)
-    stop = stop_async(node)
-    wait_for(lambda: peer_log().count(line) > notices, 30, 0.05,
-             f"{node.name}'s peer to take its shutdone")
-    return stop, time.monotonic()
 
 
 @pytest.fixture
@@ -137,9 +125,10 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable after the C node's hb_takeover")
 
         # heartbeat -k of ours: the C node takes its VIP at once (shutdone, no deadtime)
-        stop, stopping = stop_until_the_peer_takes_the_shutdone(ours, c.c_log)
-        lab.wait_holder(c, DEADTIME_S, VIP2)
+        stop, stopping, notices = stop_until_the_peer_takes_the_shutdone(ours, c)
+        lab.wait_holder(c, 20, VIP2)
         print(f"heartbeat -k of ours -> VIP on the C node: {time.monotonic() - stopping:.2f} s")
+        assert_taken_at_once(c, ours, notices, VIP2)
         assert stop.wait(20) == 0, stop.stderr.read()
         wait_records(ours, ["mon two stop", "lvs two stop"])
 
@@ -147,9 +136,10 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         ours.start()
         lab.wait_holder(ours, 15, VIP2)
         wait_for(lambda: stable(c, ours), 10, 0.2, "both stable again")
-        stop, stopping = stop_until_the_peer_takes_the_shutdone(c, ours.log)
-        lab.wait_holder(ours, DEADTIME_S, VIP)
+        stop, stopping, notices = stop_until_the_peer_takes_the_shutdone(c, ours)
+        lab.wait_holder(ours, 20, VIP)
         print(f"heartbeat -k of the C node -> VIP on ours: {time.monotonic() - stopping:.2f} s")
+        assert_taken_at_once(ours, c, notices, VIP)
         lab.wait_client_sees(ours, 3, VIP)
         # its -k returns once the daemon is gone (the lab's namespace init reaps it)
         assert stop.wait(30) == 0, stop.stderr.read()

@@ -252,6 +252,13 @@ class Node:
         path = self.root / "varlib" / "ha-log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def ha_log(self) -> str:
+        """The whole ``logfile`` of ha_cf(): the C node's or ours."""
+        if self.kind == "c":
+            return self.c_log()
+        path = self.root / "ha-log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def log(self) -> str:
         parts = []
         for name in ("daemon.out", "ha-debug", "varlib/ha-debug"):
