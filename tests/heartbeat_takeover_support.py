@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from lvs_compat.lab import wait_for
 from lvs_compat.lab.heartbeat import (VIP, VIP2, TakeoverLab, hb_tool,  # noqa: F401
                                       rscstatus)
 
@@ -94,6 +95,15 @@ def stop_async(node):
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def dump(lab) -> None:
+    """What a failed takeover test prints of each node: its daemon output and debug log, the
+    tail of its ha-log, its recorded resource calls."""
+    for node in lab.members:
+        print(node.log())
+        print(f"--- {node.name}'s ha-log\n" + node.ha_log()[-8000:])
+        print(f"--- records {node.name}: {records(node)}")
+
+
 def shutdone_notice(node) -> str:
     """What the peer logs when ``node``'s shutdone arrives (3.0.6's line, also ours)."""
     return f"Received shutdown notice from '{node.name}'"
@@ -102,7 +112,6 @@ def shutdone_notice(node) -> str:
 def stop_until_the_peer_takes_the_shutdone(node, peer):
     """``heartbeat -k`` of ``node`` (running on); the stop, the moment ``peer``'s log said it
     took the shutdone, and how many such notices its log had before."""
-    from heartbeat_lab import wait_for
     notices = peer.ha_log().count(shutdone_notice(node))
     stop = stop_async(node)
     wait_for(lambda: peer.ha_log().count(shutdone_notice(node)) > notices, 30, 0.05,

@@ -25,8 +25,8 @@ import pytest
 from lvs_compat.lab import TimedOut
 
 from heartbeat_lab import SUBNET, ha_cf, have_c_heartbeat, pty_pair, wait_for  # noqa: F401 (fixture)
-from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, assert_taken_at_once, hb_tool,
-                                        install_recorders, records, rscstatus,
+from heartbeat_takeover_support import (VIP, VIP2, TakeoverLab, assert_taken_at_once, dump,
+                                        hb_tool, install_recorders, records, rscstatus,
                                         stop_until_the_peer_takes_the_shutdone, wait_records)
 
 pytestmark = [pytest.mark.interop, pytest.mark.lab,
@@ -177,13 +177,7 @@ def test_vip_moves_both_ways_between_a_real_heartbeat_node_and_ours(mixed):
         assert stop.wait(30) == 0, stop.stderr.read()
         assert "shutdown complete" in c.c_log()
     except BaseException:
-        for node in lab.members:
-            print(node.log())
-            if node.kind == "c":
-                print(node.c_log()[-8000:])
-            elif (node.root / "ha-log").exists():
-                print((node.root / "ha-log").read_text()[-8000:])
-            print(f"--- records {node.name}: {records(node)}")
+        dump(lab)
         raise
 
 
@@ -232,9 +226,7 @@ def test_legacy_auto_failback_with_a_real_heartbeat_node_each_home_takes_its_gro
         lab.wait_client_sees(c, 3, VIP)
         assert "Deprecated 'legacy' auto_failback option selected" in c.c_log()
     except BaseException:
-        for node in lab.members:
-            print(node.log())
-            print(node.c_log()[-8000:] if node.kind == "c" else "")
+        dump(lab)
         raise
 
 
@@ -286,9 +278,5 @@ def test_with_a_real_heartbeat_node_over_bcast_and_serial_cutting_bcast_moves_no
         time.sleep(3 * DEADTIME_S)
         assert lab.holders() == [ours.name]     # auto_failback off: no failback
     except BaseException:
-        for node in lab.members:
-            print(node.log())
-            print(node.c_log()[-8000:] if node.kind == "c" else
-                  (node.root / "ha-log").read_text()[-8000:])
-            print(f"--- records {node.name}: {records(node)}")
+        dump(lab)
         raise

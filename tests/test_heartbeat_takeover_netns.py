@@ -20,7 +20,7 @@ import pytest
 
 from heartbeat_lab import ha_cf, have_lab, pty_pair, wait_for  # noqa: F401 (fixture)
 from heartbeat_takeover_support import (VIP, assert_taken_at_once,  # noqa: F401
-                                        block_heartbeats, clear_records, cluster, hb_tool,
+                                        block_heartbeats, clear_records, cluster, dump, hb_tool,
                                         install_recorders, records, rscstatus, stop_async,
                                         stop_until_the_peer_takes_the_shutdone)
 
@@ -51,15 +51,6 @@ def wait_records(node, expected, timeout=3.0):
 def stable(*nodes):
     """cl_status rscstatus: none/local/foreign/all when stable, else "transition"."""
     return all(rscstatus(node) not in ("transition", "") for node in nodes)
-
-
-def dump(lab):
-    for node in lab.members:
-        print(node.log())
-        log = node.root / "ha-log"
-        if log.exists():
-            print(f"--- {log}\n" + log.read_text()[-8000:])
-        print(f"--- records {node.name}: {records(node)}")
 
 
 def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(cluster):
@@ -93,7 +84,7 @@ def test_vip_follows_the_holder_through_crash_failback_shutdown_and_standby(clus
         print(f"kill -9 -> VIP on the backup: {took:.2f} s")
         # a death, not before deadtime: a's last heartbeat left at most a keepalive before
         assert took >= DEADTIME_S - KEEPALIVE_S, took
-        assert "node nodea: is dead" in (b.root / "ha-log").read_text()
+        assert "node nodea: is dead" in b.ha_log()
         wait_records(b, ["lvs start", "mon start"])
         wait_for(lambda: rscstatus(b) == "all", 3, 0.1, "b stable holding all")
 

@@ -42,14 +42,6 @@ with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
 """
 
 
-def _wait_until(condition, what: str, timeout: float = 10.0) -> None:
-    """Poll ``condition`` (it reads the sampler's lists, which only its thread appends to)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(0.02)
-
-
 # a probe sent this long after the client's kernel received a gratuitous ARP goes to its sender
 # (the neighbour entry is updated in the same receive as the capture; locktime is 0)
 SETTLE_S = 0.05
@@ -63,12 +55,12 @@ def _seen_gratuitous(arps, mac: str) -> float | None:
 def _more_samples(sampler: Sampler, count: int) -> None:
     """Wait until the sampler has taken ``count`` more holder samples (whatever the load)."""
     target = len(sampler._holder_samples) + count
-    _wait_until(lambda: len(sampler._holder_samples) >= target, f"{count} more samples")
+    wait_for(lambda: len(sampler._holder_samples) >= target, 10, 0.02, f"{count} more samples")
 
 
 def _more_probes(sampler: Sampler, count: int) -> None:
     target = len(sampler._probes) + count
-    _wait_until(lambda: len(sampler._probes) >= target, f"{count} more probes")
+    wait_for(lambda: len(sampler._probes) >= target, 10, 0.02, f"{count} more probes")
 
 
 def _run(argv, check=True):
@@ -191,8 +183,8 @@ def test_answers_move_with_the_vip_and_the_gratuitous_arp(net):
     assert d1_mac != d2_mac
     net.vip("add", "d1")
     with net.sampler(reply_timeout=0.5) as sampler:
-        _wait_until(lambda: [by for _, by in sampler._probes][-4:] == [d1_mac] * 4,
-                    "four probes in a row answered by d1")
+        wait_for(lambda: [by for _, by in sampler._probes][-4:] == [d1_mac] * 4, 10, 0.02,
+                 "four probes in a row answered by d1")
         moved = time.monotonic()
         net.vip("del", "d1")
         net.vip("add", "d2")
@@ -202,8 +194,8 @@ def test_answers_move_with_the_vip_and_the_gratuitous_arp(net):
         # its own: beside a CPU hog its first frame left 0.7 s after `announced`, fresh run 37L)
         seen = wait_for(lambda: _seen_gratuitous(sampler._arps, d2_mac), 10, 0.02,
                         "d2's gratuitous ARP at the client")
-        _wait_until(lambda: sum(sent > seen + SETTLE_S for sent, _ in sampler._probes) >= 4,
-                    f"four probes sent {SETTLE_S} s after the client saw the announcement")
+        wait_for(lambda: sum(sent > seen + SETTLE_S for sent, _ in sampler._probes) >= 4, 10,
+                 0.02, f"four probes sent {SETTLE_S} s after the client saw the announcement")
     _, probes, arps = sampler.results()
     # a probe sent just before the move may lose its reply to the move
     before = [probe.answered_by for probe in probes if probe.t < moved - 0.01]
@@ -240,8 +232,8 @@ def test_a_reply_read_late_because_the_thread_was_starved_still_counts(net, monk
 
     monkeypatch.setattr(Sampler, "_send_probe", send_then_stall)
     with net.sampler(reply_timeout=0.5) as sampler:
-        _wait_until(lambda: stalled and sum(sent > stalled[0] for sent, _ in sampler._probes)
-                    >= 4, "four probes after the stall")
+        wait_for(lambda: stalled and sum(sent > stalled[0] for sent, _ in sampler._probes)
+                 >= 4, 10, 0.02, "four probes after the stall")
     _, probes, _ = sampler.results()
     victim = next(probe for probe in probes if probe.t == stalled[0])
     assert victim.answered_by == d1_mac, probes
@@ -266,8 +258,8 @@ def test_stop_closes_every_fd_and_start_returns_to_the_callers_netns(net):
     sampler.start()
     assert _my_netns() == netns_before
     assert _fd_count() > fds_before
-    _wait_until(lambda: any(by == net.mac("d2") for _, by in sampler._probes),
-                "a probe answered by d2")
+    wait_for(lambda: any(by == net.mac("d2") for _, by in sampler._probes), 10, 0.02,
+             "a probe answered by d2")
     sampler.stop()
     sampler.stop()  # idempotent
     assert _fd_count() == fds_before
@@ -310,7 +302,7 @@ def test_a_failure_inside_the_thread_is_raised_by_stop(net):
     sampler.start()
     _more_samples(sampler, 1)
     sampler._readers[0].sock.close()
-    _wait_until(lambda: not sampler._thread.is_alive(), "the sampler thread to fail")
+    wait_for(lambda: not sampler._thread.is_alive(), 10, 0.02, "the sampler thread to fail")
     with pytest.raises(RuntimeError, match="sampler thread failed"):
         sampler.stop()
     assert _fd_count() == fds_before

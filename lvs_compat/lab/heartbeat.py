@@ -51,6 +51,11 @@ VIP = f"{SUBNET}.100"
 VIP2 = f"{SUBNET}.101"
 
 
+def _text(path: Path) -> str:
+    """A log file's text; empty before the daemon has written one."""
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def have_lab() -> str | None:
     """Why the lab cannot run here, or None."""
     if os.geteuid() != 0:
@@ -249,15 +254,11 @@ class Node:
                    timeout=timeout, check=False)
 
     def c_log(self) -> str:
-        path = self.root / "varlib" / "ha-log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return _text(self.root / "varlib" / "ha-log")
 
     def ha_log(self) -> str:
-        """The whole ``logfile`` of ha_cf(): the C node's or ours."""
-        if self.kind == "c":
-            return self.c_log()
-        path = self.root / "ha-log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """The whole ``logfile`` of ha_cf(), where write_config put it: the C node's or ours."""
+        return self.c_log() if self.kind == "c" else _text(self.root / "ha-log")
 
     def log(self) -> str:
         parts = []
